@@ -1,0 +1,49 @@
+# gif: build, test, demo, fuzz, bench. Run as root on Debian (the tests build
+# network namespaces); `make deps` installs the Debian tools they need.
+
+GO       ?= go
+FUZZTIME ?= 20s
+DEB_PKGS := iproute2 iputils-ping tshark iperf3 python3-scapy
+
+.PHONY: all build deps test demo fuzz bench vet clean
+
+all: build
+
+build:
+	$(GO) build -o gif ./cmd/gif
+
+# deps installs what is missing, and nothing when all is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; echo "gofmt: files above need formatting"; exit 1; }
+
+# test runs every test: unit, fuzz seeds, and the integration tests that
+# build hosts in network namespaces (root).
+test: deps vet
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: deps build
+	./gif demo
+
+# fuzz runs each fuzz target for FUZZTIME.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -f gif

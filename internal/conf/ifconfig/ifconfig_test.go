@@ -1,0 +1,319 @@
+package ifconfig
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gif/internal/tunnel"
+)
+
+func op(kind tunnel.OpKind, token string) tunnel.Op { return tunnel.Op{Kind: kind, Token: token} }
+
+func intOp(kind tunnel.OpKind, token string, n int) tunnel.Op {
+	return tunnel.Op{Kind: kind, Token: token, Int: n}
+}
+
+func boolOp(kind tunnel.OpKind, token string, b bool) tunnel.Op {
+	return tunnel.Op{Kind: kind, Token: token, Bool: b}
+}
+
+func tunnelOp(token, src, dst string) tunnel.Op {
+	return tunnel.Op{Kind: tunnel.OpTunnel, Token: token, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst)}
+}
+
+// addrOp is an address operation; peer may be "".
+func addrOp(kind tunnel.OpKind, token, prefix, peer string) tunnel.Op {
+	o := tunnel.Op{Kind: kind, Token: token, Addr: tunnel.Addr{Prefix: netip.MustParsePrefix(prefix)}}
+	if peer != "" {
+		o.Addr.Peer = netip.MustParseAddr(peer)
+	}
+	return o
+}
+
+func add(token, prefix, peer string) tunnel.Op { return addrOp(tunnel.OpAddAddr, token, prefix, peer) }
+func del(token, prefix, peer string) tunnel.Op {
+	return addrOp(tunnel.OpDeleteAddr, token, prefix, peer)
+}
+
+// same is one operation parsed from its own token.
+func same(o tunnel.Op) parseCase { return parseCase{strings.Fields(o.Token), []tunnel.Op{o}} }
+
+type parseCase struct {
+	args []string
+	want []tunnel.Op
+}
+
+var parseCases = []parseCase{
+	same(op(tunnel.OpCreate, "create")),
+	same(op(tunnel.OpDestroy, "destroy")),
+	same(op(tunnel.OpUp, "up")),
+	same(op(tunnel.OpDown, "down")),
+	same(intOp(tunnel.OpMTU, "mtu 1400", 1400)),
+	// The model checks the range.
+	same(intOp(tunnel.OpMTU, "mtu 1279", 1279)),
+	same(intOp(tunnel.OpMTU, "mtu 0", 0)),
+	{[]string{"description", "to the branch office"},
+		[]tunnel.Op{{Kind: tunnel.OpDescription, Token: "description to the branch office", Text: "to the branch office"}}},
+	{[]string{"descr", "x"}, []tunnel.Op{{Kind: tunnel.OpDescription, Token: "descr x", Text: "x"}}},
+	{[]string{"description", "up"}, []tunnel.Op{{Kind: tunnel.OpDescription, Token: "description up", Text: "up"}}},
+	{[]string{"description", strings.Repeat("d", MaxDescriptionLen)},
+		[]tunnel.Op{{Kind: tunnel.OpDescription, Token: "description " + strings.Repeat("d", MaxDescriptionLen), Text: strings.Repeat("d", MaxDescriptionLen)}}},
+	{[]string{"description", ""}, []tunnel.Op{op(tunnel.OpDescription, "description ")}},
+	same(op(tunnel.OpDescription, "-description")),
+	same(op(tunnel.OpDescription, "-descr")),
+
+	same(tunnelOp("tunnel 192.0.2.1 198.51.100.1", "192.0.2.1", "198.51.100.1")),
+	same(tunnelOp("giftunnel 2001:db8::1 2001:db8:1::1", "2001:db8::1", "2001:db8:1::1")),
+	same(tunnelOp("tunnel fe80::1 fe80::2", "fe80::1", "fe80::2")),
+	same(op(tunnel.OpDeleteTunnel, "-tunnel")),
+	same(op(tunnel.OpDeleteTunnel, "deletetunnel")),
+
+	same(add("inet 192.0.2.1 192.0.2.2", "192.0.2.1/32", "192.0.2.2")),
+	same(add("inet 192.0.2.1/24", "192.0.2.1/24", "")),
+	same(add("inet 192.0.2.1 netmask 255.255.255.0", "192.0.2.1/24", "")),
+	same(add("inet 192.0.2.1 netmask 0xffffff00", "192.0.2.1/24", "")),
+	same(add("inet 192.0.2.1 netmask 0XFFFFFFFC", "192.0.2.1/30", "")),
+	same(add("inet 192.0.2.1 netmask 255.255.255.255", "192.0.2.1/32", "")),
+	same(add("inet 192.0.2.1", "192.0.2.1/32", "")),
+	same(add("inet 192.0.2.1 192.0.2.2 netmask 255.255.255.252", "192.0.2.1/30", "192.0.2.2")),
+	same(add("inet 192.0.2.1 netmask 255.255.255.252 192.0.2.2", "192.0.2.1/30", "192.0.2.2")),
+	same(add("inet 192.0.2.1/30 192.0.2.2", "192.0.2.1/30", "192.0.2.2")),
+	same(add("inet 192.0.2.1 prefixlen 24", "192.0.2.1/24", "")),
+	// netstart's form of "inet ADDR MASK DEST" in hostname.if.
+	same(add("inet 192.0.2.1 netmask 255.255.255.252 broadcast 192.0.2.2", "192.0.2.1/30", "192.0.2.2")),
+	same(add("inet alias 192.0.2.1", "192.0.2.1/32", "")),
+	same(add("inet 192.0.2.1 192.0.2.2 alias", "192.0.2.1/32", "192.0.2.2")),
+	same(del("inet 192.0.2.1 delete", "192.0.2.1/32", "")),
+	same(del("inet 192.0.2.1/24 delete", "192.0.2.1/24", "")),
+	same(del("inet 192.0.2.1 -alias", "192.0.2.1/32", "")),
+	same(del("inet delete 192.0.2.1", "192.0.2.1/32", "")),
+	same(del("inet -alias 192.0.2.1 192.0.2.2", "192.0.2.1/32", "192.0.2.2")),
+	same(del("inet 192.0.2.1 192.0.2.2 delete", "192.0.2.1/32", "192.0.2.2")),
+	same(add("192.0.2.1 192.0.2.2", "192.0.2.1/32", "192.0.2.2")),
+	same(add("192.0.2.1/24", "192.0.2.1/24", "")),
+
+	same(add("inet6 2001:db8::1", "2001:db8::1/64", "")),
+	same(add("inet6 2001:db8::1/48", "2001:db8::1/48", "")),
+	same(add("inet6 2001:db8::1 prefixlen 56", "2001:db8::1/56", "")),
+	same(add("inet6 2001:db8::1 2001:db8::2", "2001:db8::1/128", "2001:db8::2")),
+	same(add("inet6 2001:db8::1 2001:db8::2 prefixlen 128", "2001:db8::1/128", "2001:db8::2")),
+	same(add("inet6 2001:db8::1/128 2001:db8::2", "2001:db8::1/128", "2001:db8::2")),
+	same(add("inet6 2001:db8::1 broadcast 2001:db8::2", "2001:db8::1/128", "2001:db8::2")),
+	same(add("inet6 alias 2001:db8::1 prefixlen 64", "2001:db8::1/64", "")),
+	same(add("inet6 fe80::1%gif0", "fe80::1/64", "")),
+	same(add("inet6 fe80::1", "fe80::1/64", "")),
+	same(add("inet6 fe80::1 fe80::2%gif0", "fe80::1/128", "fe80::2")),
+	same(del("inet6 2001:db8::1 delete", "2001:db8::1/64", "")),
+	same(del("inet6 2001:db8::1/56 -alias", "2001:db8::1/56", "")),
+	// A delete matches on the address only, so the kernel's prefix length
+	// rule does not apply.
+	same(del("inet6 2001:db8::1 2001:db8::2 prefixlen 64 delete", "2001:db8::1/64", "2001:db8::2")),
+	same(add("2001:db8::1/64", "2001:db8::1/64", "")),
+	same(add("2001:db8::1 2001:db8::2", "2001:db8::1/128", "2001:db8::2")),
+	same(op(tunnel.OpNoInet6, "-inet6")),
+
+	same(intOp(tunnel.OpTunnelTTL, "tunnelttl 1", 1)),
+	same(intOp(tunnel.OpTunnelTTL, "tunnelttl 255", 255)),
+	same(intOp(tunnel.OpTunnelTTL, "tunnelttl copy", tunnel.TTLCopy)),
+	same(boolOp(tunnel.OpTunnelDF, "tunneldf", true)),
+	same(boolOp(tunnel.OpTunnelDF, "-tunneldf", false)),
+	same(boolOp(tunnel.OpTunnelECN, "tunnelecn", true)),
+	same(boolOp(tunnel.OpTunnelECN, "-tunnelecn", false)),
+	same(intOp(tunnel.OpTunnelDomain, "tunneldomain 0", 0)),
+	same(intOp(tunnel.OpTunnelDomain, "tunneldomain 4294967294", tunnel.MaxDomain)),
+	same(intOp(tunnel.OpTunnelDomain, "-tunneldomain", 0)),
+
+	{nil, nil},
+	{strings.Fields("create tunnel 192.0.2.1 198.51.100.1 inet 10.0.0.1 10.0.0.2 netmask 255.255.255.255 mtu 1400 tunnelttl copy -tunnelecn up"),
+		[]tunnel.Op{
+			op(tunnel.OpCreate, "create"),
+			tunnelOp("tunnel 192.0.2.1 198.51.100.1", "192.0.2.1", "198.51.100.1"),
+			add("inet 10.0.0.1 10.0.0.2 netmask 255.255.255.255", "10.0.0.1/32", "10.0.0.2"),
+			intOp(tunnel.OpMTU, "mtu 1400", 1400),
+			intOp(tunnel.OpTunnelTTL, "tunnelttl copy", tunnel.TTLCopy),
+			boolOp(tunnel.OpTunnelECN, "-tunnelecn", false),
+			op(tunnel.OpUp, "up"),
+		}},
+	{strings.Fields("inet 192.0.2.1 inet6 2001:db8::1 -inet6 down"),
+		[]tunnel.Op{
+			add("inet 192.0.2.1", "192.0.2.1/32", ""),
+			add("inet6 2001:db8::1", "2001:db8::1/64", ""),
+			op(tunnel.OpNoInet6, "-inet6"),
+			op(tunnel.OpDown, "down"),
+		}},
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range parseCases {
+		got, err := Parse("gif0", tc.args)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.args, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Parse(%q)\n got %+v\nwant %+v", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	long := strings.Repeat("d", MaxDescriptionLen+1)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{strings.Fields("mtu"), `argument 1 "mtu": missing value (want a number 1280..8192)`},
+		{strings.Fields("up down mtu"), `argument 3 "mtu": missing value (want a number 1280..8192)`},
+		{strings.Fields("mtu abc"), `argument 1 "mtu abc": "abc" is not a number 1280..8192`},
+		{strings.Fields("mtu -1"), `argument 1 "mtu -1": "-1" is not a number 1280..8192`},
+		{strings.Fields("mtu +1400"), `argument 1 "mtu +1400": "+1400" is not a number 1280..8192`},
+		{strings.Fields("mtu 2147483648"), `argument 1 "mtu 2147483648": "2147483648" is not a number 1280..8192`},
+		{strings.Fields("description"), `argument 1 "description": missing value (want one argument; quote text with spaces)`},
+		{[]string{"description", long}, `argument 1 "description ` + long + `": description is 64 bytes, more than 63`},
+		{[]string{"description", "a\x00b"}, `argument 1 "description a\x00b": description contains a NUL byte`},
+
+		{strings.Fields("tunnel"), `argument 1 "tunnel": missing address (want tunnel SRC DST)`},
+		{strings.Fields("up tunnel 192.0.2.1"), `argument 2 "tunnel 192.0.2.1": missing address (want tunnel SRC DST)`},
+		{strings.Fields("tunnel 192.0.2.1 2001:db8::1"), `argument 1 "tunnel 192.0.2.1 2001:db8::1": source is IPv4 but destination is IPv6`},
+		{strings.Fields("giftunnel 2001:db8::1 192.0.2.1"), `argument 1 "giftunnel 2001:db8::1 192.0.2.1": source is IPv6 but destination is IPv4`},
+		{strings.Fields("tunnel 192.0.2.1/32 198.51.100.1"), `argument 1 "tunnel 192.0.2.1/32 198.51.100.1": source 192.0.2.1/32 has a prefix length; a tunnel endpoint is one address`},
+		{strings.Fields("tunnel fe80::1 fe80::2%em0"), `argument 1 "tunnel fe80::1 fe80::2%em0": destination fe80::2%em0 has a zone; a tunnel endpoint takes none`},
+		{strings.Fields("tunnel 0.0.0.0 198.51.100.1"), `argument 1 "tunnel 0.0.0.0 198.51.100.1": source 0.0.0.0 is unspecified`},
+		{strings.Fields("tunnel 2001:db8::1 ::"), `argument 1 "tunnel 2001:db8::1 ::": destination :: is unspecified`},
+		{strings.Fields("tunnel 192.0.2.1 224.0.0.1"), `argument 1 "tunnel 192.0.2.1 224.0.0.1": destination 224.0.0.1 is multicast`},
+		{strings.Fields("tunnel ff02::1 2001:db8::1"), `argument 1 "tunnel ff02::1 2001:db8::1": source ff02::1 is multicast`},
+		{strings.Fields("tunnel 192.0.2.1 255.255.255.255"), `argument 1 "tunnel 192.0.2.1 255.255.255.255": destination 255.255.255.255 is the broadcast address`},
+		{strings.Fields("tunnel ::ffff:192.0.2.1 2001:db8::1"), `argument 1 "tunnel ::ffff:192.0.2.1 2001:db8::1": source ::ffff:192.0.2.1 is an IPv4-mapped IPv6 address; write it as IPv4`},
+		{strings.Fields("tunnel gw.example.net 198.51.100.1"), `argument 1 "tunnel gw.example.net 198.51.100.1": source "gw.example.net" is not a numeric IP address`},
+
+		{strings.Fields("inet"), `argument 1 "inet": missing address (want inet ADDR[/LEN] [DEST] [netmask MASK])`},
+		{strings.Fields("inet6"), `argument 1 "inet6": missing address (want inet6 ADDR[/LEN] [DEST] [prefixlen N])`},
+		{strings.Fields("inet up"), `argument 1 "inet": missing address (want inet ADDR[/LEN] [DEST] [netmask MASK])`},
+		{strings.Fields("inet alias"), `argument 1 "inet alias": missing address (want inet ADDR[/LEN] [DEST] [netmask MASK])`},
+		{strings.Fields("inet 2001:db8::1"), `argument 1 "inet 2001:db8::1": 2001:db8::1 is IPv6; inet takes an IPv4 address`},
+		{strings.Fields("inet6 192.0.2.1"), `argument 1 "inet6 192.0.2.1": 192.0.2.1 is IPv4; inet6 takes an IPv6 address`},
+		{strings.Fields("inet 192.0.2.300"), `argument 1 "inet 192.0.2.300": "192.0.2.300" is not an IPv4 address`},
+		{strings.Fields("inet 010.0.0.1"), `argument 1 "inet 010.0.0.1": "010.0.0.1" is not an IPv4 address`},
+		{strings.Fields("inet host.example"), `argument 1 "inet host.example": "host.example" is not an IPv4 address`},
+		{strings.Fields("192.0.2.300"), `argument 1 "192.0.2.300": "192.0.2.300" is not an IP address`},
+		{strings.Fields("inet 192.0.2.1/33"), `argument 1 "inet 192.0.2.1/33": prefix length "33" is not a number 1..32`},
+		{strings.Fields("inet 192.0.2.1/0"), `argument 1 "inet 192.0.2.1/0": prefix length "0" is not a number 1..32`},
+		{strings.Fields("inet 192.0.2.1/"), `argument 1 "inet 192.0.2.1/": prefix length "" is not a number 1..32`},
+		{strings.Fields("inet6 2001:db8::1/129"), `argument 1 "inet6 2001:db8::1/129": prefix length "129" is not a number 1..128`},
+		{strings.Fields("inet 192.0.2.1 netmask"), `argument 1 "inet 192.0.2.1 netmask": missing value after netmask (want a mask such as 255.255.255.0 or 0xffffff00)`},
+		{strings.Fields("inet 192.0.2.1 netmask 255.0.255.0"), `argument 1 "inet 192.0.2.1 netmask 255.0.255.0": netmask 255.0.255.0 is not contiguous`},
+		{strings.Fields("inet 192.0.2.1 netmask 0xff00ff00"), `argument 1 "inet 192.0.2.1 netmask 0xff00ff00": netmask 0xff00ff00 is not contiguous`},
+		{strings.Fields("inet 192.0.2.1 netmask 0.0.0.0"), `argument 1 "inet 192.0.2.1 netmask 0.0.0.0": netmask 0.0.0.0 has no network bits`},
+		{strings.Fields("inet 192.0.2.1 netmask 0xzz"), `argument 1 "inet 192.0.2.1 netmask 0xzz": netmask "0xzz" is not a mask such as 255.255.255.0 or 0xffffff00`},
+		{strings.Fields("inet 192.0.2.1 netmask 0x1ffffffff"), `argument 1 "inet 192.0.2.1 netmask 0x1ffffffff": netmask "0x1ffffffff" is not a mask such as 255.255.255.0 or 0xffffff00`},
+		{strings.Fields("inet 192.0.2.1 netmask ffff::"), `argument 1 "inet 192.0.2.1 netmask ffff::": netmask "ffff::" is not a mask such as 255.255.255.0 or 0xffffff00`},
+		{strings.Fields("inet 192.0.2.1/24 netmask 255.255.255.0"), `argument 1 "inet 192.0.2.1/24 netmask 255.255.255.0": prefix length given twice`},
+		{strings.Fields("inet 192.0.2.1 prefixlen 24 netmask 255.255.255.0"), `argument 1 "inet 192.0.2.1 prefixlen 24 netmask 255.255.255.0": prefix length given twice`},
+		{strings.Fields("inet 192.0.2.1 prefixlen"), `argument 1 "inet 192.0.2.1 prefixlen": missing value after prefixlen (want 1..32)`},
+		{strings.Fields("inet6 2001:db8::1 prefixlen 0"), `argument 1 "inet6 2001:db8::1 prefixlen 0": prefix length "0" is not a number 1..128`},
+		{strings.Fields("inet6 2001:db8::1 netmask ffff::"), `argument 1 "inet6 2001:db8::1 netmask": netmask is for inet; use prefixlen N`},
+		{strings.Fields("inet6 2001:db8::1 2001:db8::2 prefixlen 64"), `argument 1 "inet6 2001:db8::1 2001:db8::2 prefixlen 64": prefix length must be 128 with a destination address, not 64`},
+		{strings.Fields("inet6 2001:db8::1/64 2001:db8::2 up"), `argument 1 "inet6 2001:db8::1/64 2001:db8::2": prefix length must be 128 with a destination address, not 64`},
+		{strings.Fields("inet 192.0.2.1 192.0.2.2 192.0.2.3"), `argument 1 "inet 192.0.2.1 192.0.2.2 192.0.2.3": second destination address 192.0.2.3`},
+		{strings.Fields("inet 192.0.2.1 192.0.2.2 broadcast 192.0.2.3"), `argument 1 "inet 192.0.2.1 192.0.2.2 broadcast 192.0.2.3": second destination address 192.0.2.3`},
+		{strings.Fields("inet 192.0.2.1 broadcast"), `argument 1 "inet 192.0.2.1 broadcast": missing value after broadcast (want the destination address)`},
+		{strings.Fields("inet 192.0.2.1 192.0.2.2/32"), `argument 1 "inet 192.0.2.1 192.0.2.2/32": destination 192.0.2.2/32 has a prefix length; it is one address`},
+		{strings.Fields("inet 192.0.2.1 2001:db8::2"), `argument 1 "inet 192.0.2.1 2001:db8::2": destination 2001:db8::2 is IPv6; inet takes an IPv4 address`},
+		{strings.Fields("inet 192.0.2.1 224.0.0.1"), `argument 1 "inet 192.0.2.1 224.0.0.1": destination 224.0.0.1 is multicast`},
+		{strings.Fields("inet 224.0.0.1"), `argument 1 "inet 224.0.0.1": 224.0.0.1 is multicast`},
+		{strings.Fields("inet 0.0.0.0/8"), `argument 1 "inet 0.0.0.0/8": 0.0.0.0 is unspecified`},
+		{strings.Fields("inet6 ::ffff:192.0.2.1"), `argument 1 "inet6 ::ffff:192.0.2.1": ::ffff:192.0.2.1 is an IPv4-mapped IPv6 address; write it as IPv4`},
+		{strings.Fields("inet6 fe80::1%gif1"), `argument 1 "inet6 fe80::1%gif1": fe80::1%gif1 has zone "gif1", not this interface gif0`},
+		{strings.Fields("inet6 2001:db8::1%gif0"), `argument 1 "inet6 2001:db8::1%gif0": 2001:db8::1%gif0 has a zone, which only a link-local address may have`},
+		{strings.Fields("inet6 fe80::1 fe80::2%em0"), `argument 1 "inet6 fe80::1 fe80::2%em0": destination fe80::2%em0 has zone "em0", not this interface gif0`},
+		{strings.Fields("inet 192.0.2.1 delete alias"), `argument 1 "inet 192.0.2.1 delete alias": alias after delete (give one of alias, -alias or delete)`},
+		{strings.Fields("inet alias 192.0.2.1 -alias"), `argument 1 "inet alias 192.0.2.1 -alias": -alias after alias (give one of alias, -alias or delete)`},
+
+		{strings.Fields("tunnelttl"), `argument 1 "tunnelttl": missing value (TTL must be 1..255 or copy)`},
+		{strings.Fields("tunnelttl 0"), `argument 1 "tunnelttl 0": TTL must be 1..255 or copy`},
+		{strings.Fields("tunnelttl 256"), `argument 1 "tunnelttl 256": TTL must be 1..255 or copy`},
+		{strings.Fields("tunnelttl Copy"), `argument 1 "tunnelttl Copy": TTL must be 1..255 or copy`},
+		{strings.Fields("tunneldomain"), `argument 1 "tunneldomain": missing value (want a routing table 0..4294967294)`},
+		{strings.Fields("tunneldomain 4294967295"), `argument 1 "tunneldomain 4294967295": "4294967295" is not a routing table 0..4294967294`},
+		{strings.Fields("tunneldomain main"), `argument 1 "tunneldomain main": "main" is not a routing table 0..4294967294`},
+
+		{strings.Fields("tunel 192.0.2.1 198.51.100.1"), `argument 1 "tunel": unknown parameter (did you mean "tunnel"?)`},
+		{strings.Fields("up tunnelttll 3"), `argument 2 "tunnelttll": unknown parameter (did you mean "tunnelttl"?)`},
+		{strings.Fields("dwon"), `argument 1 "dwon": unknown parameter (did you mean "down"?)`},
+		{strings.Fields("xyzzy"), `argument 1 "xyzzy": unknown parameter`},
+		{[]string{""}, `argument 1 "": unknown parameter`},
+		{strings.Fields("netmask 255.0.0.0"), `argument 1 "netmask": must follow an address, as in "inet ADDR netmask"`},
+		{strings.Fields("tunnel 192.0.2.1 198.51.100.1 delete"), `argument 4 "delete": must follow an address, as in "inet ADDR delete"`},
+		{strings.Fields("-inet"), `argument 1 "-inet": removing every IPv4 address at once is not supported; remove each with "inet ADDR delete"`},
+		{strings.Fields("txprio payload"), `argument 1 "txprio": an OpenBSD parameter this gif does not support`},
+		{strings.Fields("create up mtu 1400 rdomain 1"), `argument 5 "rdomain": an OpenBSD parameter this gif does not support`},
+	}
+	for _, tc := range tests {
+		ops, err := Parse("gif0", tc.args)
+		if err == nil {
+			t.Errorf("Parse(%q) = %+v, want error %s", tc.args, ops, tc.want)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("Parse(%q) error\n got %s\nwant %s", tc.args, err, tc.want)
+		}
+		if ops != nil {
+			t.Errorf("Parse(%q) returned ops %+v with its error", tc.args, ops)
+		}
+	}
+}
+
+func TestArgError(t *testing.T) {
+	_, err := Parse("gif0", strings.Fields("create up mtu abc"))
+	var ae *ArgError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v (%T) is not an *ArgError", err, err)
+	}
+	want := ArgError{Pos: 3, Token: "mtu abc", Reason: `"abc" is not a number 1280..8192`}
+	if *ae != want {
+		t.Errorf("got %+v, want %+v", *ae, want)
+	}
+}
+
+// TestKeywords checks that the words offered as suggestions are the words
+// Parse knows, and that the unsupported ones are refused as such.
+func TestKeywords(t *testing.T) {
+	for _, k := range keywords {
+		if _, err := Parse("gif0", []string{k}); err != nil && strings.Contains(err.Error(), "unknown parameter") {
+			t.Errorf("keyword %q: %v", k, err)
+		}
+	}
+	for _, w := range unsupported {
+		if isKeyword(w) {
+			t.Errorf("%q is both a keyword and unsupported", w)
+		}
+		if _, err := Parse("gif0", []string{w}); err == nil || !strings.Contains(err.Error(), "does not support") {
+			t.Errorf("unsupported %q: error %v", w, err)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"", "up", 2},
+		{"tunel", "tunnel", 1},
+		{"dwon", "down", 2},
+		{"kitten", "sitting", 3},
+		{"mtu", "mtu", 0},
+	}
+	for _, tc := range tests {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := editDistance(tc.b, tc.a); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,31 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+
+	"gif/internal/link"
+	"gif/internal/outer"
+)
+
+// LinuxHost drives the Linux network namespace the daemon runs in.
+type LinuxHost struct{}
+
+func (LinuxHost) CreateTUN(name string, mtu int) (link.Device, error) {
+	return link.CreateTUN(name, mtu)
+}
+func (LinuxHost) SetUp(name string, up bool) error            { return link.SetUp(name, up) }
+func (LinuxHost) SetMTU(name string, mtu int) error           { return link.SetMTU(name, mtu) }
+func (LinuxHost) SetCarrier(dev link.Device, on bool) error   { return link.SetCarrier(dev, on) }
+func (LinuxHost) AddAddr(name string, a link.Addr) error      { return link.AddAddr(name, a) }
+func (LinuxHost) DelAddr(name string, a link.Addr) error      { return link.DelAddr(name, a) }
+func (LinuxHost) SetIPv6Disabled(name string, off bool) error { return link.SetIPv6Disabled(name, off) }
+func (LinuxHost) Index(name string) (int, error)              { return link.Index(name) }
+func (LinuxHost) LocalAddrs() ([]netip.Addr, error)           { return link.LocalAddrs() }
+func (LinuxHost) LinkLocal() (netip.Addr, error)              { return link.LinkLocal() }
+func (LinuxHost) WatchAddrs(ctx context.Context, changed func()) error {
+	return link.WatchAddrs(ctx, changed)
+}
+func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
+	return outer.Listen(family, proto)
+}

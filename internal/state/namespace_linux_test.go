@@ -1,0 +1,127 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// TestNamespaceIDRules checks the rules on plain files: hard links stand
+// for two paths to one namespace.
+func TestNamespaceIDRules(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link := func(oldname, newname string) {
+		if err := os.Link(oldname, newname); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self := file("self")
+	var st syscall.Stat_t
+	if err := syscall.Stat(self, &st); err != nil {
+		t.Fatal(err)
+	}
+	other := file("other")
+	named := filepath.Join(dir, "netns")
+	if err := os.Mkdir(named, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sameAsSelf := filepath.Join(dir, "init-same")
+	link(self, sameAsSelf)
+
+	id := func(s namespaceSources) string {
+		t.Helper()
+		got, err := s.id()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := id(namespaceSources{self: self, init: sameAsSelf, named: filepath.Join(dir, "missing")}); got != "default" {
+		t.Errorf("namespace of PID 1 without /run/netns: %q, want default", got)
+	}
+	want := fmt.Sprintf("netns-%d", st.Ino)
+	if got := id(namespaceSources{self: self, init: other, named: named}); got != want {
+		t.Errorf("unnamed namespace: %q, want %q", got, want)
+	}
+	link(other, filepath.Join(named, "aaa-other"))
+	link(self, filepath.Join(named, "red"))
+	link(self, filepath.Join(named, "blue"))
+	if got := id(namespaceSources{self: self, init: sameAsSelf, named: named}); got != "blue" {
+		t.Errorf("named namespace: %q, want blue (the first of its names)", got)
+	}
+	if _, err := (namespaceSources{self: filepath.Join(dir, "gone"), init: other, named: named}).id(); err == nil {
+		t.Error("no error when the namespace cannot be read")
+	}
+}
+
+// onThreadIn runs fn on a thread in the network namespace ns. The thread
+// stays locked and is discarded.
+func onThreadIn(t *testing.T, ns func() (netns.NsHandle, error), fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		h, err := ns()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			t.Errorf("enter network namespace: %v", err)
+			return
+		}
+		fn()
+	}()
+	<-done
+}
+
+func TestNamespaceIDNamed(t *testing.T) {
+	name := fmt.Sprintf("gif-state-test-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
+		}
+	})
+	t.Setenv(DirEnv, "")
+	onThreadIn(t, func() (netns.NsHandle, error) { return netns.GetFromName(name) }, func() {
+		if got, err := NamespaceID(); err != nil || got != name {
+			t.Errorf("NamespaceID() = %q, %v in namespace %s", got, err, name)
+		}
+		if dir, err := Dir(); err != nil || dir != "/var/lib/gif/"+name {
+			t.Errorf("Dir() = %q, %v in namespace %s", dir, err, name)
+		}
+	})
+}
+
+func TestNamespaceIDUnnamed(t *testing.T) {
+	onThreadIn(t, netns.New, func() {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+			t.Error(err)
+			return
+		}
+		got, err := NamespaceID()
+		if want := fmt.Sprintf("netns-%d", st.Ino); err != nil || got != want {
+			t.Errorf("NamespaceID() = %q, %v in a new unnamed namespace, want %q", got, err, want)
+		}
+	})
+}

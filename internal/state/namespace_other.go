@@ -1,0 +1,13 @@
+//go:build !linux
+
+package state
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// NamespaceID is not supported: network namespaces are Linux only.
+func NamespaceID() (string, error) {
+	return "", fmt.Errorf("identify network namespace: not supported on %s", runtime.GOOS)
+}
