@@ -32,8 +32,8 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "ifconfig", fmt.Errorf("%s: %w", name, err))
 		}
-		var st daemon.InterfaceStatus
-		if err := call(stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: name, Ops: ops}, &st); err != nil {
+		// Silent on success, as OpenBSD's ifconfig.
+		if err := call(stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: name, Ops: ops}, nil); err != nil {
 			return fail(stderr, "ifconfig", err)
 		}
 		return 0
@@ -42,49 +42,89 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 {
 		p.Name = args[0]
 	}
-	var all []daemon.InterfaceStatus
-	if err := call(stderr, daemon.MethodShow, p, &all); err != nil {
+	var r daemon.ShowResult
+	if err := call(stderr, daemon.MethodShow, p, &r); err != nil {
 		return fail(stderr, "ifconfig", err)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(all); err != nil {
+		if err := enc.Encode(r); err != nil {
 			return fail(stderr, "ifconfig", err)
 		}
 		return 0
 	}
-	for _, st := range all {
-		io.WriteString(stdout, formatInterface(st))
-	}
+	io.WriteString(stdout, formatShow(r))
 	return 0
 }
 
-// Interface flags as OpenBSD numbers and names them.
+// formatShow shows the gifs, then the bridges, then any other interface.
+func formatShow(r daemon.ShowResult) string {
+	var b strings.Builder
+	for _, st := range r.Interfaces {
+		b.WriteString(formatInterface(st))
+	}
+	for _, st := range r.Bridges {
+		b.WriteString(formatBridge(st))
+	}
+	for _, st := range r.Links {
+		b.WriteString(formatLink(st))
+	}
+	return b.String()
+}
+
+// Interface flags as OpenBSD's sys/net/if.h numbers them. Only those gif
+// knows the truth of are shown.
+const (
+	iffUp           = 0x1
+	iffPointToPoint = 0x10
+	iffRunning      = 0x40
+	iffLink0        = 0x1000 // on a bridge: drop IP multicast
+	iffLink1        = 0x2000 // on a bridge: drop non-IP multicast
+	iffLink2        = 0x4000 // on a bridge: transparent IPsec
+	iffMulticast    = 0x8000
+)
+
 var ifFlags = []struct {
 	bit  int
 	name string
 }{
-	{0x1, "UP"}, {0x10, "POINTOPOINT"}, {0x40, "RUNNING"}, {0x8000, "MULTICAST"},
+	{iffUp, "UP"}, {iffPointToPoint, "POINTOPOINT"}, {iffRunning, "RUNNING"},
+	{iffLink0, "LINK0"}, {iffLink1, "LINK1"}, {iffLink2, "LINK2"}, {iffMulticast, "MULTICAST"},
 }
 
-// formatInterface shows one interface in OpenBSD's ifconfig layout.
-func formatInterface(st daemon.InterfaceStatus) string {
-	var b strings.Builder
-	flags := 0x10 | 0x8000
-	if st.Up {
-		flags |= 0x1
-	}
-	if st.Running {
-		flags |= 0x40
-	}
+// formatFlags shows flags as ifconfig does: "flags=8051<UP,POINTOPOINT,RUNNING,MULTICAST>".
+func formatFlags(flags int) string {
 	var names []string
 	for _, f := range ifFlags {
 		if flags&f.bit != 0 {
 			names = append(names, f.name)
 		}
 	}
-	fmt.Fprintf(&b, "%s: flags=%x<%s> mtu %d\n", st.Name, flags, strings.Join(names, ","), st.MTU)
+	return fmt.Sprintf("flags=%x<%s>", flags, strings.Join(names, ","))
+}
+
+// upRunning returns the flags UP and RUNNING as set.
+func upRunning(up, running bool) int {
+	flags := 0
+	if up {
+		flags |= iffUp
+	}
+	if running {
+		flags |= iffRunning
+	}
+	return flags
+}
+
+// formatInterface shows one gif interface in OpenBSD's ifconfig layout. A
+// bridge member also shows the Ethernet address of its TAP device.
+func formatInterface(st daemon.InterfaceStatus) string {
+	var b strings.Builder
+	flags := iffPointToPoint | iffMulticast | upRunning(st.Up, st.Running)
+	fmt.Fprintf(&b, "%s: %s mtu %d\n", st.Name, formatFlags(flags), st.MTU)
+	if st.MAC != "" {
+		fmt.Fprintf(&b, "\tlladdr %s\n", st.MAC)
+	}
 	fmt.Fprintf(&b, "\tindex %d priority 0 llprio 3\n", st.Index)
 	if st.Description != "" {
 		fmt.Fprintf(&b, "\tdescription: %s\n", st.Description)
@@ -131,6 +171,49 @@ func formatInterface(st daemon.InterfaceStatus) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// formatBridge shows a bridge in OpenBSD's ifconfig layout, less what gif
+// cannot know of the Linux bridge: the spanning tree parameters and the
+// members' flags, priorities and costs. A member's port is its interface
+// index, as on OpenBSD.
+func formatBridge(st daemon.BridgeStatus) string {
+	var b strings.Builder
+	flags := upRunning(st.Up, st.Running)
+	for i, on := range st.Link {
+		if on {
+			flags |= iffLink0 << i
+		}
+	}
+	fmt.Fprintf(&b, "%s: %s\n", st.Name, formatFlags(flags))
+	fmt.Fprintf(&b, "\tindex %d llprio 3\n", st.Index)
+	if st.Description != "" {
+		fmt.Fprintf(&b, "\tdescription: %s\n", st.Description)
+	}
+	b.WriteString("\tgroups: bridge\n")
+	for _, port := range st.Ports {
+		switch {
+		case port.Index == 0:
+			fmt.Fprintf(&b, "\t%s (no such interface)\n", port.Name)
+		case port.Master != st.Name:
+			fmt.Fprintf(&b, "\t%s (not attached)\n", port.Name)
+		default:
+			fmt.Fprintf(&b, "\t%s\n\t\tport %d\n", port.Name, port.Index)
+		}
+	}
+	return b.String()
+}
+
+// formatLink shows a Linux interface gif does not own, such as a bridge's
+// Ethernet member, with only the flags gif knows: UP and RUNNING.
+func formatLink(st daemon.LinkStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s mtu %d\n", st.Name, formatFlags(upRunning(st.Up, st.Running)), st.MTU)
+	if st.MAC != "" {
+		fmt.Fprintf(&b, "\tlladdr %s\n", st.MAC)
+	}
+	fmt.Fprintf(&b, "\tindex %d\n", st.Index)
 	return b.String()
 }
 

@@ -10,11 +10,11 @@ import (
 const usage = `usage: gif command [arguments]
 
 Commands, as on OpenBSD:
-  ifconfig [-a] [-j] [interface [parameters]]   configure and show gif interfaces
+  ifconfig [-a] [-j] [interface [parameters]]   configure and show gif interfaces and bridges
   sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow
-  netstat -s [-p ipip] | -i                      tunnel counters
+  netstat -s [-p ipip|etherip] | -i              tunnel counters
   daemon                                         run this namespace's daemon in the foreground
-  demo                                           build a demo topology in network namespaces
+  demo                                           gif(4)'s EtherIP bridge example, in network namespaces
   help                                           this text
 
 The daemon of the current network namespace starts by itself when a command needs it.

@@ -6,65 +6,120 @@ import (
 	"text/tabwriter"
 
 	"gif/internal/daemon"
+	"gif/internal/tunnel"
 )
 
-// netstatMain is `gif netstat`: -s [-p ipip] for the protocol counters as
-// OpenBSD prints them, -i for the interface table.
+// netstatMain is `gif netstat`: -s [-p ipip|etherip] for the protocol
+// counters as OpenBSD prints them, -i for the interface table.
 func netstatMain(args []string, stdout, stderr io.Writer) int {
-	var summary, perIface bool
-	proto := ""
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case "-s":
-			summary = true
-		case "-i":
-			perIface = true
-		case "-p":
-			if i+1 == len(args) {
-				return fail(stderr, "netstat", fmt.Errorf("-p: missing protocol (want ipip)"))
-			}
-			i++
-			proto = args[i]
-		default:
-			return fail(stderr, "netstat", fmt.Errorf("unknown argument %q (want -s [-p ipip] or -i)", args[i]))
-		}
-	}
-	switch proto {
-	case "", "ipip", "ipencap":
-	default:
-		return fail(stderr, "netstat", fmt.Errorf("-p %s: unknown protocol (gif knows ipip, also called ipencap)", proto))
-	}
-	if summary == perIface {
-		return fail(stderr, "netstat", fmt.Errorf("give one of -s or -i"))
+	v, err := parseNetstat(args)
+	if err != nil {
+		return fail(stderr, "netstat", err)
 	}
 	var st daemon.Stats
 	if err := call(stderr, daemon.MethodStats, nil, &st); err != nil {
 		return fail(stderr, "netstat", err)
 	}
-	if perIface {
-		printInterfaceTable(stdout, st.Interfaces)
-		return 0
-	}
-	s := st.IPIP
-	fmt.Fprintf(stdout, "ipencap:\n")
-	for _, line := range []struct {
-		n    uint64
-		what string
-	}{
-		{s.IPackets, "total input packets"},
-		{s.OPackets, "total output packets"},
-		{s.HDrops, "packets shorter than header shows"},
-		{s.QFull, "packets dropped due to full queue"},
-		{s.IBytes, "input bytes"},
-		{s.OBytes, "output bytes"},
-		{s.PDrops, "packets dropped by policy"},
-		{s.Spoof, "packets with possibly spoofed local addresses"},
-		{s.Family, "packets with bad family"},
-		{s.Unspec, "attempts to use tunnel with unspecified endpoint(s)"},
-	} {
-		fmt.Fprintf(stdout, "\t%d %s\n", line.n, line.what)
-	}
+	v.print(stdout, st)
 	return 0
+}
+
+// netstatView is what one netstat command shows.
+type netstatView struct {
+	interfaces bool   // -i; otherwise -s
+	proto      string // -p: "" for every protocol, "ipip" (or "ipencap") or "etherip"
+}
+
+func parseNetstat(args []string) (netstatView, error) {
+	var v netstatView
+	summary := false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-s":
+			summary = true
+		case "-i":
+			v.interfaces = true
+		case "-p":
+			if i+1 == len(args) {
+				return v, fmt.Errorf("-p: missing protocol (want ipip or etherip)")
+			}
+			i++
+			v.proto = args[i]
+		default:
+			return v, fmt.Errorf("unknown argument %q (want -s [-p ipip|etherip] or -i)", args[i])
+		}
+	}
+	switch v.proto {
+	case "", "ipip", "ipencap", "etherip":
+	default:
+		return v, fmt.Errorf("-p %s: unknown protocol (gif knows ipip, also called ipencap, and etherip)", v.proto)
+	}
+	if summary == v.interfaces {
+		return v, fmt.Errorf("give one of -s or -i")
+	}
+	return v, nil
+}
+
+func (v netstatView) print(w io.Writer, st daemon.Stats) {
+	if v.interfaces {
+		printInterfaceTable(w, st.Interfaces)
+		return
+	}
+	if v.proto != "etherip" {
+		printIPIPStats(w, st.IPIP)
+	}
+	if v.proto == "" || v.proto == "etherip" {
+		printEtherIPStats(w, st.EtherIP)
+	}
+}
+
+func printIPIPStats(w io.Writer, s tunnel.IPIPStats) {
+	printProtocolStats(w, "ipencap", []stat{
+		{s.IPackets, "total input packet%s", "s"},
+		{s.OPackets, "total output packet%s", "s"},
+		{s.HDrops, "packet%s shorter than header shows", "s"},
+		{s.PDrops, "packet%s dropped due to policy", "s"},
+		{s.Spoof, "packet%s with possibly spoofed local addresses", "s"},
+		{s.QFull, "packet%s were dropped due to full output queue", "s"},
+		{s.IBytes, "input byte%s", "s"},
+		{s.OBytes, "output byte%s", "s"},
+		{s.Family, "protocol family mismatch%s", "es"},
+		{s.Unspec, "attempt%s to use tunnel with unspecified endpoint(s)", "s"},
+	})
+}
+
+func printEtherIPStats(w io.Writer, s tunnel.EtherIPStats) {
+	printProtocolStats(w, "etherip", []stat{
+		{s.HDrops, "packet%s shorter than header shows", "s"},
+		{s.QFull, "packet%s were dropped due to full output queue", "s"},
+		{s.NoIfDrops, "packet%s were dropped because of no interface/bridge information", "s"},
+		{s.PDrops, "packet%s dropped due to policy", "s"},
+		{s.ADrops, "packet%s dropped for other reasons", "s"},
+		{s.IPackets, "input ethernet-in-IP packet%s", "s"},
+		{s.OPackets, "output ethernet-in-IP packet%s", "s"},
+		{s.IBytes, "input byte%s", "s"},
+		{s.OBytes, "output byte%s", "s"},
+	})
+}
+
+// stat is one line of netstat -s: a counter and its words, where %s takes
+// the line's plural ending ("s", or "es" as OpenBSD's plurales) when the
+// counter is not 1.
+type stat struct {
+	n      uint64
+	text   string
+	plural string
+}
+
+func printProtocolStats(w io.Writer, name string, stats []stat) {
+	fmt.Fprintf(w, "%s:\n", name)
+	for _, s := range stats {
+		plural := ""
+		if s.n != 1 {
+			plural = s.plural
+		}
+		fmt.Fprintf(w, "\t%d %s\n", s.n, fmt.Sprintf(s.text, plural))
+	}
 }
 
 func printInterfaceTable(stdout io.Writer, ifaces []daemon.InterfaceStatus) {

@@ -10,8 +10,8 @@ import (
 // daemon and the CLI.
 const (
 	MethodPing      = "ping"
-	MethodIfconfig  = "ifconfig"   // IfconfigParams → InterfaceStatus
-	MethodShow      = "show"       // ShowParams → []InterfaceStatus
+	MethodIfconfig  = "ifconfig"   // IfconfigParams → ShowResult of that interface
+	MethodShow      = "show"       // ShowParams → ShowResult
 	MethodSysctlGet = "sysctl.get" // SysctlGetParams → []SysctlValue
 	MethodSysctlSet = "sysctl.set" // SysctlSetParams → SysctlValue
 	MethodStats     = "stats"      // → Stats
@@ -24,15 +24,44 @@ type PingResult struct {
 	StateFile string `json:"state_file"`
 }
 
-// IfconfigParams applies ops to one interface, all or nothing.
+// IfconfigParams applies ops to one interface, all or nothing: a gif or
+// bridge, whose configuration the daemon keeps, or any other Linux
+// interface, on which it sets up, down and mtu at once and keeps nothing.
 type IfconfigParams struct {
 	Name string      `json:"name"`
 	Ops  []tunnel.Op `json:"ops"`
 }
 
-// ShowParams selects one interface, or all when Name is empty.
+// ShowParams selects one interface, or every gif and bridge when Name is
+// empty.
 type ShowParams struct {
 	Name string `json:"name,omitempty"`
+}
+
+// ShowResult is what ifconfig shows.
+type ShowResult struct {
+	Interfaces []InterfaceStatus `json:"interfaces,omitempty"` // gif interfaces
+	Bridges    []BridgeStatus    `json:"bridges,omitempty"`
+	Links      []LinkStatus      `json:"links,omitempty"` // other Linux interfaces, when named
+}
+
+// BridgeStatus is a bridge's configuration and what Linux made of it.
+type BridgeStatus struct {
+	tunnel.BridgeConfig
+	Index   int          `json:"index"`
+	Running bool         `json:"running"`
+	Ports   []LinkStatus `json:"ports"` // the members as Linux has them, in the order of Members
+}
+
+// LinkStatus describes a Linux interface gif does not own.
+type LinkStatus struct {
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	MTU     int    `json:"mtu"`
+	Up      bool   `json:"up"`
+	Running bool   `json:"running"`
+	MAC     string `json:"mac,omitempty"`
+	Master  string `json:"master,omitempty"`
 }
 
 // InterfaceStatus is what ifconfig shows of one interface: its
@@ -41,6 +70,8 @@ type InterfaceStatus struct {
 	tunnel.Config
 	Index     int                   `json:"index"`
 	Running   bool                  `json:"running"`
+	Bridge    string                `json:"bridge,omitempty"` // the bridge it is a member of: it carries EtherIP
+	MAC       string                `json:"mac,omitempty"`    // of its TAP device, as a bridge member
 	LinkLocal netip.Addr            `json:"link_local,omitzero"`
 	Stats     tunnel.InterfaceStats `json:"stats"`
 }
@@ -65,6 +96,7 @@ type SysctlValue struct {
 
 // Stats is everything netstat shows.
 type Stats struct {
-	IPIP       tunnel.IPIPStats  `json:"ipip"`
-	Interfaces []InterfaceStatus `json:"interfaces"`
+	IPIP       tunnel.IPIPStats    `json:"ipip"`
+	EtherIP    tunnel.EtherIPStats `json:"etherip"`
+	Interfaces []InterfaceStatus   `json:"interfaces"`
 }

@@ -11,14 +11,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 
-	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/tunnel"
+	"gif/internal/wire"
 )
 
 // Daemon is the gif daemon of one network namespace.
@@ -31,19 +30,28 @@ type Daemon struct {
 	mu     sync.Mutex // serialises configuration changes
 	state  tunnel.State
 	ifaces map[string]*iface
+	rules  map[domainRule]bool // the policy rules installed for tunneldomain
 
 	// What the data plane reads without locks.
-	table   atomic.Pointer[tunnel.Table[*iface]]
-	local   atomic.Pointer[map[netip.Addr]bool]
-	sysctl  atomic.Pointer[tunnel.Sysctl]
-	conns   map[transportKey]outer.Conn
-	ipip    tunnel.IPIPCounters
-	stopped chan struct{}
+	ipTable    atomic.Pointer[tunnel.Table[*iface]] // gifs that carry IP
+	etherTable atomic.Pointer[tunnel.Table[*iface]] // bridged gifs, which carry EtherIP
+	local      atomic.Pointer[map[netip.Addr]bool]
+	sysctl     atomic.Pointer[tunnel.Sysctl]
+	conns      map[transportKey]outer.Conn
+	ipip       tunnel.IPIPCounters
+	etherip    tunnel.EtherIPCounters
 }
 
 type transportKey struct {
 	family int // 4 or 6
 	proto  uint8
+}
+
+// domainRule names the policy rules (link.AddDomainRules) that route the
+// outer packets of one family marked with a routing domain.
+type domainRule struct {
+	family int // 4 or 6
+	domain int
 }
 
 // Config says where the daemon keeps its state and how it logs.
@@ -62,8 +70,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		statePath: cfg.StatePath,
 		namespace: cfg.Namespace,
 		ifaces:    make(map[string]*iface),
+		rules:     make(map[domainRule]bool),
 		conns:     make(map[transportKey]outer.Conn),
-		stopped:   make(chan struct{}),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -79,15 +87,15 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	if err := d.reconcile(tunnel.State{}, saved); err != nil {
+	if err := d.reconcile(tunnel.State{}, saved, true); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
 	}
 	d.state = saved
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
-	if n := len(saved.Interfaces); n > 0 {
-		d.log.Info("restored state", "interfaces", n, "file", d.statePath)
+	if len(saved.Interfaces)+len(saved.Bridges) > 0 {
+		d.log.Info("restored state", "interfaces", len(saved.Interfaces), "bridges", len(saved.Bridges), "file", d.statePath)
 	}
 	return d, nil
 }
@@ -96,7 +104,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 // starts its receive loop.
 func (d *Daemon) openTransport() error {
 	for _, family := range []int{4, 6} {
-		for _, proto := range []uint8{4, 41} {
+		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP} {
 			conn, err := d.host.Listen(family, proto)
 			if err != nil {
 				if family == 6 {
@@ -107,7 +115,11 @@ func (d *Daemon) openTransport() error {
 				return err
 			}
 			d.conns[transportKey{family, proto}] = conn
-			go d.receive(conn, proto)
+			if proto == wire.ProtoEtherIP {
+				go d.receiveEtherIP(conn)
+			} else {
+				go d.receive(conn, proto)
+			}
 		}
 	}
 	return nil
@@ -124,14 +136,18 @@ func (d *Daemon) WatchAddrs(ctx context.Context) error {
 	})
 }
 
-// Close removes the interfaces from Linux (they come back from the state
-// file when a daemon starts again) and closes the transport.
+// Close removes the interfaces and their policy rules from Linux (they come
+// back from the state file when a daemon starts again) and closes the
+// transport.
 func (d *Daemon) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, ifc := range d.ifaces {
 		ifc.close()
 		delete(d.ifaces, name)
+	}
+	if err := d.removeRules(nil); err != nil {
+		d.log.Warn("remove policy rules", "err", err)
 	}
 	for k, c := range d.conns {
 		c.Close()
@@ -140,21 +156,31 @@ func (d *Daemon) Close() {
 }
 
 // Apply applies one ifconfig command to the interface called name: all of it
-// or, when any part fails, none of it.
-func (d *Daemon) Apply(name string, ops []tunnel.Op) (InterfaceStatus, []string, error) {
+// or, when any part fails, none of it. A gif or bridge keeps its
+// configuration in the state; on any other interface the daemon only sets
+// up, down and mtu.
+func (d *Daemon) Apply(name string, ops []tunnel.Op) (ShowResult, []string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !tunnel.IsGif(name) && !tunnel.IsBridge(name) {
+		if err := d.applyLink(name, ops); err != nil {
+			return ShowResult{}, nil, err
+		}
+		r, err := d.show(name)
+		return r, nil, err
+	}
 	next, warnings, err := d.state.Apply(name, ops, d)
 	if err != nil {
-		return InterfaceStatus{}, nil, err
+		return ShowResult{}, nil, err
 	}
 	if err := d.commit(next); err != nil {
-		return InterfaceStatus{}, nil, fmt.Errorf("%s: %w", name, err)
+		return ShowResult{}, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if _, ok := next.Find(name); !ok {
-		return InterfaceStatus{Config: tunnel.Config{Name: name}}, warnings, nil
+	r, err := d.show(name)
+	if err != nil { // destroyed
+		return ShowResult{}, warnings, nil
 	}
-	return d.status(name), warnings, nil
+	return r, warnings, nil
 }
 
 // SetSysctl sets one sysctl variable and stores it.
@@ -197,15 +223,15 @@ func (d *Daemon) Sysctl(names []string) ([]SysctlValue, error) {
 // plane; if Linux refuses, it puts back the previous state.
 func (d *Daemon) commit(next tunnel.State) error {
 	prev := d.state
-	if err := d.reconcile(prev, next); err != nil {
-		if rerr := d.reconcile(next, prev); rerr != nil {
+	if err := d.reconcile(prev, next, false); err != nil {
+		if rerr := d.reconcile(next, prev, true); rerr != nil {
 			d.log.Error("could not restore the previous configuration", "err", rerr)
 		}
 		d.publish()
 		return err
 	}
 	if err := state.Save(d.statePath, next); err != nil {
-		if rerr := d.reconcile(next, prev); rerr != nil {
+		if rerr := d.reconcile(next, prev, true); rerr != nil {
 			d.log.Error("could not restore the previous configuration", "err", rerr)
 		}
 		d.publish()
@@ -215,106 +241,6 @@ func (d *Daemon) commit(next tunnel.State) error {
 	d.sysctl.Store(&next.Sysctl)
 	d.publish()
 	return nil
-}
-
-// reconcile changes Linux from what prev describes to what next describes.
-func (d *Daemon) reconcile(prev, next tunnel.State) error {
-	var errs []error
-	for _, old := range prev.Interfaces {
-		if _, ok := next.Find(old.Name); !ok {
-			if ifc, ok := d.ifaces[old.Name]; ok {
-				ifc.close()
-				delete(d.ifaces, old.Name)
-			}
-		}
-	}
-	for i := range next.Interfaces {
-		c := &next.Interfaces[i]
-		old, _ := prev.Find(c.Name)
-		if err := d.reconcileIface(old, c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	d.updateRunning()
-	return errors.Join(errs...)
-}
-
-func (d *Daemon) reconcileIface(old, c *tunnel.Config) error {
-	ifc, exists := d.ifaces[c.Name]
-	if !exists {
-		dev, err := d.host.CreateTUN(c.Name, c.MTU)
-		if err != nil {
-			return fmt.Errorf("create %s: %w", c.Name, err)
-		}
-		ifc = newIface(dev, d)
-		d.ifaces[c.Name] = ifc
-		old = nil // a new device has nothing of the old configuration
-	}
-	cfg := c.Clone()
-	ifc.cfg.Store(&cfg)
-	if old == nil || old.MTU != c.MTU {
-		if err := d.host.SetMTU(c.Name, c.MTU); err != nil {
-			return err
-		}
-	}
-	if old == nil || old.NoInet6 != c.NoInet6 {
-		if err := d.host.SetIPv6Disabled(c.Name, c.NoInet6); err != nil {
-			return err
-		}
-	}
-	// Addresses need the interface up for IPv6; bring it up first when
-	// it goes up, and down last when it goes down.
-	if c.Up {
-		if err := d.host.SetUp(c.Name, true); err != nil {
-			return err
-		}
-	}
-	want := d.wantAddrs(c)
-	var have []link.Addr
-	if old != nil {
-		have = d.wantAddrs(old)
-		if c.NoInet6 && !old.NoInet6 {
-			// disable_ipv6 has already taken every IPv6 address away.
-			have = slices.DeleteFunc(have, func(a link.Addr) bool { return a.Prefix.Addr().Is6() })
-		}
-	}
-	for _, a := range have {
-		if !slices.Contains(want, a) {
-			if err := d.host.DelAddr(c.Name, a); err != nil {
-				return err
-			}
-		}
-	}
-	for _, a := range want {
-		if !slices.Contains(have, a) {
-			if err := d.host.AddAddr(c.Name, a); err != nil {
-				return err
-			}
-		}
-	}
-	if !c.Up {
-		if err := d.host.SetUp(c.Name, false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// wantAddrs lists the addresses Linux should have on c: the configured ones
-// and, while c is up and IPv6 is on, the link-local one gif(4) adds.
-func (d *Daemon) wantAddrs(c *tunnel.Config) []link.Addr {
-	var out []link.Addr
-	if c.Up && !c.NoInet6 {
-		if ll, err := d.host.LinkLocal(); err == nil {
-			out = append(out, link.Addr{Prefix: netip.PrefixFrom(ll, 64)})
-		} else {
-			d.log.Warn("no IPv6 link-local address", "interface", c.Name, "err", err)
-		}
-	}
-	for _, a := range c.Addrs {
-		out = append(out, link.Addr{Prefix: a.Prefix, Peer: a.Peer})
-	}
-	return out
 }
 
 // IsLocal reports whether addr is one of this host's addresses.
@@ -349,55 +275,20 @@ func (d *Daemon) updateRunning() {
 	}
 }
 
-// publish hands the current interfaces to the receive path.
+// publish hands the current interfaces to the receive paths: bridged gifs
+// receive EtherIP, the others IP in IP.
 func (d *Daemon) publish() {
-	ifaces := make([]*iface, 0, len(d.ifaces))
+	var ip, ether []*iface
 	for _, ifc := range d.ifaces {
-		ifaces = append(ifaces, ifc)
-	}
-	d.table.Store(tunnel.NewTable(ifaces, func(i *iface) *tunnel.Config { return i.cfg.Load() }))
-}
-
-// Show returns the status of the interface called name, or of all
-// interfaces when name is empty.
-func (d *Daemon) Show(name string) ([]InterfaceStatus, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if name != "" {
-		if _, ok := d.state.Find(name); !ok {
-			return nil, fmt.Errorf("%s: no such interface", name)
-		}
-		return []InterfaceStatus{d.status(name)}, nil
-	}
-	out := make([]InterfaceStatus, 0, len(d.state.Interfaces))
-	for _, c := range d.state.Interfaces {
-		out = append(out, d.status(c.Name))
-	}
-	return out, nil
-}
-
-// Stats returns the global and per-interface counters.
-func (d *Daemon) Stats() Stats {
-	all, _ := d.Show("")
-	return Stats{IPIP: d.ipip.Snapshot(), Interfaces: all}
-}
-
-func (d *Daemon) status(name string) InterfaceStatus {
-	c, _ := d.state.Find(name)
-	st := InterfaceStatus{Config: c.Clone()}
-	if ifc, ok := d.ifaces[name]; ok {
-		st.Running = ifc.running.Load()
-		st.Stats = ifc.counters.Snapshot()
-	}
-	if idx, err := d.host.Index(name); err == nil {
-		st.Index = idx
-	}
-	if c.Up && !c.NoInet6 {
-		if ll, err := d.host.LinkLocal(); err == nil {
-			st.LinkLocal = ll
+		if ifc.ether {
+			ether = append(ether, ifc)
+		} else {
+			ip = append(ip, ifc)
 		}
 	}
-	return st
+	config := func(i *iface) *tunnel.Config { return i.cfg.Load() }
+	d.ipTable.Store(tunnel.NewTable(ip, config))
+	d.etherTable.Store(tunnel.NewTable(ether, config))
 }
 
 // Ping says which daemon answers.

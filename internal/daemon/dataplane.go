@@ -34,10 +34,13 @@ func init() {
 }
 
 // iface is one gif interface at run time: its device, its configuration as
-// the data plane sees it, and its counters.
+// the data plane sees it, and its counters. A gif that is a bridge member
+// has a TAP device and carries Ethernet frames in EtherIP; otherwise it has
+// a TUN device and carries IP packets.
 type iface struct {
 	d          *Daemon
 	dev        link.Device
+	ether      bool
 	cfg        atomic.Pointer[tunnel.Config]
 	counters   tunnel.Counters
 	running    atomic.Bool
@@ -46,8 +49,8 @@ type iface struct {
 	done       chan struct{}
 }
 
-func newIface(dev link.Device, d *Daemon) *iface {
-	ifc := &iface{d: d, dev: dev, done: make(chan struct{})}
+func newIface(dev link.Device, d *Daemon, ether bool) *iface {
+	ifc := &iface{d: d, dev: dev, ether: ether, done: make(chan struct{})}
 	ifc.cfg.Store(&tunnel.Config{})
 	go ifc.encapsulate()
 	return ifc
@@ -59,8 +62,8 @@ func (ifc *iface) close() {
 	<-ifc.done
 }
 
-// encapsulate reads packets the kernel routed into the interface and sends
-// them to the tunnel's peer.
+// encapsulate reads what the kernel sends into the interface, IP packets
+// or Ethernet frames, and sends it to the tunnel's peer.
 func (ifc *iface) encapsulate() {
 	defer close(ifc.done)
 	batch := ifc.dev.BatchSize()
@@ -69,7 +72,7 @@ func (ifc *iface) encapsulate() {
 		bufs[i] = make([]byte, bufSize)
 	}
 	sizes := make([]int, batch)
-	var v4, v6 []outer.Packet // by inner family: protocols 4 and 41
+	var v4, v6, eth []outer.Packet // by outer protocol: 4, 41 and 97
 	for {
 		n, err := ifc.dev.Read(bufs, sizes, headroom)
 		if err != nil && !errors.Is(err, tun.ErrTooManySegments) {
@@ -84,9 +87,9 @@ func (ifc *iface) encapsulate() {
 		}
 		cfg := ifc.cfg.Load()
 		running := ifc.running.Load()
-		v4, v6 = v4[:0], v6[:0]
+		v4, v6, eth = v4[:0], v6[:0], eth[:0]
 		for i := range n {
-			inner := bufs[i][headroom : headroom+sizes[i]]
+			payload := bufs[i][headroom : headroom+sizes[i]]
 			if !running {
 				if !cfg.HasTunnel() {
 					ifc.d.ipip.Unspec.Add(1)
@@ -94,33 +97,61 @@ func (ifc *iface) encapsulate() {
 				ifc.counters.OErrors.Add(1)
 				continue
 			}
-			if tunnel.Loops(cfg, inner) {
-				ifc.counters.Drops[tunnel.DropLoop].Add(1)
-				if ifc.loopLogged.CompareAndSwap(false, true) {
-					ifc.d.log.Warn("routing loop: the tunnel's outer route leads back into it; dropping such packets",
-						"interface", cfg.Name, "src", cfg.Src, "dst", cfg.Dst)
-				}
+			if ifc.loops(cfg, payload) {
 				continue
 			}
-			o, drop := tunnel.Encap(cfg, inner)
+			// The rules of Daemon.reconcile route a packet marked with
+			// cfg.Domain by that routing table.
+			p := outer.Packet{Buf: bufs[i], Size: sizes[i], Src: cfg.Src, Dst: cfg.Dst, Mark: uint32(cfg.Domain)}
+			if ifc.ether {
+				o := tunnel.EncapEtherIP(cfg)
+				wire.PutEtherIPHeader(bufs[i][headroom-wire.EtherIPHeaderLen:])
+				p.Size += wire.EtherIPHeaderLen
+				p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
+				eth = append(eth, p)
+				continue
+			}
+			o, drop := tunnel.Encap(cfg, payload)
 			if drop != tunnel.DropNone {
 				ifc.counters.Drops[drop].Add(1)
 				ifc.counters.OErrors.Add(1)
 				continue
 			}
-			p := outer.Packet{Buf: bufs[i], Size: sizes[i], Src: cfg.Src, Dst: cfg.Dst, TOS: o.TOS, TTL: o.TTL, DF: o.DF}
+			p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
 			if o.Proto == wire.ProtoIPv4 {
 				v4 = append(v4, p)
 			} else {
 				v6 = append(v6, p)
 			}
 		}
-		ifc.send(cfg, wire.ProtoIPv4, v4)
-		ifc.send(cfg, wire.ProtoIPv6, v6)
+		ifc.send(cfg, wire.ProtoIPv4, v4, headroom)
+		ifc.send(cfg, wire.ProtoIPv6, v6, headroom)
+		ifc.send(cfg, wire.ProtoEtherIP, eth, headroom-wire.EtherIPHeaderLen)
 	}
 }
 
-func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet) {
+// loops reports, counts and logs (once) a packet that is already an outer
+// packet of this tunnel: its outer route leads back into the tunnel.
+func (ifc *iface) loops(cfg *tunnel.Config, payload []byte) bool {
+	loop := tunnel.Loops(cfg, payload)
+	if ifc.ether {
+		loop = tunnel.LoopsFrame(cfg, payload)
+	}
+	if !loop {
+		return false
+	}
+	ifc.counters.Drops[tunnel.DropLoop].Add(1)
+	if ifc.loopLogged.CompareAndSwap(false, true) {
+		ifc.d.log.Warn("routing loop: the tunnel's outer route leads back into it; dropping such packets",
+			"interface", cfg.Name, "src", cfg.Src, "dst", cfg.Dst)
+	}
+	return true
+}
+
+// send sends one protocol's share of a batch, whose outer payloads start
+// at offset, and counts what went: per interface the inner packet or frame,
+// per protocol as OpenBSD's ipipstat and etheripstat do.
+func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, offset int) {
 	if len(pkts) == 0 {
 		return
 	}
@@ -128,21 +159,27 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet) {
 	sent := 0
 	if conn != nil {
 		var err error
-		sent, err = conn.Send(pkts, headroom)
+		sent, err = conn.Send(pkts, offset)
 		if err != nil {
 			ifc.d.log.Debug("send", "interface", cfg.Name, "err", err)
 		}
+	}
+	header := 0
+	packets, bytes := &ifc.d.ipip.OPackets, &ifc.d.ipip.OBytes
+	if proto == wire.ProtoEtherIP {
+		header = wire.EtherIPHeaderLen
+		packets, bytes = &ifc.d.etherip.OPackets, &ifc.d.etherip.OBytes
 	}
 	for i, p := range pkts {
 		if i >= sent {
 			ifc.counters.OErrors.Add(1)
 			continue
 		}
-		size := uint64(p.Size)
+		size := uint64(p.Size - header)
 		ifc.counters.OPackets.Add(1)
 		ifc.counters.OBytes.Add(size)
-		ifc.d.ipip.OPackets.Add(1)
-		ifc.d.ipip.OBytes.Add(size)
+		packets.Add(1)
+		bytes.Add(size)
 	}
 }
 
@@ -159,11 +196,16 @@ type delivery struct {
 	bufs [][]byte
 }
 
-// receive reads outer packets of one family and protocol, finds the
-// interface each belongs to and writes the inner packets to its device.
-func (d *Daemon) receive(conn outer.Conn, proto uint8) {
-	batch := conn.BatchSize()
-	pkts := make([]outer.Packet, batch)
+// claimer decides the fate of each packet of one received batch: it counts
+// the packet and adds it to the deliveries of its interface, or drops it.
+type claimer func(p *outer.Packet, ds []delivery) []delivery
+
+// receiveLoop reads batches of outer packets from conn until it closes,
+// asks the claimer that newBatch returns for each batch (so that it sees
+// one configuration for the whole batch) where each packet goes, and
+// writes them to the devices, the payload starting at writeOffset.
+func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, writeOffset int, qfull *atomic.Uint64, newBatch func() claimer) {
+	pkts := make([]outer.Packet, conn.BatchSize())
 	for i := range pkts {
 		pkts[i].Buf = make([]byte, bufSize)
 	}
@@ -178,14 +220,28 @@ func (d *Daemon) receive(conn outer.Conn, proto uint8) {
 			time.Sleep(errorPause)
 			continue
 		}
-		table := d.table.Load()
-		allow := d.sysctl.Load().IPIPAllow
-		for i := range deliveries {
-			deliveries[i].bufs = deliveries[i].bufs[:0]
-		}
-		deliveries = deliveries[:0]
+		claim := newBatch()
+		deliveries = resetDeliveries(deliveries)
 		for i := range n {
-			p := &pkts[i]
+			deliveries = claim(&pkts[i], deliveries)
+		}
+		for _, dl := range deliveries {
+			if _, err := dl.ifc.dev.Write(dl.bufs, writeOffset); err != nil {
+				qfull.Add(1)
+				dl.ifc.counters.IErrors.Add(1)
+				d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+			}
+		}
+	}
+}
+
+// receive reads IP-in-IP packets of one family and protocol, finds the
+// interface each belongs to and writes the inner packets to its device.
+func (d *Daemon) receive(conn outer.Conn, proto uint8) {
+	d.receiveLoop(conn, proto, headroom, &d.ipip.QFull, func() claimer {
+		table := d.ipTable.Load()
+		allow := d.sysctl.Load().IPIPAllow
+		return func(p *outer.Packet, ds []delivery) []delivery {
 			d.ipip.IPackets.Add(1)
 			d.ipip.IBytes.Add(uint64(p.Size))
 			ifc, ok := table.Lookup(p.Dst, p.Src)
@@ -193,7 +249,7 @@ func (d *Daemon) receive(conn outer.Conn, proto uint8) {
 				// Unclaimed: with net.inet.ipip.allow 0 OpenBSD drops it by
 				// policy; gif has no catch-all device to hand it to either way.
 				d.ipip.PDrops.Add(1)
-				continue
+				return ds
 			}
 			cfg := ifc.cfg.Load()
 			inner := p.Buf[headroom : headroom+p.Size]
@@ -207,25 +263,26 @@ func (d *Daemon) receive(conn outer.Conn, proto uint8) {
 				}
 				ifc.counters.Drops[drop].Add(1)
 				ifc.counters.IErrors.Add(1)
-				continue
+				return ds
 			}
 			if allow != 2 && d.IsLocal(innerSource(inner)) {
 				d.ipip.Spoof.Add(1)
 				ifc.counters.IErrors.Add(1)
-				continue
+				return ds
 			}
 			ifc.counters.IPackets.Add(1)
 			ifc.counters.IBytes.Add(uint64(size))
-			deliveries = addDelivery(deliveries, ifc, p.Buf[:headroom+size])
+			return addDelivery(ds, ifc, p.Buf[:headroom+size])
 		}
-		for _, dl := range deliveries {
-			if _, err := dl.ifc.dev.Write(dl.bufs, headroom); err != nil {
-				d.ipip.QFull.Add(1)
-				dl.ifc.counters.IErrors.Add(1)
-				d.log.Debug("write to device", "err", err)
-			}
-		}
+	})
+}
+
+// resetDeliveries empties ds for the next batch, keeping its memory.
+func resetDeliveries(ds []delivery) []delivery {
+	for i := range ds {
+		ds[i].bufs = ds[i].bufs[:0]
 	}
+	return ds[:0]
 }
 
 func addDelivery(ds []delivery, ifc *iface, buf []byte) []delivery {

@@ -14,6 +14,15 @@ type LinuxHost struct{}
 func (LinuxHost) CreateTUN(name string, mtu int) (link.Device, error) {
 	return link.CreateTUN(name, mtu)
 }
+func (LinuxHost) CreateTAP(name string, mtu int) (link.Device, error) {
+	return link.CreateTAP(name, mtu)
+}
+func (LinuxHost) Addrs(name string) ([]link.Addr, error)      { return link.Addrs(name) }
+func (LinuxHost) Info(name string) (link.LinkInfo, error)     { return link.Info(name) }
+func (LinuxHost) CreateBridge(name string) error              { return link.CreateBridge(name) }
+func (LinuxHost) DeleteBridge(name string) error              { return link.DeleteBridge(name) }
+func (LinuxHost) SetMaster(member, bridge string) error       { return link.SetMaster(member, bridge) }
+func (LinuxHost) SetNoMaster(member string) error             { return link.SetNoMaster(member) }
 func (LinuxHost) SetUp(name string, up bool) error            { return link.SetUp(name, up) }
 func (LinuxHost) SetMTU(name string, mtu int) error           { return link.SetMTU(name, mtu) }
 func (LinuxHost) SetCarrier(dev link.Device, on bool) error   { return link.SetCarrier(dev, on) }
@@ -29,3 +38,5 @@ func (LinuxHost) WatchAddrs(ctx context.Context, changed func()) error {
 func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
 	return outer.Listen(family, proto)
 }
+func (LinuxHost) AddDomainRules(family, domain int) error { return link.AddDomainRules(family, domain) }
+func (LinuxHost) DelDomainRules(family, domain int) error { return link.DelDomainRules(family, domain) }

@@ -4,51 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"path/filepath"
-
-	"gif/internal/control"
-	"gif/internal/state"
+	"runtime/debug"
 )
 
 // StateFileName is the daemon's state file inside its state directory.
 const StateFileName = "state.json"
 
-// Run is `gif daemon`: it restores the namespace's interfaces, serves the
-// control API until ctx ends, then removes the interfaces from Linux. The
-// state file keeps them for the next start.
-func Run(ctx context.Context, log *slog.Logger) error {
-	ns, err := state.NamespaceID()
-	if err != nil {
-		return fmt.Errorf("name this network namespace: %w", err)
-	}
-	dir, err := state.Dir()
-	if err != nil {
-		return err
-	}
-	// Take the socket first: it is the lock that keeps a second daemon from
-	// creating the same devices.
-	l, err := control.Listen(control.SocketName())
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	d, err := New(LinuxHost{}, Config{StatePath: filepath.Join(dir, StateFileName), Namespace: ns, Log: log})
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	go func() {
-		if err := d.WatchAddrs(ctx); err != nil && ctx.Err() == nil {
-			log.Error("watch addresses", "err", err)
+// serve answers one control request. A bug that panics fails the request,
+// not the daemon: the daemon's death would take every interface with it.
+func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage) (result any, warnings []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.Error("request failed", "method", method, "panic", r, "stack", string(debug.Stack()))
+			result, warnings, err = nil, nil, fmt.Errorf("internal error serving %s: %v (see the daemon log)", method, r)
 		}
 	}()
-	log.Info("gif daemon serving", "namespace", ns, "socket", "@"+control.SocketName(), "state", d.statePath)
-	return control.Serve(ctx, l, control.HandlerFunc(d.serve))
-}
-
-// serve answers one control request.
-func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage) (any, []string, error) {
 	switch method {
 	case MethodPing:
 		return d.Ping(), nil, nil

@@ -129,10 +129,10 @@ func TestScapyDecapsulation(t *testing.T) {
 				{"IPv6 echo", outerHdr(41, 0) + fmt.Sprintf("/IPv6(src=%q, dst=%q)/ICMPv6EchoRequest(id=7)", innerB6, innerA6), true, "", ""},
 				{"outer CE, inner ECT(0)", outerHdr(4, 3) + fmt.Sprintf("/IP(src=%q, dst=%q, tos=2)/ICMP(id=8)", innerB4, innerA4), true, "", ""},
 				{"outer CE, inner Not-ECT", outerHdr(4, 3) + fmt.Sprintf("/IP(src=%q, dst=%q, tos=0)/ICMP(id=9)", innerB4, innerA4), false, "ecn", ""},
-				{"protocol 4 carrying IPv6", outerHdr(4, 0) + fmt.Sprintf("/IPv6(src=%q, dst=%q)/ICMPv6EchoRequest()", innerB6, innerA6), false, "family", "packets with bad family"},
-				{"protocol 41 carrying IPv4", outerHdr(41, 0) + fmt.Sprintf("/IP(src=%q, dst=%q)/ICMP()", innerB4, innerA4), false, "family", "packets with bad family"},
-				{"truncated inner header", outerHdr(4, 0) + "/Raw(b'\\x45\\x00\\x00')", false, "short", "packets shorter than header shows"},
-				{"inner source is a's own address", outerHdr(4, 0) + fmt.Sprintf("/IP(src=%q, dst=%q)/ICMP()", innerA4, innerA4), false, "", "packets with possibly spoofed local addresses"},
+				{"protocol 4 carrying IPv6", outerHdr(4, 0) + fmt.Sprintf("/IPv6(src=%q, dst=%q)/ICMPv6EchoRequest()", innerB6, innerA6), false, "family", "protocol family mismatch(es)?"},
+				{"protocol 41 carrying IPv4", outerHdr(41, 0) + fmt.Sprintf("/IP(src=%q, dst=%q)/ICMP()", innerB4, innerA4), false, "family", "protocol family mismatch(es)?"},
+				{"truncated inner header", outerHdr(4, 0) + "/Raw(b'\\x45\\x00\\x00')", false, "short", "packets? shorter than header shows"},
+				{"inner source is a's own address", outerHdr(4, 0) + fmt.Sprintf("/IP(src=%q, dst=%q)/ICMP()", innerA4, innerA4), false, "", "packets? with possibly spoofed local addresses"},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

@@ -18,18 +18,19 @@ import (
 // status returns what `gif ifconfig -j NAME` says of one interface.
 func (n *node) status(name string) daemon.InterfaceStatus {
 	n.t.Helper()
-	var all []daemon.InterfaceStatus
-	if err := json.Unmarshal([]byte(n.gif("ifconfig", "-j", name)), &all); err != nil || len(all) != 1 {
-		n.t.Fatalf("%s: gif ifconfig -j %s: %v (%d interfaces)", n.Name(), name, err, len(all))
+	var r daemon.ShowResult
+	if err := json.Unmarshal([]byte(n.gif("ifconfig", "-j", name)), &r); err != nil || len(r.Interfaces) != 1 {
+		n.t.Fatalf("%s: gif ifconfig -j %s: %v (%d gif interfaces)", n.Name(), name, err, len(r.Interfaces))
 	}
-	return all[0]
+	return r.Interfaces[0]
 }
 
-// ipipStat returns one line's number from `gif netstat -s -p ipip`.
+// ipipStat returns the number of the line of `gif netstat -s -p ipip` whose
+// words match the regular expression what.
 func (n *node) ipipStat(what string) int {
 	n.t.Helper()
 	out := n.gif("netstat", "-s", "-p", "ipip")
-	m := regexp.MustCompile(`(?m)^\s+(\d+) ` + regexp.QuoteMeta(what) + `$`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`(?m)^\s+(\d+) ` + what + `$`).FindStringSubmatch(out)
 	if m == nil {
 		n.t.Fatalf("%s: no %q in netstat output:\n%s", n.Name(), what, out)
 	}
@@ -171,9 +172,9 @@ func TestUnmatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.gif("ifconfig", "gif0", "tunnel", "192.0.2.3", outerA4, "inet", innerB4, innerA4, "up")
-	before := a.ipipStat("packets dropped by policy")
+	before := a.ipipStat("packets? dropped due to policy")
 	b.ping(innerA4, 3)
-	after := a.ipipStat("packets dropped by policy")
+	after := a.ipipStat("packets? dropped due to policy")
 	if after-before != 3 {
 		t.Fatalf("pdrops went from %d to %d, want +3", before, after)
 	}

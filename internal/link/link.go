@@ -37,6 +37,11 @@ type Device interface {
 // virtio-net header (struct virtio_net_hdr) that goes in front of each packet.
 const WriteOffset = 10
 
+// DomainRulePriority is the priority of the policy rules of AddDomainRules
+// (and of the next one): after Linux's "lookup local" (0), before its
+// "lookup main" (32766) and "lookup default" (32767).
+const DomainRulePriority = 1000
+
 // ErrTooManySegments is returned by Device.Read when a super-packet splits
 // into more packets than len(bufs). It drops the rest of that super-packet;
 // reading may go on.

@@ -25,3 +25,12 @@ func Delete(name string) error                             { return errUnsupport
 func LinkStats(name string) (Stats, error)                 { return Stats{}, errUnsupported }
 func LinkLocal() (netip.Addr, error)                       { return netip.Addr{}, errUnsupported }
 func WatchAddrs(ctx context.Context, changed func()) error { return errUnsupported }
+func AddDomainRules(family, domain int) error              { return errUnsupported }
+func DelDomainRules(family, domain int) error              { return errUnsupported }
+func CreateTAP(name string, mtu int) (Device, error)       { return nil, errUnsupported }
+func CreateBridge(name string) error                       { return errUnsupported }
+func DeleteBridge(name string) error                       { return errUnsupported }
+func SetMaster(member, bridge string) error                { return errUnsupported }
+func SetNoMaster(member string) error                      { return errUnsupported }
+func BridgeMembers(bridge string) ([]string, error)        { return nil, errUnsupported }
+func Info(name string) (LinkInfo, error)                   { return LinkInfo{}, errUnsupported }

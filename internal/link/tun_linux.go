@@ -38,7 +38,7 @@ func CreateTUN(name string, mtu int) (Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create tun %s: %w", name, err)
 	}
-	name, err = setupTUN(fd, name, mtu)
+	name, err = setupTUN(fd, unix.IFF_TUN|unix.IFF_VNET_HDR, name, mtu)
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -52,24 +52,29 @@ func CreateTUN(name string, mtu int) (Device, error) {
 	return &tunDevice{tun: dev, file: dev.File(), name: name}, nil
 }
 
-// setupTUN attaches fd to a new TUN device and configures it while it is
+// setupTUN attaches fd to a new TUN or TAP device (flags IFF_TUN or
+// IFF_TAP, and more; IFF_NO_PI is added) and configures it while it is
 // still down. It returns the device's name.
-func setupTUN(fd int, name string, mtu int) (string, error) {
+func setupTUN(fd int, flags uint16, name string, mtu int) (string, error) {
+	kind := "tun"
+	if flags&unix.IFF_TAP != 0 {
+		kind = "tap"
+	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		return "", fmt.Errorf("create tun %s: %w", name, err)
+		return "", fmt.Errorf("create %s %s: %w", kind, name, err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	ifr.SetUint16(flags | unix.IFF_NO_PI)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		return "", fmt.Errorf("create tun %s: %w", name, err)
+		return "", fmt.Errorf("create %s %s: %w", kind, name, err)
 	}
 	name = ifr.Name()
 	if err := unix.SetNonblock(fd, true); err != nil {
-		return "", fmt.Errorf("create tun %s: %w", name, err)
+		return "", fmt.Errorf("create %s %s: %w", kind, name, err)
 	}
 	link, err := netlink.LinkByName(name)
 	if err != nil {
-		return "", fmt.Errorf("create tun %s: %w", name, err)
+		return "", fmt.Errorf("create %s %s: %w", kind, name, err)
 	}
 	// EAFNOSUPPORT: the kernel has no IPv6, so no link-local address either.
 	err = netlink.LinkSetIP6AddrGenMode(link, nl.IN6_ADDR_GEN_MODE_NONE)
@@ -212,9 +217,14 @@ func (t *tunDevice) writeEach(bufs [][]byte, offset int) (int, error) {
 // (TUNSETCARRIER, Linux 5.0). While it is off the device is not RUNNING,
 // `ip link` shows NO-CARRIER, and the kernel sends nothing into it.
 func (t *tunDevice) SetCarrier(on bool) error {
-	conn, err := t.file.SyscallConn()
+	return setCarrier(t.file, t.name, on)
+}
+
+// setCarrier turns the carrier of the TUN or TAP device of file on or off.
+func setCarrier(file *os.File, name string, on bool) error {
+	conn, err := file.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("set carrier of %s: %w", t.name, err)
+		return fmt.Errorf("set carrier of %s: %w", name, err)
 	}
 	var carrier int
 	if on {
@@ -225,7 +235,7 @@ func (t *tunDevice) SetCarrier(on bool) error {
 		ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TUNSETCARRIER, carrier)
 	})
 	if err = errors.Join(err, ioctlErr); err != nil {
-		return fmt.Errorf("set carrier of %s: %w", t.name, err)
+		return fmt.Errorf("set carrier of %s: %w", name, err)
 	}
 	return nil
 }

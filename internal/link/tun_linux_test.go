@@ -225,22 +225,7 @@ func TestCloseRemovesDevice(t *testing.T) {
 			Delete("giftest0")
 		}
 	})
-	read := make(chan error)
-	go func() {
-		bufs := [][]byte{make([]byte, 1500)}
-		_, err := dev.Read(bufs, make([]int, 1), 0)
-		read <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	mustNoErr(t, dev.Close())
-	select {
-	case err := <-read:
-		if !errors.Is(err, os.ErrClosed) {
-			t.Errorf("Read during Close: %v, want os.ErrClosed", err)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("Close did not end a blocked Read")
-	}
+	closeDuringRead(t, dev)
 	if Exists("giftest0") {
 		t.Error("the device exists after Close")
 	}

@@ -57,7 +57,7 @@ func listen(family int, proto uint8, name string) (*rawConn, error) {
 		c.send = newBatch(sendSlot4)
 		c.recv = newBatch(nil)
 	case 6:
-		c.send = newBatch(slot6)
+		c.send = newBatch(sendSlot6)
 		c.recv = newBatch(slot6)
 	default:
 		return nil, fmt.Errorf("family %d is neither 4 nor 6", family)
@@ -289,20 +289,24 @@ type cmsg struct {
 // Control messages of a slot. The data offsets in fill and parse follow
 // these layouts.
 var (
-	// The TTL comes last so that it can be left out: the kernel refuses an
-	// IP_TTL of 0 and has no value for "default".
+	// A send slot starts with the mark so that an unmarked packet can leave
+	// it out, and still goes on old kernels, which refuse SO_MARK messages.
+	// The IPv4 TTL comes last so that it can be left out too: the kernel
+	// refuses an IP_TTL of 0 and has no value for "default".
 	sendSlot4 = []cmsg{
+		{unix.SOL_SOCKET, unix.SO_MARK, 4},
 		{unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo},
 		{unix.IPPROTO_IP, unix.IP_TOS, 4},
 		{unix.IPPROTO_IP, unix.IP_TTL, 4},
 	}
-	// The same on send, and as IPV6_RECVPKTINFO, IPV6_RECVTCLASS and
-	// IPV6_RECVHOPLIMIT deliver them on receive.
+	// The same on send, after the mark, and as IPV6_RECVPKTINFO,
+	// IPV6_RECVTCLASS and IPV6_RECVHOPLIMIT deliver them on receive.
 	slot6 = []cmsg{
 		{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo},
 		{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4},
 		{unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, 4},
 	}
+	sendSlot6 = append([]cmsg{sendSlot4[0]}, slot6...)
 )
 
 // batch holds the system call arguments for BatchSize messages, built once
@@ -376,27 +380,33 @@ func (b *batch) fill(i int, p *Packet, offset, family int) error {
 	h := &b.hdrs[i].Hdr
 	b.iovs[i].Base = &p.Buf[offset]
 	b.iovs[i].SetLen(p.Size)
-	oob := b.slotOOB(i)
 	h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+	slot := b.slotOOB(i)
+	binary.NativeEndian.PutUint32(slot[dataOffset:], p.Mark)
+	ip := slot[intSpace:] // the messages after the mark
+	control := slot
+	if p.Mark == 0 {
+		control = ip
+	}
+	h.Control = &control[0]
+	h.SetControllen(len(control))
 	if family == 4 {
 		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&b.names[i]))
 		sa.Family = unix.AF_INET
 		sa.Addr = dst.As4()
 		h.Namelen = unix.SizeofSockaddrInet4
 		// struct in_pktinfo: ipi_ifindex, ipi_spec_dst (the source), ipi_addr.
-		data := oob[dataOffset:]
+		data := ip[dataOffset:]
 		var s [4]byte
 		if src.IsValid() {
 			s = src.As4()
 		}
 		copy(data[4:8], s[:])
-		putInt(oob[pktinfo4Space+dataOffset:], int32(p.TOS))
-		putInt(oob[pktinfo4Space+intSpace+dataOffset:], int32(p.TTL))
-		h.SetControllen(len(oob))
+		putInt(ip[pktinfo4Space+dataOffset:], int32(p.TOS))
+		putInt(ip[pktinfo4Space+intSpace+dataOffset:], int32(p.TTL))
 		if p.TTL == 0 {
-			h.SetControllen(pktinfo4Space + intSpace)
+			h.SetControllen(len(control) - intSpace)
 		}
-		h.Control = &oob[0]
 		return nil
 	}
 	sa := &b.names[i]
@@ -408,15 +418,13 @@ func (b *batch) fill(i int, p *Packet, offset, family int) error {
 	if src.IsValid() {
 		s = src.As16()
 	}
-	copy(oob[dataOffset:], s[:])
+	copy(ip[dataOffset:], s[:])
 	hopLimit := int32(p.TTL)
 	if p.TTL == 0 {
 		hopLimit = -1 // the route's or the system's default
 	}
-	putInt(oob[pktinfo6Space+dataOffset:], int32(p.TOS))
-	putInt(oob[pktinfo6Space+intSpace+dataOffset:], hopLimit)
-	h.Control = &oob[0]
-	h.SetControllen(len(oob))
+	putInt(ip[pktinfo6Space+dataOffset:], int32(p.TOS))
+	putInt(ip[pktinfo6Space+intSpace+dataOffset:], hopLimit)
 	return nil
 }
 

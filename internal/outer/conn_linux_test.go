@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"gif/internal/wire"
@@ -411,6 +412,53 @@ func BenchmarkSendRecv(b *testing.B) {
 				sendRecvBatch(b, x.conn, y.conn, send, recv)
 			}
 			b.ReportMetric(float64(b.N*len(send))/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
+}
+
+// TestMark checks that a packet's Mark selects its routing table: a's main
+// table has no route to b, table markTable has one, and a rule sends packets
+// marked markTable there.
+func TestMark(t *testing.T) {
+	const markTable = 100
+	for _, tr := range transports {
+		family := tr.family
+		t.Run(fmt.Sprintf("ip%d/proto%d", tr.family, tr.proto), func(t *testing.T) {
+			n, a, b := pair(t, tr.family, tr.proto)
+			h := handleAt(t, n.a)
+			bits := b.addr.BitLen()
+			toB := &net.IPNet{IP: b.addr.AsSlice(), Mask: net.CIDRMask(bits, bits)}
+			nlFamily := netlink.FAMILY_V4
+			if family == 6 {
+				nlFamily = netlink.FAMILY_V6
+			}
+			rule := netlink.NewRule()
+			rule.Family, rule.Mark, rule.Table = nlFamily, markTable, markTable
+			for _, err := range []error{
+				h.RouteAdd(&netlink.Route{Dst: toB, Type: unix.RTN_UNREACHABLE}),
+				h.RouteAdd(&netlink.Route{Dst: toB, LinkIndex: n.aIndex, Table: markTable}),
+				h.RuleAdd(rule),
+			} {
+				if err != nil {
+					t.Fatalf("route b through table %d only: %v", markTable, err)
+				}
+			}
+			marked := Packet{Buf: innerPacket(tr.proto, 100, 7), Size: 100, Src: a.addr, Dst: b.addr, TTL: 9, TOS: 4, Mark: markTable}
+			markedDF, markedDefaultTTL, unmarked, otherMark := marked, marked, marked, marked
+			markedDF.DF = true
+			markedDefaultTTL.TTL = 0
+			unmarked.Mark = 0
+			otherMark.Mark = markTable + 1
+			k, err := a.conn.Send([]Packet{marked, unmarked, markedDF, otherMark, markedDefaultTTL}, Headroom)
+			if k != 3 || !errors.Is(err, unix.EHOSTUNREACH) || !strings.Contains(err.Error(), "dropped 2 of 5") {
+				t.Fatalf("Send = %d, %v; want 3 and EHOSTUNREACH for 2 of 5", k, err)
+			}
+			got := recvAll(t, b.conn, 3, 2048)
+			for i, wantTTL := range []uint8{9, 9, 64} {
+				if g := got[i]; g.Src != a.addr || g.TOS != 4 || g.TTL != wantTTL {
+					t.Errorf("packet %d: %v TOS %#x TTL %d; want %v TOS 0x4 TTL %d", i, g.Src, g.TOS, g.TTL, a.addr, wantTTL)
+				}
+			}
 		})
 	}
 }

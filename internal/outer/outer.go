@@ -48,6 +48,10 @@ type Packet struct {
 	// Don't Fragment bit, and a packet larger than the path MTU is refused
 	// with EMSGSIZE. Without it the kernel fragments. Recv leaves it false.
 	DF bool
+	// Mark, on Send, is the firewall mark (SO_MARK) the kernel routes the
+	// packet with, so that policy rules ("ip rule add fwmark M lookup T")
+	// choose its routing table; 0 sends it unmarked. Recv leaves it 0.
+	Mark uint32
 }
 
 // Conn is a raw socket for one outer family and IP protocol in the network

@@ -19,9 +19,20 @@ const (
 	// TTLCopy makes the outer TTL or hop limit a copy of the inner one
 	// (ifconfig tunnelttl copy).
 	TTLCopy = -1
-	// MaxDomain is the largest Linux routing table number tunneldomain takes.
-	MaxDomain = 1<<32 - 2
+	// MaxDomain is the largest routing table tunneldomain takes. Linux
+	// tables and marks have 32 bits; 31 keep the number an int everywhere.
+	MaxDomain = 1<<31 - 1
+	// DomainRange says which routing tables tunneldomain takes: ValidDomain.
+	DomainRange = "0..2147483647 except 253..255 (0 is the main table; 253, 254 and 255 are Linux's default, main and local tables)"
 )
+
+// ValidDomain reports whether tunneldomain takes routing table n: 0, the
+// main table, or a table of its own. Linux's reserved tables are refused:
+// the main table is 0 here, and the default and local tables hold no
+// routes a tunnel could use.
+func ValidDomain(n int) bool {
+	return n >= 0 && n <= MaxDomain && (n < 253 || n > 255)
+}
 
 // Addr is an inner address of a gif interface: a local address with its
 // prefix length and, on a point-to-point link, the address of the far end.
@@ -68,8 +79,12 @@ func NewConfig(name string) Config {
 func (c *Config) HasTunnel() bool { return c.Src.IsValid() && c.Dst.IsValid() }
 
 // Unit returns the unit number of a gif interface name ("gif3" gives 3).
-func Unit(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "gif")
+func Unit(name string) (int, bool) { return parseUnit("gif", name) }
+
+// parseUnit returns the unit number of an interface name made of prefix and
+// a number 0..9999 without leading zeros.
+func parseUnit(prefix, name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, prefix)
 	if !ok || digits == "" || (len(digits) > 1 && digits[0] == '0') {
 		return 0, false
 	}

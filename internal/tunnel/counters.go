@@ -80,3 +80,44 @@ func (c *IPIPCounters) Snapshot() IPIPStats {
 		Family: c.Family.Load(), Unspec: c.Unspec.Load(),
 	}
 }
+
+// EtherIPCounters is OpenBSD's struct etheripstat: every EtherIP packet the
+// host receives or sends, claimed by a bridged gif or not. As in
+// etherip_decap, a received packet is counted in IPackets once it passes
+// the policy check, and the bytes are those of the Ethernet frame alone.
+type EtherIPCounters struct {
+	HDrops    atomic.Uint64 // shorter than the EtherIP and Ethernet headers
+	QFull     atomic.Uint64 // the bridge's queue (here: the TAP) was full
+	NoIfDrops atomic.Uint64 // no UP gif with the address pair, or it is not a bridge member
+	PDrops    atomic.Uint64 // net.inet.etherip.allow is 0 and the packet is not IPsec-protected
+	ADrops    atomic.Uint64 // every other drop: another version, reserved bits set
+	IPackets  atomic.Uint64 // packets received
+	OPackets  atomic.Uint64 // packets sent
+	IBytes    atomic.Uint64
+	OBytes    atomic.Uint64
+}
+
+// EtherIPStats is a snapshot of EtherIPCounters, named as netstat -s shows
+// them.
+type EtherIPStats struct {
+	HDrops    uint64 `json:"hdrops"`
+	QFull     uint64 `json:"qfull"`
+	NoIfDrops uint64 `json:"noifdrops"`
+	PDrops    uint64 `json:"pdrops"`
+	ADrops    uint64 `json:"adrops"`
+	IPackets  uint64 `json:"ipackets"`
+	OPackets  uint64 `json:"opackets"`
+	IBytes    uint64 `json:"ibytes"`
+	OBytes    uint64 `json:"obytes"`
+}
+
+// Snapshot reads every counter.
+func (c *EtherIPCounters) Snapshot() EtherIPStats {
+	return EtherIPStats{
+		HDrops: c.HDrops.Load(), QFull: c.QFull.Load(),
+		NoIfDrops: c.NoIfDrops.Load(), PDrops: c.PDrops.Load(),
+		ADrops:   c.ADrops.Load(),
+		IPackets: c.IPackets.Load(), OPackets: c.OPackets.Load(),
+		IBytes: c.IBytes.Load(), OBytes: c.OBytes.Load(),
+	}
+}

@@ -8,7 +8,8 @@ type Drop uint8
 const (
 	DropNone Drop = iota
 	// DropShort: shorter than its header, or than the length the header
-	// claims (ipipstat hdrops).
+	// claims (ipipstat hdrops); for EtherIP, shorter than the EtherIP and
+	// Ethernet headers (etheripstat hdrops).
 	DropShort
 	// DropFamily: the inner IP version is neither 4 nor 6, does not match
 	// the outer protocol, or the inner header is malformed (ipipstat family).
@@ -18,16 +19,20 @@ const (
 	DropECN
 	// DropLoop: the tunnel's outer route leads back into the tunnel.
 	DropLoop
+	// DropVersion: an EtherIP header other than 30 00 or the legacy 03 00:
+	// another version, or reserved bits set (etheripstat adrops).
+	DropVersion
 
 	numDrops = iota
 )
 
 var dropNames = [numDrops]string{
-	DropNone:   "none",
-	DropShort:  "short",
-	DropFamily: "family",
-	DropECN:    "ecn",
-	DropLoop:   "loop",
+	DropNone:    "none",
+	DropShort:   "short",
+	DropFamily:  "family",
+	DropECN:     "ecn",
+	DropLoop:    "loop",
+	DropVersion: "version",
 }
 
 // String returns a short word for counters and logs.

@@ -4,7 +4,7 @@ import "gif/internal/wire"
 
 // Outer is what the transport needs to build the outer header.
 type Outer struct {
-	Proto uint8 // wire.ProtoIPv4 or wire.ProtoIPv6
+	Proto uint8 // wire.ProtoIPv4, wire.ProtoIPv6 or wire.ProtoEtherIP
 	TOS   uint8 // IPv4 TOS or IPv6 traffic class
 	TTL   uint8 // IPv4 TTL or IPv6 hop limit
 	DF    bool  // IPv4 don't fragment; for IPv6, do not fragment at the source

@@ -101,13 +101,8 @@ func readIPHeader(b []byte) (ipHeader, bool) {
 // etherIPPacket returns the IP packet inside an EtherIP payload, or nil.
 func etherIPPacket(b []byte) []byte {
 	e, err := wire.CheckEtherIP(b)
-	if err != nil || len(e.Payload()) < wire.EthernetHeaderLen {
+	if err != nil {
 		return nil
 	}
-	frame := wire.Ethernet(e.Payload())
-	switch frame.EtherType() {
-	case wire.EtherTypeIPv4, wire.EtherTypeIPv6:
-		return frame.Payload()
-	}
-	return nil
+	return framePacket(e.Payload())
 }

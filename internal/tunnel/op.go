@@ -23,6 +23,11 @@ const (
 	OpTunnelDF     OpKind = "tunneldf"     // Bool
 	OpTunnelECN    OpKind = "tunnelecn"    // Bool
 	OpTunnelDomain OpKind = "tunneldomain" // Int
+
+	// Bridge operations (ifconfig bridgeN ...).
+	OpBridgeAdd OpKind = "add"  // Text: the member interface
+	OpBridgeDel OpKind = "del"  // Text: the member interface
+	OpLinkFlag  OpKind = "link" // Int: 0, 1 or 2; Bool: set (link2) or clear (-link2)
 )
 
 // Op is one parsed ifconfig parameter. Token holds the words it was parsed

@@ -11,8 +11,9 @@ import (
 // its sysctl variables. Apply never changes a State in place, so a failed
 // command leaves nothing half-done.
 type State struct {
-	Interfaces []Config `json:"interfaces"` // sorted by unit number
-	Sysctl     Sysctl   `json:"sysctl"`
+	Interfaces []Config       `json:"interfaces"`        // sorted by unit number
+	Bridges    []BridgeConfig `json:"bridges,omitempty"` // sorted by unit number
+	Sysctl     Sysctl         `json:"sysctl"`
 }
 
 // Env answers the questions about the host that Apply needs for its
@@ -20,6 +21,9 @@ type State struct {
 type Env interface {
 	// IsLocal reports whether addr is configured on this host.
 	IsLocal(addr netip.Addr) bool
+	// Ethernet reports whether an interface gif does not manage exists
+	// and carries Ethernet frames, so that it may join a bridge.
+	Ethernet(name string) (exists, ethernet bool)
 }
 
 // Clone returns a deep copy of s.
@@ -27,6 +31,9 @@ func (s State) Clone() State {
 	out := State{Sysctl: s.Sysctl, Interfaces: make([]Config, len(s.Interfaces))}
 	for i, c := range s.Interfaces {
 		out.Interfaces[i] = c.Clone()
+	}
+	for _, b := range s.Bridges {
+		out.Bridges = append(out.Bridges, b.Clone())
 	}
 	return out
 }
@@ -41,18 +48,23 @@ func (s *State) Find(name string) (*Config, bool) {
 	return nil, false
 }
 
-// Apply applies the operations of one ifconfig command to the interface
-// called name, in order, and returns the new state. Either every operation
-// applies or the error names the one that did not, and s is untouched.
-// Naming a gif that does not exist creates it, as OpenBSD's ifconfig does.
+// Apply applies the operations of one ifconfig command to the gif or
+// bridge called name, in order, and returns the new state. Either every
+// operation applies or the error names the one that did not, and s is
+// untouched. Naming a gif or bridge that does not exist creates it, as
+// OpenBSD's ifconfig does.
 func (s State) Apply(name string, ops []Op, env Env) (State, []string, error) {
-	if !IsGif(name) {
-		return s, nil, fmt.Errorf("%s: not a gif interface name (want gif0 .. gif9999)", name)
+	apply := (*State).apply
+	switch {
+	case IsBridge(name):
+		apply = (*State).applyBridge
+	case !IsGif(name):
+		return s, nil, fmt.Errorf("%s: not a gif or bridge name (want gif0 .. gif9999 or bridge0 .. bridge9999)", name)
 	}
 	next := s.Clone()
 	var warnings []string
 	for _, op := range ops {
-		w, err := next.apply(name, op, env)
+		w, err := apply(&next, name, op, env)
 		if err != nil {
 			return s, nil, fmt.Errorf("%s: %q: %w", name, op.Token, err)
 		}
@@ -75,6 +87,7 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 			return nil, fmt.Errorf("no such interface")
 		}
 		s.Interfaces = slices.DeleteFunc(s.Interfaces, func(c Config) bool { return c.Name == name })
+		s.leaveBridges(name)
 		return nil, nil
 	}
 	var warnings []string
@@ -125,8 +138,8 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 	case OpTunnelECN:
 		c.ECN = op.Bool
 	case OpTunnelDomain:
-		if op.Int < 0 || op.Int > MaxDomain {
-			return nil, fmt.Errorf("routing table %d is out of range 0..%d", op.Int, MaxDomain)
+		if !ValidDomain(op.Int) {
+			return nil, fmt.Errorf("routing table %d is out of range %s", op.Int, DomainRange)
 		}
 		c.Domain = op.Int
 	default:

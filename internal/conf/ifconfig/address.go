@@ -38,7 +38,7 @@ func (p *parser) address(family int) (tunnel.Op, error) {
 			return tunnel.Op{}, p.errorf("%v", err)
 		}
 	}
-	if w, ok := p.peek(); !ok || isKeyword(w) {
+	if w, ok := p.peek(); !ok || p.grammar.has(w) {
 		return tunnel.Op{}, p.errorf("missing address (want %s)", usage(family))
 	}
 	if err := p.localAddress(&c); err != nil {

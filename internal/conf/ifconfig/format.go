@@ -6,11 +6,12 @@ import (
 	"gif/internal/tunnel"
 )
 
-// Format returns arguments that Parse turns back into ops. Each op is
-// written in one canonical form ("inet ADDR/LEN [DEST]", "tunneldf" or
-// "-tunneldf", ...), so the ops Parse returns equal ops except for Token,
-// which holds Format's words. An op Parse could not have produced comes out
-// as words Parse rejects.
+// Format returns arguments that Parse, given a name of the interface kind
+// the ops are for, turns back into ops. Each op is written in one canonical
+// form ("inet ADDR/LEN [DEST]", "tunneldf" or "-tunneldf", "add IF", ...),
+// so the ops Parse returns equal ops except for Token, which holds Format's
+// words. An op Parse could not have produced comes out as words Parse
+// rejects.
 func Format(ops []tunnel.Op) []string {
 	var args []string
 	for _, op := range ops {
@@ -53,6 +54,12 @@ func formatOp(op tunnel.Op) []string {
 			return []string{"-tunneldomain"}
 		}
 		return []string{"tunneldomain", strconv.Itoa(op.Int)}
+	case tunnel.OpBridgeAdd:
+		return []string{"add", op.Text}
+	case tunnel.OpBridgeDel:
+		return []string{"del", op.Text}
+	case tunnel.OpLinkFlag:
+		return []string{flagWord("link"+strconv.Itoa(op.Int), op.Bool)}
 	}
 	// create, destroy, up, down, -tunnel and -inet6 are their own words.
 	return []string{string(op.Kind)}

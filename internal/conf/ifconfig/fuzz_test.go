@@ -3,60 +3,104 @@ package ifconfig
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"gif/internal/tunnel"
 )
 
-// FuzzParse feeds Parse space-separated arguments. Parse must not panic; an
-// error must be an *ArgError naming words of the input; ops must be well
-// formed and survive Format and Parse again.
+// fuzzNames are the interface names FuzzParse chooses among: one or two of
+// each grammar, and names that name no interface.
+var fuzzNames = []string{"gif0", "gif9999", "bridge0", "bridge12", "eth1", "fxp1", "gif01", "a/b", ""}
+
+// FuzzParse feeds Parse space-separated arguments for an interface of
+// fuzzNames. Parse must not panic; an error must be a *NameError for a
+// name that names no interface, otherwise an *ArgError naming words of the
+// input; ops must be well formed, of the grammar the name chooses, and
+// survive Format and Parse again.
 func FuzzParse(f *testing.F) {
-	for _, tc := range parseCases {
-		f.Add(strings.Join(tc.args, " "))
+	for _, g := range parseCases {
+		for _, tc := range g.cases {
+			f.Add(nameIndex(g.ifname), strings.Join(tc.args, " "))
+		}
 	}
-	f.Add("inet 192.0.2.1 netmask 0xffffff00 192.0.2.2 alias mtu 1400")
-	f.Add("inet6 fe80::1%gif0 fe80::2%gif0 delete")
-	f.Add("tunnel 192.0.2.1 2001:db8::1")
-	f.Add("description  inet")
-	f.Fuzz(func(t *testing.T, line string) {
+	for _, g := range errorCases {
+		for _, tc := range g.cases {
+			f.Add(nameIndex(g.ifname), strings.Join(tc.args, " "))
+		}
+	}
+	f.Add(nameIndex("gif0"), "inet 192.0.2.1 netmask 0xffffff00 192.0.2.2 alias mtu 1400")
+	f.Add(nameIndex("gif0"), "inet6 fe80::1%gif0 fe80::2%gif0 delete")
+	f.Add(nameIndex("gif0"), "description  inet")
+	f.Add(nameIndex("bridge0"), "add gif0 add eth1 up link2")
+	f.Add(nameIndex("a/b"), "up")
+	f.Fuzz(func(t *testing.T, n uint8, line string) {
+		ifname := fuzzNames[int(n)%len(fuzzNames)]
 		args := strings.Split(line, " ")
-		ops, err := Parse("gif0", args)
+		ops, err := Parse(ifname, args)
+		g, nameErr := grammarOf(ifname)
+		if nameErr != nil {
+			var ne *NameError
+			if !errors.As(err, &ne) || ne.Name != ifname || ops != nil {
+				t.Fatalf("Parse(%q, %q) = %+v, %v; want a *NameError", ifname, args, ops, err)
+			}
+			return
+		}
 		if err != nil {
 			var ae *ArgError
 			switch {
 			case !errors.As(err, &ae):
-				t.Fatalf("Parse(%q): error %v is a %T, not an *ArgError", args, err, err)
+				t.Fatalf("Parse(%s, %q): error %v is a %T, not an *ArgError", ifname, args, err, err)
 			case ae.Pos < 1 || ae.Pos > len(args):
-				t.Fatalf("Parse(%q): position %d out of range: %v", args, ae.Pos, err)
+				t.Fatalf("Parse(%s, %q): position %d out of range: %v", ifname, args, ae.Pos, err)
 			case !strings.HasPrefix(ae.Token, args[ae.Pos-1]) || !strings.Contains(line, ae.Token):
-				t.Fatalf("Parse(%q): token %q is not words of the input", args, ae.Token)
+				t.Fatalf("Parse(%s, %q): token %q is not words of the input", ifname, args, ae.Token)
 			case ae.Reason == "":
-				t.Fatalf("Parse(%q): no reason", args)
+				t.Fatalf("Parse(%s, %q): no reason", ifname, args)
 			}
 			return
 		}
 		for _, o := range ops {
 			if o.Token == "" || !strings.Contains(line, o.Token) {
-				t.Fatalf("Parse(%q): op %+v: token is not words of the input", args, o)
+				t.Fatalf("Parse(%s, %q): op %+v: token is not words of the input", ifname, args, o)
 			}
-			if err := wellFormed(o); err != nil {
-				t.Fatalf("Parse(%q): op %+v: %v", args, o, err)
+			if err := wellFormed(g, o); err != nil {
+				t.Fatalf("Parse(%s, %q): op %+v: %v", ifname, args, o, err)
 			}
 		}
-		checkRoundTrip(t, ops)
+		checkRoundTrip(t, ifname, ops)
 	})
 }
 
-// wellFormed checks the fields an op of its kind uses.
-func wellFormed(o tunnel.Op) error {
+func nameIndex(name string) uint8 { return uint8(slices.Index(fuzzNames, name)) }
+
+// grammarKinds are the kinds of op each grammar may produce.
+var grammarKinds = map[*grammar][]tunnel.OpKind{
+	&gifGrammar: {
+		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpMTU, tunnel.OpDescription,
+		tunnel.OpTunnel, tunnel.OpDeleteTunnel, tunnel.OpAddAddr, tunnel.OpDeleteAddr, tunnel.OpNoInet6,
+		tunnel.OpTunnelTTL, tunnel.OpTunnelDF, tunnel.OpTunnelECN, tunnel.OpTunnelDomain,
+	},
+	&bridgeGrammar: {
+		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpDescription,
+		tunnel.OpBridgeAdd, tunnel.OpBridgeDel, tunnel.OpLinkFlag,
+	},
+	&linkGrammar: {tunnel.OpUp, tunnel.OpDown, tunnel.OpMTU},
+}
+
+// wellFormed checks that g may produce an op of its kind and the fields
+// that kind uses.
+func wellFormed(g *grammar, o tunnel.Op) error {
+	if !slices.Contains(grammarKinds[g], o.Kind) {
+		return fmt.Errorf("kind %q is not of this grammar", o.Kind)
+	}
 	switch o.Kind {
 	case tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown,
 		tunnel.OpDeleteTunnel, tunnel.OpNoInet6, tunnel.OpTunnelDF, tunnel.OpTunnelECN:
 	case tunnel.OpMTU:
-		if o.Int < 0 {
-			return fmt.Errorf("negative MTU")
+		if o.Int < 0 || g == &linkGrammar && (o.Int < minLinkMTU || o.Int > maxLinkMTU) {
+			return fmt.Errorf("bad MTU")
 		}
 	case tunnel.OpDescription:
 		if len(o.Text) > MaxDescriptionLen || strings.IndexByte(o.Text, 0) >= 0 {
@@ -93,8 +137,16 @@ func wellFormed(o tunnel.Op) error {
 			return fmt.Errorf("bad TTL")
 		}
 	case tunnel.OpTunnelDomain:
-		if o.Int < 0 || o.Int > tunnel.MaxDomain {
+		if !tunnel.ValidDomain(o.Int) {
 			return fmt.Errorf("bad tunnel domain")
+		}
+	case tunnel.OpBridgeAdd, tunnel.OpBridgeDel:
+		if checkName(o.Text) != nil {
+			return fmt.Errorf("bad member name")
+		}
+	case tunnel.OpLinkFlag:
+		if o.Int < 0 || o.Int > 2 {
+			return fmt.Errorf("bad link flag")
 		}
 	default:
 		return fmt.Errorf("unknown kind")

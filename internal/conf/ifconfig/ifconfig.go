@@ -1,8 +1,9 @@
 // Package ifconfig parses the arguments OpenBSD's ifconfig(8) takes for a
-// gif interface into tunnel operations, and formats operations back into
+// gif interface or a bridge, and the few gif takes for any other Linux
+// interface, into tunnel operations, and formats operations back into
 // arguments. It does no I/O: host names are not resolved, and checks that
-// need the interface's state or kind (the MTU range, whether an address
-// exists) are left to the model.
+// need the interface's state or kind (the MTU range, whether an address or
+// a bridge member exists) are left to the model.
 //
 // Where OpenBSD's behaviour cannot be copied as it is, this package decides:
 //   - "inet ADDR" without a mask gets /32. OpenBSD picks a classful mask,
@@ -19,11 +20,17 @@
 //     (010.1) are refused as ambiguous.
 //   - OpenBSD takes one address family per command, as its first argument;
 //     here inet and inet6 may appear anywhere, more than once.
+//   - A bridge takes no address: gif does not configure the Linux bridge's
+//     addresses, ip(8) does. OpenBSD's bridge words that gif's bridges lack
+//     (learn, stp, span, rule, ...) are refused as such, not as unknown.
+//   - On an interface that is neither a gif nor a bridge gif sets only up,
+//     down and the MTU, which needs to be 68..65535; the kernel checks the
+//     rest.
 package ifconfig
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,8 +53,8 @@ func (e *ArgError) Error() string {
 }
 
 // Parse turns the arguments that follow the interface name ("gif ifconfig
-// gif0 tunnel 192.0.2.1 198.51.100.1 up") into operations, in order. It
-// accepts:
+// gif0 tunnel 192.0.2.1 198.51.100.1 up") into operations, in order. The
+// name chooses the grammar: a gif interface (gif0 .. gif9999) takes
 //
 //	create, destroy, up, down, mtu N, description TEXT, -description
 //	tunnel SRC DST, -tunnel (old names: giftunnel, deletetunnel)
@@ -56,14 +63,27 @@ func (e *ArgError) Error() string {
 //	-inet6, tunnelttl 1..255|copy, tunneldf, -tunneldf, tunnelecn, -tunnelecn
 //	tunneldomain N, -tunneldomain
 //
-// An address without inet or inet6 takes its family from its syntax. On a
-// point-to-point interface broadcast sets the destination, as in OpenBSD.
-// A link-local inet6 address may carry a zone only if it names ifname.
+// a bridge (bridge0 .. bridge9999) takes
 //
-// Each op's Token holds the words it came from. The error, if any, is an
-// *ArgError for the first wrong argument.
+//	create, destroy, up, down, add IF, del IF, description TEXT, -description
+//	link0, -link0, link1, -link1, link2, -link2
+//
+// and any other Linux interface takes up, down and mtu 68..65535.
+//
+// On a gif, an address without inet or inet6 takes its family from its
+// syntax. On a point-to-point interface broadcast sets the destination, as
+// in OpenBSD. A link-local inet6 address may carry a zone only if it names
+// ifname.
+//
+// Each op's Token holds the words it came from. The error, if any, is a
+// *NameError for a name that names no interface, or else an *ArgError for
+// the first wrong argument.
 func Parse(ifname string, args []string) ([]tunnel.Op, error) {
-	p := parser{ifname: ifname, args: args}
+	g, err := grammarOf(ifname)
+	if err != nil {
+		return nil, err
+	}
+	p := parser{ifname: ifname, grammar: g, args: args}
 	var ops []tunnel.Op
 	for p.pos < len(args) {
 		op, err := p.param()
@@ -75,11 +95,48 @@ func Parse(ifname string, args []string) ([]tunnel.Op, error) {
 	return ops, nil
 }
 
+// A grammar is what ifconfig takes for one kind of interface.
+type grammar struct {
+	// params are the parameters, in the order suggestions prefer them.
+	params []param
+	// other parses a parameter whose first word, already read, names none
+	// of params: it may still be one (a bare address), or say why not.
+	other parseFunc
+}
+
+// A param is a parameter named by its first word. Its parse is called with
+// that word read.
+type param struct {
+	word  string
+	parse parseFunc
+}
+
+type parseFunc func(p *parser, word string) (tunnel.Op, error)
+
+func (g *grammar) has(w string) bool {
+	return slices.ContainsFunc(g.params, func(prm param) bool { return prm.word == w })
+}
+
+// plain parses a parameter without a value.
+func plain(kind tunnel.OpKind) parseFunc {
+	return func(p *parser, _ string) (tunnel.Op, error) { return p.op(kind), nil }
+}
+
+// flag parses a parameter without a value that turns something on or off.
+func flag(kind tunnel.OpKind, on bool) parseFunc {
+	return func(p *parser, _ string) (tunnel.Op, error) {
+		op := p.op(kind)
+		op.Bool = on
+		return op, nil
+	}
+}
+
 type parser struct {
-	ifname string
-	args   []string
-	start  int // index of the first word of the parameter being parsed
-	pos    int // index of the next word
+	ifname  string
+	grammar *grammar
+	args    []string
+	start   int // index of the first word of the parameter being parsed
+	pos     int // index of the next word
 }
 
 // word returns the next word and moves past it; ok is false at the end.
@@ -114,79 +171,34 @@ func (p *parser) errorf(format string, a ...any) error {
 // param parses one parameter and its values.
 func (p *parser) param() (tunnel.Op, error) {
 	p.start = p.pos
-	name, _ := p.word()
-	switch name {
-	case "create":
-		return p.op(tunnel.OpCreate), nil
-	case "destroy":
-		return p.op(tunnel.OpDestroy), nil
-	case "up":
-		return p.op(tunnel.OpUp), nil
-	case "down":
-		return p.op(tunnel.OpDown), nil
-	case "mtu":
-		// The range depends on the interface kind, so the model checks it.
-		return p.number(tunnel.OpMTU, fmt.Sprintf("a number %d..%d", tunnel.MinMTU, tunnel.MaxMTU), math.MaxInt32)
-	case "description", "descr":
-		return p.description()
-	case "-description", "-descr":
-		return p.op(tunnel.OpDescription), nil
-	case "tunnel", "giftunnel":
-		return p.tunnel()
-	case "-tunnel", "deletetunnel":
-		return p.op(tunnel.OpDeleteTunnel), nil
-	case "inet":
-		return p.address(4)
-	case "inet6":
-		return p.address(6)
-	case "-inet6":
-		return p.op(tunnel.OpNoInet6), nil
-	case "tunnelttl":
-		return p.ttl()
-	case "tunneldf", "-tunneldf":
-		op := p.op(tunnel.OpTunnelDF)
-		op.Bool = name == "tunneldf"
-		return op, nil
-	case "tunnelecn", "-tunnelecn":
-		op := p.op(tunnel.OpTunnelECN)
-		op.Bool = name == "tunnelecn"
-		return op, nil
-	case "tunneldomain":
-		return p.number(tunnel.OpTunnelDomain, fmt.Sprintf("a routing table 0..%d", uint64(tunnel.MaxDomain)), tunnel.MaxDomain)
-	case "-tunneldomain":
-		return p.op(tunnel.OpTunnelDomain), nil
-	case "netmask", "prefixlen", "broadcast", "alias", "-alias", "delete":
-		return tunnel.Op{}, p.errorf("must follow an address, as in \"inet ADDR %s\"", name)
-	case "-inet":
-		return tunnel.Op{}, p.errorf("removing every IPv4 address at once is not supported; remove each with \"inet ADDR delete\"")
+	w, _ := p.word()
+	for _, prm := range p.grammar.params {
+		if prm.word == w {
+			return prm.parse(p, w)
+		}
 	}
-	if looksLikeAddress(name) {
-		p.pos = p.start
-		return p.address(0)
-	}
-	if isUnsupported(name) {
-		return tunnel.Op{}, p.errorf("an OpenBSD parameter this gif does not support")
-	}
-	return tunnel.Op{}, p.errorf("unknown parameter%s", suggestion(name))
+	return p.grammar.other(p, w)
 }
 
-// number parses an operation of kind whose value is a decimal number up to
-// max; want says what is expected.
-func (p *parser) number(kind tunnel.OpKind, want string, max uint64) (tunnel.Op, error) {
-	w, ok := p.word()
-	if !ok {
-		return tunnel.Op{}, p.errorf("missing value (want %s)", want)
+// number returns the parseFunc of an operation of kind whose value is a
+// decimal number that valid accepts; want says what is expected.
+func number(kind tunnel.OpKind, want string, valid func(n uint64) bool) parseFunc {
+	return func(p *parser, _ string) (tunnel.Op, error) {
+		w, ok := p.word()
+		if !ok {
+			return tunnel.Op{}, p.errorf("missing value (want %s)", want)
+		}
+		n, err := strconv.ParseUint(w, 10, 64)
+		if err != nil || !valid(n) {
+			return tunnel.Op{}, p.errorf("%q is not %s", w, want)
+		}
+		op := p.op(kind)
+		op.Int = int(n)
+		return op, nil
 	}
-	n, err := strconv.ParseUint(w, 10, 64)
-	if err != nil || n > max {
-		return tunnel.Op{}, p.errorf("%q is not %s", w, want)
-	}
-	op := p.op(kind)
-	op.Int = int(n)
-	return op, nil
 }
 
-func (p *parser) description() (tunnel.Op, error) {
+func (p *parser) description(string) (tunnel.Op, error) {
 	text, ok := p.word()
 	switch {
 	case !ok:
@@ -201,44 +213,12 @@ func (p *parser) description() (tunnel.Op, error) {
 	return op, nil
 }
 
-func (p *parser) ttl() (tunnel.Op, error) {
-	const want = "TTL must be 1..255 or copy"
-	w, ok := p.word()
-	if !ok {
-		return tunnel.Op{}, p.errorf("missing value (%s)", want)
+// isAddressWord reports whether w configures an address, a job gif does
+// only on its own interfaces.
+func isAddressWord(w string) bool {
+	switch w {
+	case "inet", "inet6", "-inet", "-inet6", "alias", "-alias", "delete", "netmask", "prefixlen", "broadcast":
+		return true
 	}
-	op := p.op(tunnel.OpTunnelTTL)
-	if w == "copy" {
-		op.Int = tunnel.TTLCopy
-		return op, nil
-	}
-	// OpenBSD's ifconfig takes 0, but gif's kernel refuses it.
-	n, err := strconv.ParseUint(w, 10, 8)
-	if err != nil || n == 0 {
-		return tunnel.Op{}, p.errorf(want)
-	}
-	op.Int = int(n)
-	return op, nil
-}
-
-func (p *parser) tunnel() (tunnel.Op, error) {
-	srcWord, _ := p.word()
-	dstWord, ok := p.word()
-	if !ok {
-		return tunnel.Op{}, p.errorf("missing address (want tunnel SRC DST)")
-	}
-	src, err := endpoint(srcWord)
-	if err != nil {
-		return tunnel.Op{}, p.errorf("source %v", err)
-	}
-	dst, err := endpoint(dstWord)
-	if err != nil {
-		return tunnel.Op{}, p.errorf("destination %v", err)
-	}
-	if src.Is4() != dst.Is4() {
-		return tunnel.Op{}, p.errorf("source is %s but destination is %s", familyName(src), familyName(dst))
-	}
-	op := p.op(tunnel.OpTunnel)
-	op.Src, op.Dst = src, dst
-	return op, nil
+	return looksLikeAddress(w)
 }

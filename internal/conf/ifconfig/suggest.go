@@ -1,41 +1,14 @@
 package ifconfig
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
-// keywords are the words Parse knows, in the order suggestions prefer them.
-var keywords = []string{
-	"up", "down", "create", "destroy", "mtu", "description", "-description",
-	"tunnel", "-tunnel", "inet", "inet6", "-inet6",
-	"tunnelttl", "tunneldf", "-tunneldf", "tunnelecn", "-tunnelecn",
-	"tunneldomain", "-tunneldomain",
-	"netmask", "prefixlen", "broadcast", "alias", "-alias", "delete",
-	"descr", "-descr", "giftunnel", "deletetunnel", "-inet",
-}
-
-// unsupported are OpenBSD ifconfig parameters that a gif interface takes or
-// that are often tried on one, but that this implementation lacks.
-var unsupported = []string{
-	"txprio", "rxprio", "rdomain", "-rdomain", "group", "-group",
-	"metric", "priority", "llprio", "rtlabel", "-rtlabel",
-	"link0", "-link0", "link1", "-link1", "link2", "-link2",
-	"autoconf", "-autoconf", "eui64", "anycast", "-anycast",
-	"tentative", "-tentative", "pltime", "vltime",
-	"tunneladdr", "keepalive", "-keepalive", "vnetid", "-vnetid",
-}
-
-func isKeyword(w string) bool     { return slices.Contains(keywords, w) }
-func isUnsupported(w string) bool { return slices.Contains(unsupported, w) }
-
-// suggestion returns ` (did you mean "KEYWORD"?)` for the keyword closest
-// to w, if one is close enough to be a likely typo, or "".
-func suggestion(w string) string {
+// suggestion returns ` (did you mean "WORD"?)` for the parameter closest to
+// w, if one is close enough to be a likely typo, or "".
+func (g *grammar) suggestion(w string) string {
 	best, bestDist := "", 3
-	for _, k := range keywords {
-		if d := editDistance(w, k); d < bestDist && d < len(w) {
-			best, bestDist = k, d
+	for _, prm := range g.params {
+		if d := editDistance(w, prm.word); d < bestDist && d < len(w) {
+			best, bestDist = prm.word, d
 		}
 	}
 	if best == "" {

@@ -21,7 +21,9 @@ const (
 )
 
 // Conn is one end of a pair made by NewPair. What one end sends, the other
-// receives, with the header fields as sent and no MTU.
+// receives, with the header fields as sent and no MTU. Unlike a raw socket
+// it also hands over each packet's Mark, so that a test sees what was sent
+// with which mark.
 type Conn struct {
 	peer      *Conn
 	queue     chan packet
@@ -37,6 +39,7 @@ type packet struct {
 	payload  []byte
 	src, dst netip.Addr
 	tos, ttl uint8
+	mark     uint32
 }
 
 // NewPair returns two Conns joined to each other.
@@ -74,7 +77,7 @@ func (c *Conn) Send(pkts []outer.Packet, offset int) (int, error) {
 		if ttl == 0 {
 			ttl = DefaultTTL
 		}
-		pkt := packet{payload: append([]byte(nil), p.Buf[offset:offset+p.Size]...), src: p.Src, dst: p.Dst, tos: p.TOS, ttl: ttl}
+		pkt := packet{payload: append([]byte(nil), p.Buf[offset:offset+p.Size]...), src: p.Src, dst: p.Dst, tos: p.TOS, ttl: ttl, mark: p.Mark}
 		select {
 		case c.peer.queue <- pkt:
 		default:
@@ -112,7 +115,7 @@ func (c *Conn) Recv(pkts []outer.Packet, offset int) (int, error) {
 			c.truncated.Add(1)
 			continue
 		}
-		*p = outer.Packet{Buf: p.Buf, Size: copy(p.Buf[offset:], pkt.payload), Src: pkt.src, Dst: pkt.dst, TOS: pkt.tos, TTL: pkt.ttl}
+		*p = outer.Packet{Buf: p.Buf, Size: copy(p.Buf[offset:], pkt.payload), Src: pkt.src, Dst: pkt.dst, TOS: pkt.tos, TTL: pkt.ttl, Mark: pkt.mark}
 		n++
 	}
 	return n, nil

@@ -35,6 +35,7 @@ func recvBufs(n, size int) []outer.Packet {
 func TestPairCopiesPackets(t *testing.T) {
 	a, b := NewPair()
 	sent := []outer.Packet{newPacket(100, 1, 0xb8, 3), newPacket(1400, 2, 0x03, 0)}
+	sent[1].Mark = 100
 	if n, err := a.Send(sent, outer.Headroom); n != 2 || err != nil {
 		t.Fatalf("Send = %d, %v", n, err)
 	}
@@ -48,7 +49,7 @@ func TestPairCopiesPackets(t *testing.T) {
 			want.TTL = DefaultTTL
 		}
 		g := got[i]
-		if g.Size != want.Size || g.Src != src || g.Dst != dst || g.TOS != want.TOS || g.TTL != want.TTL || g.DF {
+		if g.Size != want.Size || g.Src != src || g.Dst != dst || g.TOS != want.TOS || g.TTL != want.TTL || g.Mark != want.Mark || g.DF {
 			t.Errorf("packet %d: got %+v", i, g)
 		}
 		if !bytes.Equal(g.Buf[outer.Headroom:outer.Headroom+g.Size], want.Buf[outer.Headroom:outer.Headroom+want.Size]) {

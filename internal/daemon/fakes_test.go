@@ -1,0 +1,657 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gif/internal/daemon"
+	"gif/internal/link"
+	"gif/internal/outer"
+	"gif/internal/outer/outertest"
+)
+
+// errInjected is the error a fakeHost returns from a call a test chose to fail.
+var errInjected = errors.New("injected failure")
+
+// waitTimeout bounds every wait for the data plane's goroutines.
+const waitTimeout = 5 * time.Second
+
+// fakeHost is an in-memory Linux for the daemon. It keeps what Linux would
+// keep of each interface, refuses what Linux would refuse (an address added
+// twice, one deleted that is not there, IPv6 on an interface with IPv6
+// disabled), records every call and fails the calls a test asks it to.
+//
+// LocalAddrs returns the addresses set with setLocal and those of the fake
+// interfaces, as link.LocalAddrs would; only setLocal notifies the
+// watchers, from the calling goroutine.
+type fakeHost struct {
+	t         *testing.T
+	linkLocal netip.Addr
+
+	mu        sync.Mutex
+	calls     []call
+	counts    map[string]int // calls so far, by operation
+	failAt    map[string]int // the call of each operation that fails
+	links     map[string]*fakeLink
+	nextIndex int
+	local     []netip.Addr
+	watchers  map[int]func()
+	nextWatch int
+	networks  map[transport]*network
+	rules     map[domainRule]bool
+}
+
+// call is one call of a Host method.
+type call struct {
+	op, name, arg string
+	failed        bool
+}
+
+func (c call) String() string { return fmt.Sprintf("%s(%s %s)", c.op, c.name, c.arg) }
+
+type transport struct {
+	family int
+	proto  uint8
+}
+
+// domainRule stands for the policy rules that route the outer packets of
+// one family marked with a routing domain.
+type domainRule struct {
+	family, domain int
+}
+
+// fakeLink is what Linux knows of one interface.
+type fakeLink struct {
+	index    int
+	dev      *fakeDevice
+	ethernet bool   // a TAP, a bridge or an Ethernet interface
+	bridge   bool   // a Linux bridge
+	master   string // the bridge it is a port of
+	linuxLink
+}
+
+// linuxLink is the observable state of one interface.
+type linuxLink struct {
+	Up           bool
+	MTU          int
+	IPv6Disabled bool
+	Carrier      bool
+	Addrs        []link.Addr // sorted
+}
+
+func (l linuxLink) String() string {
+	addrs := make([]string, len(l.Addrs))
+	for i, a := range l.Addrs {
+		addrs[i] = a.Prefix.String()
+		if a.Peer.IsValid() {
+			addrs[i] += "->" + a.Peer.String()
+		}
+	}
+	return fmt.Sprintf("{up=%t mtu=%d noinet6=%t carrier=%t addrs=[%s]}",
+		l.Up, l.MTU, l.IPv6Disabled, l.Carrier, strings.Join(addrs, " "))
+}
+
+var _ daemon.Host = (*fakeHost)(nil)
+
+func newFakeHost(t *testing.T) *fakeHost {
+	// The link-local address gif derives from the documentation MAC
+	// 00:00:5e:00:53:01 (RFC 7042).
+	mac := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}
+	h := &fakeHost{
+		t:         t,
+		linkLocal: link.LinkLocalFrom([]net.HardwareAddr{mac}, ""),
+		counts:    make(map[string]int),
+		failAt:    make(map[string]int),
+		links:     make(map[string]*fakeLink),
+		nextIndex: 10,
+		watchers:  make(map[int]func()),
+		networks:  make(map[transport]*network),
+		rules:     make(map[domainRule]bool),
+	}
+	t.Cleanup(h.closeNetworks)
+	return h
+}
+
+// failNth makes the nth call of op from now on fail with errInjected.
+func (h *fakeHost) failNth(op string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failAt[op] = h.counts[op] + n
+}
+
+// enter records a call of op and says whether it is to fail. h.mu is held.
+func (h *fakeHost) enter(op, name, arg string) error {
+	h.counts[op]++
+	c := call{op: op, name: name, arg: arg}
+	var err error
+	if h.failAt[op] == h.counts[op] {
+		c.failed = true
+		err = fmt.Errorf("%s %s %s: %w", op, name, arg, errInjected)
+	}
+	h.calls = append(h.calls, c)
+	return err
+}
+
+// callsOf returns the calls of op, failed ones included.
+func (h *fakeHost) callsOf(op string) []call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []call
+	for _, c := range h.calls {
+		if c.op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *fakeHost) link(name string) (*fakeLink, error) {
+	l, ok := h.links[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, syscall.ENODEV)
+	}
+	return l, nil
+}
+
+// linux returns every interface's state.
+func (h *fakeHost) linux() map[string]linuxLink {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]linuxLink, len(h.links))
+	for name, l := range h.links {
+		s := l.linuxLink
+		s.Addrs = slices.Clone(s.Addrs)
+		out[name] = s
+	}
+	return out
+}
+
+// device returns the device of the interface called name.
+func (h *fakeHost) device(name string) *fakeDevice {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.links[name]
+	if !ok {
+		h.t.Fatalf("no interface %s in Linux", name)
+	}
+	return l.dev
+}
+
+// network returns the far end of the daemon's outer transport for family
+// and proto.
+func (h *fakeHost) network(family int, proto uint8) *network {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n, ok := h.networks[transport{family, proto}]
+	if !ok {
+		h.t.Fatalf("the daemon has no IPv%d transport for protocol %d", family, proto)
+	}
+	return n
+}
+
+// checkNothingSent fails the test if the daemon sent a packet that no
+// one took from the network.
+func (h *fakeHost) checkNothingSent(t *testing.T) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, n := range h.networks {
+		if len(n.sent) != 0 {
+			t.Errorf("the IPv%d protocol %d transport got %d packets more", key.family, key.proto, len(n.sent))
+		}
+	}
+}
+
+// setLocal makes addrs this host's addresses, besides those of the fake
+// interfaces, and tells the watchers.
+func (h *fakeHost) setLocal(addrs ...netip.Addr) {
+	h.mu.Lock()
+	h.local = slices.Clone(addrs)
+	watchers := make([]func(), 0, len(h.watchers))
+	for _, w := range h.watchers {
+		watchers = append(watchers, w)
+	}
+	h.mu.Unlock()
+	for _, w := range watchers {
+		w()
+	}
+}
+
+func (h *fakeHost) closeNetworks() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range h.networks {
+		n.conn.Close()
+	}
+}
+
+func (h *fakeHost) CreateTUN(name string, mtu int) (link.Device, error) {
+	return h.createDevice("CreateTUN", name, mtu, false)
+}
+
+func (h *fakeHost) CreateTAP(name string, mtu int) (link.Device, error) {
+	return h.createDevice("CreateTAP", name, mtu, true)
+}
+
+func (h *fakeHost) createDevice(op, name string, mtu int, ethernet bool) (link.Device, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter(op, name, fmt.Sprint(mtu)); err != nil {
+		return nil, err
+	}
+	if _, ok := h.links[name]; ok {
+		return nil, fmt.Errorf("%s %s: %w", op, name, syscall.EEXIST)
+	}
+	dev := newFakeDevice(h, name)
+	h.links[name] = &fakeLink{index: h.nextIndex, dev: dev, ethernet: ethernet, linuxLink: linuxLink{MTU: mtu}}
+	h.nextIndex++
+	return dev, nil
+}
+
+// remove deletes the interface of dev, as closing a TUN device does.
+func (h *fakeHost) remove(dev *fakeDevice) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l, ok := h.links[dev.name]; ok && l.dev == dev {
+		delete(h.links, dev.name)
+	}
+}
+
+func (h *fakeHost) SetUp(name string, up bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetUp", name, fmt.Sprint(up)); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	l.Up = up
+	if !up {
+		// keep_addr_on_down keeps every IPv6 address but the link-local ones.
+		l.Addrs = slices.DeleteFunc(l.Addrs, func(a link.Addr) bool { return a.Prefix.Addr().IsLinkLocalUnicast() })
+	}
+	return nil
+}
+
+func (h *fakeHost) SetMTU(name string, mtu int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetMTU", name, fmt.Sprint(mtu)); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	l.MTU = mtu
+	return nil
+}
+
+func (h *fakeHost) SetCarrier(dev link.Device, on bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetCarrier", dev.Name(), fmt.Sprint(on)); err != nil {
+		return err
+	}
+	l, err := h.link(dev.Name())
+	if err != nil {
+		return err
+	}
+	if l.dev != dev {
+		return fmt.Errorf("set carrier of %s: not the device of that interface", dev.Name())
+	}
+	l.Carrier = on
+	return nil
+}
+
+// AddAddr adds a as Linux does: an IPv6 address once per interface, an IPv4
+// one once per prefix length and peer.
+func (h *fakeHost) AddAddr(name string, a link.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("AddAddr", name, a.Prefix.String()); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	local := a.Prefix.Addr()
+	if local.Is6() && l.IPv6Disabled {
+		return fmt.Errorf("add address %s to %s: %w", a.Prefix, name, syscall.EACCES)
+	}
+	for _, b := range l.Addrs {
+		if b == a || local.Is6() && b.Prefix.Addr() == local {
+			return fmt.Errorf("add address %s to %s: %w", a.Prefix, name, syscall.EEXIST)
+		}
+	}
+	l.Addrs = append(l.Addrs, a)
+	sortAddrs(l.Addrs)
+	return nil
+}
+
+func (h *fakeHost) DelAddr(name string, a link.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("DelAddr", name, a.Prefix.String()); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	i := slices.Index(l.Addrs, a)
+	if i < 0 {
+		return fmt.Errorf("delete address %s from %s: %w", a.Prefix, name, syscall.EADDRNOTAVAIL)
+	}
+	l.Addrs = slices.Delete(l.Addrs, i, i+1)
+	return nil
+}
+
+func (h *fakeHost) SetIPv6Disabled(name string, disabled bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetIPv6Disabled", name, fmt.Sprint(disabled)); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	l.IPv6Disabled = disabled
+	if disabled {
+		l.Addrs = slices.DeleteFunc(l.Addrs, func(a link.Addr) bool { return a.Prefix.Addr().Is6() })
+	}
+	return nil
+}
+
+func (h *fakeHost) Index(name string) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, err := h.link(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.index, nil
+}
+
+func (h *fakeHost) LocalAddrs() ([]netip.Addr, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("LocalAddrs", "", ""); err != nil {
+		return nil, err
+	}
+	addrs := slices.Clone(h.local)
+	for _, l := range h.links {
+		for _, a := range l.Addrs {
+			addrs = append(addrs, a.Prefix.Addr())
+		}
+	}
+	return addrs, nil
+}
+
+// WatchAddrs registers changed until ctx ends; setLocal calls it.
+func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("WatchAddrs", "", ""); err != nil {
+		return err
+	}
+	id := h.nextWatch
+	h.nextWatch++
+	h.watchers[id] = changed
+	context.AfterFunc(ctx, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.watchers, id)
+	})
+	return nil
+}
+
+func (h *fakeHost) LinkLocal() (netip.Addr, error) { return h.linkLocal, nil }
+
+// Listen returns one end of an outertest pair; the other end is the
+// network, which network returns. It replaces the network of an earlier
+// daemon on h.
+func (h *fakeHost) Listen(family int, proto uint8) (outer.Conn, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("Listen", fmt.Sprintf("ipv%d", family), fmt.Sprint(proto)); err != nil {
+		return nil, err
+	}
+	key := transport{family, proto}
+	if old, ok := h.networks[key]; ok {
+		// A daemon before this one listened; its socket is gone.
+		old.conn.Close()
+	}
+	conn, far := outertest.NewPair()
+	h.networks[key] = newNetwork(far)
+	return conn, nil
+}
+
+// AddDomainRules installs the rules of family and domain; it is
+// idempotent, as link.AddDomainRules is.
+func (h *fakeHost) AddDomainRules(family, domain int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("AddDomainRules", fmt.Sprintf("ipv%d", family), fmt.Sprint(domain)); err != nil {
+		return err
+	}
+	h.rules[domainRule{family, domain}] = true
+	return nil
+}
+
+func (h *fakeHost) DelDomainRules(family, domain int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("DelDomainRules", fmt.Sprintf("ipv%d", family), fmt.Sprint(domain)); err != nil {
+		return err
+	}
+	delete(h.rules, domainRule{family, domain})
+	return nil
+}
+
+// installedRules returns the rules in the fake Linux.
+func (h *fakeHost) installedRules() map[domainRule]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.rules)
+}
+
+func sortAddrs(addrs []link.Addr) {
+	slices.SortFunc(addrs, func(a, b link.Addr) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		if c := a.Prefix.Bits() - b.Prefix.Bits(); c != 0 {
+			return c
+		}
+		return a.Peer.Compare(b.Peer)
+	})
+}
+
+// network is the far end of one outer transport: what the daemon sends
+// arrives in sent, and send delivers outer packets to the daemon.
+type network struct {
+	conn *outertest.Conn
+	sent chan outer.Packet // payload at Buf[:Size]
+}
+
+func newNetwork(conn *outertest.Conn) *network {
+	n := &network{conn: conn, sent: make(chan outer.Packet, outertest.QueueLen)}
+	go n.drain()
+	return n
+}
+
+func (n *network) drain() {
+	pkts := make([]outer.Packet, outer.BatchSize)
+	for i := range pkts {
+		pkts[i].Buf = make([]byte, 65536)
+	}
+	for {
+		k, err := n.conn.Recv(pkts, 0)
+		if err != nil {
+			return
+		}
+		for _, p := range pkts[:k] {
+			p.Buf = slices.Clone(p.Buf[:p.Size])
+			n.sent <- p
+		}
+	}
+}
+
+// send delivers one outer packet from src to dst to the daemon.
+func (n *network) send(t *testing.T, src, dst netip.Addr, tos uint8, payload []byte) {
+	t.Helper()
+	p := outer.Packet{Buf: payload, Size: len(payload), Src: src, Dst: dst, TOS: tos}
+	if k, err := n.conn.Send([]outer.Packet{p}, 0); k != 1 || err != nil {
+		t.Fatalf("send to the daemon: %d, %v", k, err)
+	}
+}
+
+// next returns the next packet the daemon sent.
+func (n *network) next(t *testing.T) outer.Packet {
+	t.Helper()
+	select {
+	case p := <-n.sent:
+		return p
+	case <-time.After(waitTimeout):
+		t.Fatal("the daemon sent nothing")
+		return outer.Packet{}
+	}
+}
+
+// fakeDevice is a TUN device in memory. The test plays the kernel: push
+// routes packets into the interface for the daemon to Read, and written
+// returns what the daemon Wrote.
+type fakeDevice struct {
+	host      *fakeHost
+	name      string
+	toDaemon  chan []byte
+	written   chan []byte
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// fakeBatchSize is small so that a few packets take several Reads.
+const fakeBatchSize = 4
+
+var _ link.Device = (*fakeDevice)(nil)
+
+func newFakeDevice(h *fakeHost, name string) *fakeDevice {
+	return &fakeDevice{
+		host:     h,
+		name:     name,
+		toDaemon: make(chan []byte, 1024),
+		written:  make(chan []byte, 1024),
+		closed:   make(chan struct{}),
+	}
+}
+
+// Read waits for a packet and takes what is queued, up to len(bufs). It
+// fills the bytes before offset with junk, which a reader that ignores
+// offset would take for the packet.
+func (d *fakeDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n := 0
+	for n < len(bufs) {
+		var pkt []byte
+		if n == 0 {
+			select {
+			case pkt = <-d.toDaemon:
+			case <-d.closed:
+				return 0, fmt.Errorf("read from %s: %w", d.name, os.ErrClosed)
+			}
+		} else {
+			select {
+			case pkt = <-d.toDaemon:
+			default:
+				return n, nil
+			}
+		}
+		if offset+len(pkt) > len(bufs[n]) {
+			return n, fmt.Errorf("read from %s: %w", d.name, io.ErrShortBuffer)
+		}
+		for i := range offset {
+			bufs[n][i] = 0xee
+		}
+		sizes[n] = copy(bufs[n][offset:], pkt)
+		n++
+	}
+	return n, nil
+}
+
+func (d *fakeDevice) Write(bufs [][]byte, offset int) (int, error) {
+	if offset < link.WriteOffset {
+		return 0, fmt.Errorf("write to %s: offset %d is less than %d", d.name, offset, link.WriteOffset)
+	}
+	select {
+	case <-d.closed:
+		return 0, fmt.Errorf("write to %s: %w", d.name, os.ErrClosed)
+	default:
+	}
+	for i, b := range bufs {
+		select {
+		case d.written <- slices.Clone(b[offset:]):
+		default:
+			return i, fmt.Errorf("write to %s: queue full", d.name)
+		}
+	}
+	return len(bufs), nil
+}
+
+func (d *fakeDevice) BatchSize() int { return fakeBatchSize }
+func (d *fakeDevice) Name() string   { return d.name }
+
+// Close unblocks Read and removes the interface from the fake Linux.
+func (d *fakeDevice) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.closed)
+		d.host.remove(d)
+	})
+	return nil
+}
+
+func (d *fakeDevice) isClosed() bool {
+	select {
+	case <-d.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// push hands packets to the daemon as if the kernel routed them into the
+// interface.
+func (d *fakeDevice) push(pkts ...[]byte) {
+	for _, p := range pkts {
+		d.toDaemon <- slices.Clone(p)
+	}
+}
+
+// next returns the next packet the daemon wrote.
+func (d *fakeDevice) next(t *testing.T) []byte {
+	t.Helper()
+	select {
+	case p := <-d.written:
+		return p
+	case <-time.After(waitTimeout):
+		t.Fatalf("nothing was written to %s", d.name)
+		return nil
+	}
+}

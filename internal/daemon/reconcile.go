@@ -1,0 +1,244 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"gif/internal/link"
+	"gif/internal/tunnel"
+)
+
+// etherMTU is the smallest MTU of a bridged gif's TAP device: a Linux bridge
+// takes the smallest MTU of its members and drops larger frames, and a
+// bridged gif must carry full 1500-byte Ethernet frames (the outer IP
+// fragments them), which gif's default of 1280 would not.
+const etherMTU = 1500
+
+// reconcile changes Linux from what prev describes to what next describes.
+// Normally it changes only what differs. With force it sets everything, as
+// it must to undo a change that failed halfway, when Linux is somewhere
+// between prev and next. It goes on past errors and returns them all.
+//
+// The policy rules of next go in before the data plane sees next, and the
+// rules only prev used go after, so that no outer packet is sent with a
+// mark whose rules are missing, which would route it by the main table.
+func (d *Daemon) reconcile(prev, next tunnel.State, force bool) error {
+	wanted := domainRules(next)
+	errs := []error{d.addRules(wanted)}
+	// A gif that goes, or joins or leaves a bridge, loses its device: a
+	// bridge member is a TAP, any other gif a TUN.
+	for name, ifc := range d.ifaces {
+		if _, ok := next.Find(name); !ok || ifc.ether != (next.BridgeOf(name) != "") {
+			ifc.close()
+			delete(d.ifaces, name)
+		}
+	}
+	for i := range next.Interfaces {
+		c := &next.Interfaces[i]
+		old, _ := prev.Find(c.Name)
+		errs = append(errs, d.reconcileIface(old, c, next.BridgeOf(c.Name) != "", force))
+	}
+	errs = append(errs, d.reconcileBridges(prev, next, force))
+	d.updateRunning()
+	errs = append(errs, d.removeRules(wanted))
+	return errors.Join(errs...)
+}
+
+// reconcileIface makes Linux's gif c match c; old is what it was, if
+// anything.
+func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error {
+	ifc, exists := d.ifaces[c.Name]
+	if !exists {
+		dev, err := d.createDevice(c, ether)
+		if err != nil {
+			return err
+		}
+		ifc = newIface(dev, d, ether)
+		d.ifaces[c.Name] = ifc
+	}
+	fresh := force || !exists || old == nil
+	cfg := c.Clone()
+	ifc.cfg.Store(&cfg)
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if fresh || old.MTU != c.MTU {
+		note(d.host.SetMTU(c.Name, deviceMTU(c, ether)))
+	}
+	if !ether && (fresh || old.NoInet6 != c.NoInet6) {
+		note(d.host.SetIPv6Disabled(c.Name, c.NoInet6))
+	}
+	// IPv6 addresses need the interface up: up first, down last.
+	if c.Up && (fresh || !old.Up) {
+		note(d.host.SetUp(c.Name, true))
+	}
+	if !ether {
+		note(d.reconcileAddrs(old, c))
+	}
+	if !c.Up && (fresh || old.Up) {
+		note(d.host.SetUp(c.Name, false))
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) createDevice(c *tunnel.Config, ether bool) (link.Device, error) {
+	create := d.host.CreateTUN
+	if ether {
+		create = d.host.CreateTAP
+	}
+	dev, err := create(c.Name, deviceMTU(c, ether))
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", c.Name, err)
+	}
+	return dev, nil
+}
+
+func deviceMTU(c *tunnel.Config, ether bool) int {
+	if ether {
+		return max(c.MTU, etherMTU)
+	}
+	return c.MTU
+}
+
+// reconcileAddrs adds the addresses c wants that Linux lacks and removes
+// those gif gave old that c no longer wants. It asks Linux what is there
+// rather than trusting old, which a failed change leaves half-applied, and
+// leaves alone addresses someone else added.
+func (d *Daemon) reconcileAddrs(old, c *tunnel.Config) error {
+	have, err := d.host.Addrs(c.Name)
+	if err != nil {
+		return err
+	}
+	want := d.wantAddrs(c)
+	var errs []error
+	if old != nil {
+		for _, a := range d.wantAddrs(old) {
+			if !slices.Contains(want, a) && slices.Contains(have, a) {
+				if err := d.host.DelAddr(c.Name, a); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	for _, a := range want {
+		if !slices.Contains(have, a) {
+			if err := d.host.AddAddr(c.Name, a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileBridges makes Linux's bridges match next's. Bridges outlive the
+// daemon (they are not its devices), so a starting daemon adopts the ones
+// its state names; a bridged gif's TAP joins its bridge when it is created.
+func (d *Daemon) reconcileBridges(prev, next tunnel.State, force bool) error {
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, b := range prev.Bridges {
+		if _, ok := next.FindBridge(b.Name); !ok {
+			note(d.host.DeleteBridge(b.Name))
+		}
+	}
+	for i := range next.Bridges {
+		b := &next.Bridges[i]
+		old, _ := prev.FindBridge(b.Name)
+		info, err := d.host.Info(b.Name)
+		if err != nil {
+			if err := d.host.CreateBridge(b.Name); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			old = nil
+		}
+		if old != nil {
+			for _, m := range old.Members {
+				// A gif that left lost its TAP, and with it the port.
+				if !slices.Contains(b.Members, m) && !tunnel.IsGif(m) {
+					note(d.host.SetNoMaster(m))
+				}
+			}
+		}
+		for _, m := range b.Members {
+			if mi, err := d.host.Info(m); err == nil && mi.Master == b.Name {
+				continue
+			}
+			note(d.host.SetMaster(m, b.Name))
+		}
+		if force || old == nil || old.Up != b.Up || info.Up != b.Up {
+			note(d.host.SetUp(b.Name, b.Up))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// domainRules returns the policy rules the interfaces of s need: one set
+// for each outer family and routing domain other than the main table.
+func domainRules(s tunnel.State) map[domainRule]bool {
+	rules := make(map[domainRule]bool)
+	for _, c := range s.Interfaces {
+		if c.Domain != 0 && c.HasTunnel() {
+			rules[domainRule{family(c.Src), c.Domain}] = true
+		}
+	}
+	return rules
+}
+
+// addRules installs the rules of wanted that are not installed.
+func (d *Daemon) addRules(wanted map[domainRule]bool) error {
+	var errs []error
+	for r := range wanted {
+		if d.rules[r] {
+			continue
+		}
+		if err := d.host.AddDomainRules(r.family, r.domain); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.rules[r] = true
+	}
+	return errors.Join(errs...)
+}
+
+// removeRules removes the installed rules that are not in wanted.
+func (d *Daemon) removeRules(wanted map[domainRule]bool) error {
+	var errs []error
+	for r := range d.rules {
+		if wanted[r] {
+			continue
+		}
+		if err := d.host.DelDomainRules(r.family, r.domain); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(d.rules, r)
+	}
+	return errors.Join(errs...)
+}
+
+// wantAddrs lists the addresses Linux should have on c: the configured ones
+// and, while c is up and IPv6 is on, the link-local one gif(4) adds.
+func (d *Daemon) wantAddrs(c *tunnel.Config) []link.Addr {
+	var out []link.Addr
+	if c.Up && !c.NoInet6 {
+		if ll, err := d.host.LinkLocal(); err == nil {
+			out = append(out, link.Addr{Prefix: netip.PrefixFrom(ll, 64)})
+		} else {
+			d.log.Warn("no IPv6 link-local address", "interface", c.Name, "err", err)
+		}
+	}
+	for _, a := range c.Addrs {
+		out = append(out, link.Addr{Prefix: a.Prefix, Peer: a.Peer})
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+package daemon
+
+import (
+	"fmt"
+
+	"gif/internal/link"
+	"gif/internal/tunnel"
+)
+
+// Show returns what ifconfig shows of the interface called name: a gif, a
+// bridge or another Linux interface; or of every gif and bridge when name
+// is empty.
+func (d *Daemon) Show(name string) (ShowResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.show(name)
+}
+
+func (d *Daemon) show(name string) (ShowResult, error) {
+	var r ShowResult
+	switch {
+	case name == "":
+		for _, c := range d.state.Interfaces {
+			r.Interfaces = append(r.Interfaces, d.status(c.Name))
+		}
+		for _, b := range d.state.Bridges {
+			r.Bridges = append(r.Bridges, d.bridgeStatus(b))
+		}
+	case tunnel.IsGif(name):
+		if _, ok := d.state.Find(name); !ok {
+			return r, fmt.Errorf("%s: no such interface", name)
+		}
+		r.Interfaces = append(r.Interfaces, d.status(name))
+	case tunnel.IsBridge(name):
+		b, ok := d.state.FindBridge(name)
+		if !ok {
+			return r, fmt.Errorf("%s: no such interface", name)
+		}
+		r.Bridges = append(r.Bridges, d.bridgeStatus(*b))
+	default:
+		info, err := d.host.Info(name)
+		if err != nil {
+			return r, fmt.Errorf("%s: no such interface", name)
+		}
+		r.Links = append(r.Links, linkStatus(info))
+	}
+	return r, nil
+}
+
+// Stats returns the global and per-interface counters.
+func (d *Daemon) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all, _ := d.show("")
+	return Stats{IPIP: d.ipip.Snapshot(), EtherIP: d.etherip.Snapshot(), Interfaces: all.Interfaces}
+}
+
+func (d *Daemon) status(name string) InterfaceStatus {
+	c, _ := d.state.Find(name)
+	st := InterfaceStatus{Config: c.Clone(), Bridge: d.state.BridgeOf(name)}
+	if ifc, ok := d.ifaces[name]; ok {
+		st.Running = ifc.running.Load()
+		st.Stats = ifc.counters.Snapshot()
+	}
+	if info, err := d.host.Info(name); err == nil {
+		st.Index = info.Index
+		if st.Bridge != "" {
+			st.MAC = info.MAC.String()
+		}
+	}
+	if c.Up && !c.NoInet6 && st.Bridge == "" {
+		if ll, err := d.host.LinkLocal(); err == nil {
+			st.LinkLocal = ll
+		}
+	}
+	return st
+}
+
+func (d *Daemon) bridgeStatus(b tunnel.BridgeConfig) BridgeStatus {
+	st := BridgeStatus{BridgeConfig: b.Clone()}
+	if info, err := d.host.Info(b.Name); err == nil {
+		st.Index, st.Running = info.Index, info.Running
+	}
+	for _, m := range b.Members {
+		port := LinkStatus{Name: m}
+		if info, err := d.host.Info(m); err == nil {
+			port = linkStatus(info)
+		}
+		st.Ports = append(st.Ports, port)
+	}
+	return st
+}
+
+func linkStatus(info link.LinkInfo) LinkStatus {
+	st := LinkStatus{Name: info.Name, Index: info.Index, MTU: info.MTU, Up: info.Up, Running: info.Running, Master: info.Master}
+	if len(info.MAC) > 0 {
+		st.MAC = info.MAC.String()
+	}
+	return st
+}
