@@ -38,7 +38,8 @@ const (
 
 // demoMain is `gif demo`: the example of gif(4), two Ethernet networks made
 // one LAN by two bridges joined by EtherIP, built in network namespaces,
-// configured with the seed's own commands and then checked with traffic.
+// configured with the seed's own commands and then checked with traffic;
+// then a tunnel of each of the four IP modes, with a ping through each.
 func demoMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		return fail(stderr, "demo", fmt.Errorf("takes no arguments"))
@@ -50,6 +51,10 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "demo", err)
 	}
 	err = runDemo(ctx, lab, stdout)
+	if err == nil {
+		fmt.Fprintln(stdout)
+		err = runModesDemo(ctx, lab, stdout)
+	}
 	if ctx.Err() != nil {
 		err = errors.New("interrupted") // whatever step it cut short
 	}

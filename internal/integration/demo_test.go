@@ -1,0 +1,42 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs `gif demo`, the README's first quick-start command, as a
+// user would: it must succeed, show traffic across the seed's bridges and
+// through each IP mode, and leave no namespace behind.
+func TestDemo(t *testing.T) {
+	before, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), gifBin, "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gif demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"b1# gif ifconfig bridge0 add gif0 add eth1",
+		"1500-byte frames h1 -> h2  3/3 replies",
+		"SHA-256 matches",
+		"IPv4 in IPv4", "IPv6 in IPv4", "IPv4 in IPv6", "IPv6 in IPv6",
+		"namespaces and interfaces removed",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("gif demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(string(out), "3/3 replies"); n != 7 {
+		t.Errorf("%d lines with 3/3 replies, want 7 (3 across the bridges, 4 modes):\n%s", n, out)
+	}
+	after, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(after), "gifdemo") != strings.Count(string(before), "gifdemo") {
+		t.Errorf("gif demo left namespaces behind:\n%s", after)
+	}
+}
