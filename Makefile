@@ -3,9 +3,14 @@
 
 GO       ?= go
 FUZZTIME ?= 20s
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+DOCDIR   ?= $(PREFIX)/share/doc/gif
+UNITDIR  ?= /etc/systemd/system
+CONFDIR  ?= /etc/gif
 DEB_PKGS := iproute2 iputils-ping tshark iperf3 python3-scapy
 
-.PHONY: all build deps test demo fuzz bench vet clean
+.PHONY: all build deps test demo fuzz bench vet install uninstall clean
 
 all: build
 
@@ -44,6 +49,22 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# install puts the binary, the systemd unit and the documentation in place,
+# and creates the configuration directory; `systemctl enable --now gif`
+# starts it.
+install: build
+	install -D -m 0755 gif $(DESTDIR)$(SBINDIR)/gif
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/gif.service > gif.service.tmp
+	install -D -m 0644 gif.service.tmp $(DESTDIR)$(UNITDIR)/gif.service
+	rm -f gif.service.tmp
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 docs/gif.4.txt $(DESTDIR)$(DOCDIR)/gif.4.txt
+	install -d -m 0700 $(DESTDIR)$(CONFDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/gif $(DESTDIR)$(UNITDIR)/gif.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -f gif

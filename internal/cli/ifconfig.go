@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"gif/internal/conf/hostname"
 	"gif/internal/conf/ifconfig"
 	"gif/internal/daemon"
 	"gif/internal/tunnel"
@@ -15,16 +16,21 @@ import (
 // ifconfigMain is `gif ifconfig`: with an interface and parameters it
 // configures, otherwise it shows.
 func ifconfigMain(args []string, stdout, stderr io.Writer) int {
-	asJSON := false
+	asJSON, asFiles := false, false
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
 		switch args[0] {
 		case "-a":
 		case "-j":
 			asJSON = true
+		case "-C":
+			asFiles = true
 		default:
-			return fail(stderr, "ifconfig", fmt.Errorf("unknown flag %q (want -a or -j)", args[0]))
+			return fail(stderr, "ifconfig", fmt.Errorf("unknown flag %q (want -a, -j or -C)", args[0]))
 		}
 		args = args[1:]
+	}
+	if asFiles && len(args) > 0 {
+		return fail(stderr, "ifconfig", fmt.Errorf("-C takes no interface: it prints them all"))
 	}
 	if len(args) > 1 {
 		name := args[0]
@@ -46,6 +52,10 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 	if err := call(stderr, daemon.MethodShow, p, &r); err != nil {
 		return fail(stderr, "ifconfig", err)
 	}
+	if asFiles {
+		io.WriteString(stdout, formatRunning(r))
+		return 0
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -56,6 +66,32 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 	}
 	io.WriteString(stdout, formatShow(r))
 	return 0
+}
+
+// formatRunning prints the running configuration as the hostname.if files
+// that gif netstart would read to build it again, each under a comment
+// naming the file, in netstart's order.
+func formatRunning(r daemon.ShowResult) string {
+	var s tunnel.State
+	for _, st := range r.Interfaces {
+		s.Interfaces = append(s.Interfaces, st.Config)
+	}
+	for _, st := range r.Bridges {
+		s.Bridges = append(s.Bridges, st.BridgeConfig)
+	}
+	files := hostname.Running(s)
+	var names []string
+	for name := range files {
+		names = append(names, strings.TrimPrefix(name, "hostname."))
+	}
+	var b strings.Builder
+	for i, ifname := range hostname.Order(names) {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "# %s/hostname.%s\n%s", DefaultConfDir, ifname, files["hostname."+ifname])
+	}
+	return b.String()
 }
 
 // formatShow shows the gifs, then the bridges, then any other interface.

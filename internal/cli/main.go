@@ -11,10 +11,12 @@ const usage = `usage: gif command [arguments]
 
 Commands, as on OpenBSD:
   ifconfig [-a] [-j] [interface [parameters]]   configure and show gif interfaces and bridges
+  ifconfig -C                                    print the running configuration as hostname.if files
+  netstart [-d dir] [-n] [interface ...]         apply dir/sysctl.conf and dir/hostname.* (dir: /etc/gif)
   sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow
   netstat -s [-p ipip|etherip] | -i              tunnel counters
   daemon                                         run this namespace's daemon in the foreground
-  demo                                           gif(4)'s EtherIP bridge example, in network namespaces
+  demo                                           gif(4)'s EtherIP bridge example and the IP modes, in namespaces
   help                                           this text
 
 The daemon of the current network namespace starts by itself when a command needs it.
@@ -27,6 +29,7 @@ var commands = map[string]command{
 	"ifconfig": ifconfigMain,
 	"sysctl":   sysctlMain,
 	"netstat":  netstatMain,
+	"netstart": netstartMain,
 	"daemon":   daemonMain,
 	"demo":     demoMain,
 }

@@ -40,5 +40,8 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		}
 	}()
 	log.Info("gif daemon serving", "namespace", ns, "socket", "@"+control.SocketName(), "state", d.statePath)
+	if err := notifySystemd("READY=1"); err != nil {
+		log.Warn("tell systemd the daemon is ready", "err", err)
+	}
 	return control.Serve(ctx, l, control.HandlerFunc(d.serve))
 }
