@@ -30,7 +30,10 @@ type Daemon struct {
 	mu     sync.Mutex // serialises configuration changes
 	state  tunnel.State
 	ifaces map[string]*iface
-	rules  map[domainRule]bool // the policy rules installed for tunneldomain
+	// counters of each gif by name: they outlive its devices, which a
+	// bridge membership change replaces.
+	counters map[string]*tunnel.Counters
+	rules    map[domainRule]bool // the policy rules installed for tunneldomain
 
 	// What the data plane reads without locks.
 	ipTable    atomic.Pointer[tunnel.Table[*iface]] // gifs that carry IP
@@ -70,6 +73,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		statePath: cfg.StatePath,
 		namespace: cfg.Namespace,
 		ifaces:    make(map[string]*iface),
+		counters:  make(map[string]*tunnel.Counters),
 		rules:     make(map[domainRule]bool),
 		conns:     make(map[transportKey]outer.Conn),
 	}
@@ -240,7 +244,22 @@ func (d *Daemon) commit(next tunnel.State) error {
 	d.state = next
 	d.sysctl.Store(&next.Sysctl)
 	d.publish()
+	for name := range d.counters {
+		if _, ok := next.Find(name); !ok {
+			delete(d.counters, name) // destroyed: a new gif of that name starts from zero
+		}
+	}
 	return nil
+}
+
+// countersOf returns the counters of the gif called name.
+func (d *Daemon) countersOf(name string) *tunnel.Counters {
+	c, ok := d.counters[name]
+	if !ok {
+		c = new(tunnel.Counters)
+		d.counters[name] = c
+	}
+	return c
 }
 
 // IsLocal reports whether addr is one of this host's addresses.

@@ -42,15 +42,15 @@ type iface struct {
 	dev        link.Device
 	ether      bool
 	cfg        atomic.Pointer[tunnel.Config]
-	counters   tunnel.Counters
+	counters   *tunnel.Counters // the interface's, kept when its device changes kind
 	running    atomic.Bool
 	carrierSet bool // guarded by d.mu
 	loopLogged atomic.Bool
 	done       chan struct{}
 }
 
-func newIface(dev link.Device, d *Daemon, ether bool) *iface {
-	ifc := &iface{d: d, dev: dev, ether: ether, done: make(chan struct{})}
+func newIface(dev link.Device, d *Daemon, ether bool, counters *tunnel.Counters) *iface {
+	ifc := &iface{d: d, dev: dev, ether: ether, counters: counters, done: make(chan struct{})}
 	ifc.cfg.Store(&tunnel.Config{})
 	go ifc.encapsulate()
 	return ifc

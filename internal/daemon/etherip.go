@@ -23,7 +23,6 @@ func (d *Daemon) receiveEtherIP(conn outer.Conn) {
 				return ds
 			}
 			d.etherip.IPackets.Add(1)
-			d.etherip.IBytes.Add(uint64(max(p.Size-wire.EtherIPHeaderLen, 0)))
 			payload := p.Buf[headroom : headroom+p.Size]
 			if _, drop := tunnel.DecapEtherIP(payload); drop != tunnel.DropNone {
 				if drop == tunnel.DropShort {
@@ -39,6 +38,7 @@ func (d *Daemon) receiveEtherIP(conn outer.Conn) {
 				return ds
 			}
 			frame := uint64(p.Size - wire.EtherIPHeaderLen)
+			d.etherip.IBytes.Add(frame)
 			ifc.counters.IPackets.Add(1)
 			ifc.counters.IBytes.Add(frame)
 			return addDelivery(ds, ifc, p.Buf[:headroom+p.Size])

@@ -29,7 +29,37 @@ func (h *fakeHost) Info(name string) (link.LinkInfo, error) {
 		return link.LinkInfo{}, err
 	}
 	return link.LinkInfo{Name: name, Index: l.index, MTU: l.MTU, Up: l.Up, Running: l.Up && l.Carrier,
-		Ethernet: l.ethernet, Master: l.master}, nil
+		Ethernet: l.ethernet, MAC: slices.Clone(l.mac), Master: l.master}, nil
+}
+
+// addEthernet adds an Ethernet interface gif does not own, down, as a NIC
+// or a veth would be.
+func (h *fakeHost) addEthernet(name string, mtu int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.links[name]; ok {
+		h.t.Fatalf("%s is already in Linux", name)
+	}
+	h.newLink(name, true, mtu)
+}
+
+// deleteLink removes an interface behind the daemon's back, as a reboot
+// removes a bridge; its ports leave it.
+func (h *fakeHost) deleteLink(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLink(name)
+}
+
+// removeLink removes the interface called name; its ports leave it. h.mu
+// is held.
+func (h *fakeHost) removeLink(name string) {
+	delete(h.links, name)
+	for _, l := range h.links {
+		if l.master == name {
+			l.master = ""
+		}
+	}
 }
 
 func (h *fakeHost) CreateBridge(name string) error {
@@ -41,8 +71,7 @@ func (h *fakeHost) CreateBridge(name string) error {
 	if _, ok := h.links[name]; ok {
 		return fmt.Errorf("create bridge %s: %w", name, syscall.EEXIST)
 	}
-	h.links[name] = &fakeLink{index: h.nextIndex, ethernet: true, bridge: true, linuxLink: linuxLink{MTU: 1500}}
-	h.nextIndex++
+	h.newLink(name, true, 1500).bridge = true
 	return nil
 }
 
@@ -55,12 +84,7 @@ func (h *fakeHost) DeleteBridge(name string) error {
 	if l, err := h.link(name); err != nil || !l.bridge {
 		return fmt.Errorf("delete bridge %s: %w", name, syscall.ENODEV)
 	}
-	delete(h.links, name)
-	for _, l := range h.links {
-		if l.master == name {
-			l.master = ""
-		}
-	}
+	h.removeLink(name)
 	return nil
 }
 

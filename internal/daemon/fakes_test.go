@@ -76,9 +76,10 @@ type domainRule struct {
 type fakeLink struct {
 	index    int
 	dev      *fakeDevice
-	ethernet bool   // a TAP, a bridge or an Ethernet interface
-	bridge   bool   // a Linux bridge
-	master   string // the bridge it is a port of
+	ethernet bool             // a TAP, a bridge or an Ethernet interface
+	bridge   bool             // a Linux bridge
+	master   string           // the bridge it is a port of
+	mac      net.HardwareAddr // of an Ethernet interface
 	linuxLink
 }
 
@@ -257,9 +258,22 @@ func (h *fakeHost) createDevice(op, name string, mtu int, ethernet bool) (link.D
 		return nil, fmt.Errorf("%s %s: %w", op, name, syscall.EEXIST)
 	}
 	dev := newFakeDevice(h, name)
-	h.links[name] = &fakeLink{index: h.nextIndex, dev: dev, ethernet: ethernet, linuxLink: linuxLink{MTU: mtu}}
-	h.nextIndex++
+	l := h.newLink(name, ethernet, mtu)
+	l.dev = dev
 	return dev, nil
+}
+
+// newLink adds an interface to the fake Linux, with the next index and,
+// if it is an Ethernet interface, a MAC address of its own. h.mu is held.
+func (h *fakeHost) newLink(name string, ethernet bool, mtu int) *fakeLink {
+	l := &fakeLink{index: h.nextIndex, ethernet: ethernet, linuxLink: linuxLink{MTU: mtu}}
+	if ethernet {
+		// The documentation range of RFC 7042, one address per index.
+		l.mac = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, byte(h.nextIndex)}
+	}
+	h.links[name] = l
+	h.nextIndex++
+	return l
 }
 
 // remove deletes the interface of dev, as closing a TUN device does.
@@ -441,8 +455,39 @@ func (h *fakeHost) Listen(family int, proto uint8) (outer.Conn, error) {
 		old.conn.Close()
 	}
 	conn, far := outertest.NewPair()
-	h.networks[key] = newNetwork(far)
-	return conn, nil
+	n := newNetwork(far)
+	h.networks[key] = n
+	return &dfConn{Conn: conn, df: n.df}, nil
+}
+
+// dfConn is the daemon's end of a network. An outertest pair does not
+// carry DF, so dfConn hands the DF flag of each packet it sends to the
+// network, in the order of the packets.
+type dfConn struct {
+	*outertest.Conn
+	mu sync.Mutex // keeps the flags in the order of the packets
+	df chan<- bool
+}
+
+func (c *dfConn) Send(pkts []outer.Packet, offset int) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sent := 0
+	var errs []error
+	for i := range pkts {
+		n, err := c.Conn.Send(pkts[i:i+1], offset)
+		if n == 1 {
+			sent++
+			c.df <- pkts[i].DF
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return sent, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return sent, errors.Join(errs...)
 }
 
 // AddDomainRules installs the rules of family and domain; it is
@@ -491,10 +536,16 @@ func sortAddrs(addrs []link.Addr) {
 type network struct {
 	conn *outertest.Conn
 	sent chan outer.Packet // payload at Buf[:Size]
+	df   chan bool         // the DF flag of each packet sent, from dfConn
 }
 
 func newNetwork(conn *outertest.Conn) *network {
-	n := &network{conn: conn, sent: make(chan outer.Packet, outertest.QueueLen)}
+	n := &network{
+		conn: conn,
+		sent: make(chan outer.Packet, outertest.QueueLen),
+		// Room for every packet the pair and sent can hold.
+		df: make(chan bool, 2*outertest.QueueLen),
+	}
 	go n.drain()
 	return n
 }
@@ -525,11 +576,12 @@ func (n *network) send(t *testing.T, src, dst netip.Addr, tos uint8, payload []b
 	}
 }
 
-// next returns the next packet the daemon sent.
+// next returns the next packet the daemon sent, with its DF flag.
 func (n *network) next(t *testing.T) outer.Packet {
 	t.Helper()
 	select {
 	case p := <-n.sent:
+		p.DF = <-n.df // dfConn hands it over right after the packet
 		return p
 	case <-time.After(waitTimeout):
 		t.Fatal("the daemon sent nothing")

@@ -55,7 +55,7 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 		if err != nil {
 			return err
 		}
-		ifc = newIface(dev, d, ether)
+		ifc = newIface(dev, d, ether, d.countersOf(c.Name))
 		d.ifaces[c.Name] = ifc
 	}
 	fresh := force || !exists || old == nil
@@ -135,6 +135,29 @@ func (d *Daemon) reconcileAddrs(old, c *tunnel.Config) error {
 	return errors.Join(errs...)
 }
 
+// bridgePorts returns the members of b that Linux has but not in bridge b.
+// A member that is gone from Linux (a veth deleted, a USB NIC unplugged) is
+// skipped with a warning rather than failing every later command: it joins
+// again when it is back and the configuration is applied.
+func (d *Daemon) bridgePorts(b *tunnel.BridgeConfig, old *tunnel.BridgeConfig) []string {
+	var ports []string
+	for _, m := range b.Members {
+		mi, err := d.host.Info(m)
+		if err != nil {
+			if old == nil || slices.Contains(old.Members, m) {
+				d.log.Warn("bridge member is not in Linux; skipped", "bridge", b.Name, "member", m, "err", err)
+				continue
+			}
+			ports = append(ports, m) // a new member: let SetMaster say what is wrong
+			continue
+		}
+		if mi.Master != b.Name {
+			ports = append(ports, m)
+		}
+	}
+	return ports
+}
+
 // reconcileBridges makes Linux's bridges match next's. Bridges outlive the
 // daemon (they are not its devices), so a starting daemon adopts the ones
 // its state names; a bridged gif's TAP joins its bridge when it is created.
@@ -161,19 +184,20 @@ func (d *Daemon) reconcileBridges(prev, next tunnel.State, force bool) error {
 			}
 			old = nil
 		}
+		for _, m := range d.bridgePorts(b, old) {
+			note(d.host.SetMaster(m, b.Name))
+		}
 		if old != nil {
 			for _, m := range old.Members {
-				// A gif that left lost its TAP, and with it the port.
-				if !slices.Contains(b.Members, m) && !tunnel.IsGif(m) {
+				// A gif that left lost its TAP, and with it the port; an
+				// interface that is gone from Linux left by itself.
+				if slices.Contains(b.Members, m) || tunnel.IsGif(m) {
+					continue
+				}
+				if mi, err := d.host.Info(m); err == nil && mi.Master == b.Name {
 					note(d.host.SetNoMaster(m))
 				}
 			}
-		}
-		for _, m := range b.Members {
-			if mi, err := d.host.Info(m); err == nil && mi.Master == b.Name {
-				continue
-			}
-			note(d.host.SetMaster(m, b.Name))
 		}
 		if force || old == nil || old.Up != b.Up || info.Up != b.Up {
 			note(d.host.SetUp(b.Name, b.Up))
