@@ -66,6 +66,7 @@ func (n *netstart) run(only []string) error {
 	if len(only) == 0 {
 		n.sysctlConf()
 	}
+	n.createVirtual(files)
 	for _, f := range files {
 		n.start(f)
 	}
@@ -84,6 +85,34 @@ func unjoin(err error) []error {
 		return joined.Unwrap()
 	}
 	return []error{err}
+}
+
+// createVirtual creates every gif and bridge that has a file before any
+// file is applied, as OpenBSD's netstart creates pseudo-interfaces first.
+func (n *netstart) createVirtual(files []*hostname.File) {
+	for _, f := range files {
+		ifname := f.Interface
+		if !tunnel.IsGif(ifname) && !tunnel.IsBridge(ifname) {
+			continue
+		}
+		if n.dryRun {
+			fmt.Fprintf(n.stdout, "gif ifconfig %s create\n", ifname)
+			continue
+		}
+		ops := n.skipDone(ifname, []tunnel.Op{{Kind: tunnel.OpCreate, Token: "create"}})
+		if len(ops) == 0 {
+			continue
+		}
+		if err := call(n.stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: ifname, Ops: ops}, nil); err != nil {
+			n.report(fmt.Errorf("%s: %w", f.Name, err))
+		}
+	}
+	if !n.dryRun {
+		// What exists now is what the later files must not create again.
+		if err := call(n.stderr, daemon.MethodShow, daemon.ShowParams{}, &n.running); err != nil {
+			n.report(err)
+		}
+	}
 }
 
 // sysctlConf applies DIR/sysctl.conf before any interface, as netstart's
