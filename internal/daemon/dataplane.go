@@ -196,15 +196,24 @@ type delivery struct {
 	bufs [][]byte
 }
 
-// claimer decides the fate of each packet of one received batch: it counts
-// the packet and adds it to the deliveries of its interface, or drops it.
-type claimer func(p *outer.Packet, ds []delivery) []delivery
+// view is the configuration one received batch sees, loaded once for the
+// batch.
+type view struct {
+	ipTable, etherTable *tunnel.Table[*iface]
+	sysctl              *tunnel.Sysctl
+}
+
+func (d *Daemon) view() view {
+	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load()}
+}
+
+// claimer decides the fate of one received packet: it counts the packet and
+// adds it to the deliveries of its interface, or drops it.
+type claimer func(v *view, p *outer.Packet, ds []delivery) []delivery
 
 // receiveLoop reads batches of outer packets from conn until it closes,
-// asks the claimer that newBatch returns for each batch (so that it sees
-// one configuration for the whole batch) where each packet goes, and
-// writes them to the devices, the payload starting at writeOffset.
-func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, writeOffset int, qfull *atomic.Uint64, newBatch func() claimer) {
+// asks claim where each packet goes, and writes them to the devices.
+func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, claim claimer) {
 	pkts := make([]outer.Packet, conn.BatchSize())
 	for i := range pkts {
 		pkts[i].Buf = make([]byte, bufSize)
@@ -220,61 +229,74 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, writeOffset int, qful
 			time.Sleep(errorPause)
 			continue
 		}
-		claim := newBatch()
+		v := d.view()
 		deliveries = resetDeliveries(deliveries)
 		for i := range n {
-			deliveries = claim(&pkts[i], deliveries)
+			deliveries = claim(&v, &pkts[i], deliveries)
 		}
 		for _, dl := range deliveries {
-			if _, err := dl.ifc.dev.Write(dl.bufs, writeOffset); err != nil {
-				qfull.Add(1)
-				dl.ifc.counters.IErrors.Add(1)
-				d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
-			}
+			d.deliver(dl)
 		}
+	}
+}
+
+// deliver writes one interface's share of a batch to its device: IP packets
+// at the headroom, Ethernet frames after their EtherIP header.
+func (d *Daemon) deliver(dl delivery) {
+	offset, qfull := headroom, &d.ipip.QFull
+	if dl.ifc.ether {
+		offset, qfull = headroom+wire.EtherIPHeaderLen, &d.etherip.QFull
+	}
+	if _, err := dl.ifc.dev.Write(dl.bufs, offset); err != nil {
+		qfull.Add(1)
+		dl.ifc.counters.IErrors.Add(1)
+		d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
 	}
 }
 
 // receive reads IP-in-IP packets of one family and protocol, finds the
 // interface each belongs to and writes the inner packets to its device.
 func (d *Daemon) receive(conn outer.Conn, proto uint8) {
-	d.receiveLoop(conn, proto, headroom, &d.ipip.QFull, func() claimer {
-		table := d.ipTable.Load()
-		allow := d.sysctl.Load().IPIPAllow
-		return func(p *outer.Packet, ds []delivery) []delivery {
-			d.ipip.IPackets.Add(1)
-			d.ipip.IBytes.Add(uint64(p.Size))
-			ifc, ok := table.Lookup(p.Dst, p.Src)
-			if !ok {
-				// Unclaimed: with net.inet.ipip.allow 0 OpenBSD drops it by
-				// policy; gif has no catch-all device to hand it to either way.
-				d.ipip.PDrops.Add(1)
-				return ds
-			}
-			cfg := ifc.cfg.Load()
-			inner := p.Buf[headroom : headroom+p.Size]
-			size, drop := tunnel.Decap(proto, p.TOS, cfg.ECN, inner)
-			if drop != tunnel.DropNone {
-				switch drop {
-				case tunnel.DropShort:
-					d.ipip.HDrops.Add(1)
-				case tunnel.DropFamily:
-					d.ipip.Family.Add(1)
-				}
-				ifc.counters.Drops[drop].Add(1)
-				ifc.counters.IErrors.Add(1)
-				return ds
-			}
-			if allow != 2 && d.IsLocal(innerSource(inner)) {
-				d.ipip.Spoof.Add(1)
-				ifc.counters.IErrors.Add(1)
-				return ds
-			}
-			ifc.counters.IPackets.Add(1)
-			ifc.counters.IBytes.Add(uint64(size))
-			return addDelivery(ds, ifc, p.Buf[:headroom+size])
-		}
+	d.receiveLoop(conn, proto, func(v *view, p *outer.Packet, ds []delivery) []delivery {
+		return d.claimIP(v, proto, p, ds)
 	})
+}
+
+// claimIP takes an IP-in-IP packet whose inner packet starts at the
+// headroom: the gif of its exact address pair receives it, after the
+// checks of OpenBSD's ipip_input, each counted in ipipstat.
+func (d *Daemon) claimIP(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
+	d.ipip.IPackets.Add(1)
+	d.ipip.IBytes.Add(uint64(p.Size))
+	ifc, ok := v.ipTable.Lookup(p.Dst, p.Src)
+	if !ok {
+		// Unclaimed: with net.inet.ipip.allow 0 OpenBSD drops it by
+		// policy; gif has no catch-all device to hand it to either way.
+		d.ipip.PDrops.Add(1)
+		return ds
+	}
+	cfg := ifc.cfg.Load()
+	inner := p.Buf[headroom : headroom+p.Size]
+	size, drop := tunnel.Decap(proto, p.TOS, cfg.ECN, inner)
+	if drop != tunnel.DropNone {
+		switch drop {
+		case tunnel.DropShort:
+			d.ipip.HDrops.Add(1)
+		case tunnel.DropFamily:
+			d.ipip.Family.Add(1)
+		}
+		ifc.counters.Drops[drop].Add(1)
+		ifc.counters.IErrors.Add(1)
+		return ds
+	}
+	if v.sysctl.IPIPAllow != 2 && d.IsLocal(innerSource(inner)) {
+		d.ipip.Spoof.Add(1)
+		ifc.counters.IErrors.Add(1)
+		return ds
+	}
+	ifc.counters.IPackets.Add(1)
+	ifc.counters.IBytes.Add(uint64(size))
+	return addDelivery(ds, ifc, p.Buf[:headroom+size])
 }
 
 // resetDeliveries empties ds for the next batch, keeping its memory.
