@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"gif/internal/daemon"
+	"gif/internal/ipsec"
 	"gif/internal/tunnel"
 )
 
@@ -46,13 +47,13 @@ func parseNetstat(args []string) (netstatView, error) {
 			i++
 			v.proto = args[i]
 		default:
-			return v, fmt.Errorf("unknown argument %q (want -s [-p ipip|etherip] or -i)", args[i])
+			return v, fmt.Errorf("unknown argument %q (want -s [-p ipip|etherip|esp] or -i)", args[i])
 		}
 	}
 	switch v.proto {
-	case "", "ipip", "ipencap", "etherip":
+	case "", "ipip", "ipencap", "etherip", "esp":
 	default:
-		return v, fmt.Errorf("-p %s: unknown protocol (gif knows ipip, also called ipencap, and etherip)", v.proto)
+		return v, fmt.Errorf("-p %s: unknown protocol (gif knows ipip, also called ipencap, etherip and esp)", v.proto)
 	}
 	if summary == v.interfaces {
 		return v, fmt.Errorf("give one of -s or -i")
@@ -65,12 +66,32 @@ func (v netstatView) print(w io.Writer, st daemon.Stats) {
 		printInterfaceTable(w, st.Interfaces)
 		return
 	}
-	if v.proto != "etherip" {
+	if v.proto == "" || v.proto == "ipip" || v.proto == "ipencap" {
 		printIPIPStats(w, st.IPIP)
 	}
 	if v.proto == "" || v.proto == "etherip" {
 		printEtherIPStats(w, st.EtherIP)
 	}
+	if v.proto == "" || v.proto == "esp" {
+		printESPStats(w, st.ESP)
+	}
+}
+
+// printESPStats prints the espstat counters gif keeps, in OpenBSD's words.
+func printESPStats(w io.Writer, s ipsec.Stats) {
+	printProtocolStats(w, "esp", []stat{
+		{s.Input, "input ESP packet%s", "s"},
+		{s.Output, "output ESP packet%s", "s"},
+		{s.HDrops, "packet%s shorter than header shows", "s"},
+		{s.PDrops, "packet%s dropped due to policy", "s"},
+		{s.NotDB, "packet%s for which no TDB was found", "s"},
+		{s.BadAuth, "packet%s that failed verification received", "s"},
+		{s.BadILen, "packet%s with bad payload size or padding received", "s"},
+		{s.Replay, "possibly replayed packet%s received", "s"},
+		{s.Wrap, "packet%s where counter wrapping was detected", "s"},
+		{s.IBytes, "input byte%s", "s"},
+		{s.OBytes, "output byte%s", "s"},
+	})
 }
 
 func printIPIPStats(w io.Writer, s tunnel.IPIPStats) {

@@ -42,11 +42,25 @@ func TestNetstatProtocols(t *testing.T) {
 	18 input bytes
 	19 output bytes
 `
+	const esp = `esp:
+	0 input ESP packets
+	0 output ESP packets
+	0 packets shorter than header shows
+	0 packets dropped due to policy
+	0 packets for which no TDB was found
+	0 packets that failed verification received
+	0 packets with bad payload size or padding received
+	0 possibly replayed packets received
+	0 packets where counter wrapping was detected
+	0 input bytes
+	0 output bytes
+`
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-s"}, ipencap + etherip},
+		{[]string{"-s"}, ipencap + etherip + esp},
+		{[]string{"-s", "-p", "esp"}, esp},
 		{[]string{"-s", "-p", "ipip"}, ipencap},
 		{[]string{"-p", "ipencap", "-s"}, ipencap},
 		{[]string{"-s", "-p", "etherip"}, etherip},

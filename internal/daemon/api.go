@@ -3,6 +3,9 @@ package daemon
 import (
 	"net/netip"
 
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/ipsec"
+
 	"gif/internal/tunnel"
 )
 
@@ -15,6 +18,8 @@ const (
 	MethodSysctlGet = "sysctl.get" // SysctlGetParams → []SysctlValue
 	MethodSysctlSet = "sysctl.set" // SysctlSetParams → SysctlValue
 	MethodStats     = "stats"      // → Stats
+	MethodIPsecLoad = "ipsec.load" // ipsecconf.Config → IPsecStatus; replaces what was loaded
+	MethodIPsecShow = "ipsec.show" // → IPsecStatus
 )
 
 // PingResult says who answered.
@@ -94,9 +99,29 @@ type SysctlValue struct {
 	Previous int    `json:"previous,omitempty"`
 }
 
+// IPsecStatus is what ipsecctl -s shows: the flows and the SAs with their
+// counters (keys are never shown).
+type IPsecStatus struct {
+	Flows []ipsecconf.Flow `json:"flows,omitempty"`
+	SAs   []SAStatus       `json:"sas,omitempty"`
+}
+
+// SAStatus is one SA without its keys.
+type SAStatus struct {
+	SPI     uint32     `json:"spi"`
+	Src     netip.Addr `json:"src"`
+	Dst     netip.Addr `json:"dst"`
+	Mode    string     `json:"mode"`
+	Auth    string     `json:"auth,omitempty"`
+	Enc     string     `json:"enc"`
+	Packets uint64     `json:"packets"`
+	Bytes   uint64     `json:"bytes"`
+}
+
 // Stats is everything netstat shows.
 type Stats struct {
 	IPIP       tunnel.IPIPStats    `json:"ipip"`
 	EtherIP    tunnel.EtherIPStats `json:"etherip"`
+	ESP        ipsec.Stats         `json:"esp"`
 	Interfaces []InterfaceStatus   `json:"interfaces"`
 }

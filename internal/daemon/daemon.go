@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gif/internal/ipsec"
 	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/tunnel"
@@ -43,6 +44,8 @@ type Daemon struct {
 	conns      map[transportKey]outer.Conn
 	ipip       tunnel.IPIPCounters
 	etherip    tunnel.EtherIPCounters
+	esp        ipsec.SAD // the SAs, and espstat
+	policy     atomic.Pointer[policy]
 }
 
 type transportKey struct {
@@ -98,6 +101,10 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	d.state = saved
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
+	if err := d.restoreIPsec(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("restore IPsec rules: %w", err)
+	}
 	if len(saved.Interfaces)+len(saved.Bridges) > 0 {
 		d.log.Info("restored state", "interfaces", len(saved.Interfaces), "bridges", len(saved.Bridges), "file", d.statePath)
 	}
@@ -108,7 +115,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 // starts its receive loop.
 func (d *Daemon) openTransport() error {
 	for _, family := range []int{4, 6} {
-		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP} {
+		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP, ipsec.ProtoESP} {
 			conn, err := d.host.Listen(family, proto)
 			if err != nil {
 				if family == 6 {
@@ -119,9 +126,12 @@ func (d *Daemon) openTransport() error {
 				return err
 			}
 			d.conns[transportKey{family, proto}] = conn
-			if proto == wire.ProtoEtherIP {
+			switch proto {
+			case wire.ProtoEtherIP:
 				go d.receiveEtherIP(conn)
-			} else {
+			case ipsec.ProtoESP:
+				go d.receiveESP(conn)
+			default:
 				go d.receive(conn, proto)
 			}
 		}

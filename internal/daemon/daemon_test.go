@@ -521,7 +521,7 @@ func TestDestroy(t *testing.T) {
 func TestNewWithoutIPv6Transport(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local6)
-	h.failNth("Listen", 4) // IPv4 4, 41, 97, then IPv6 4
+	h.failNth("Listen", 5) // IPv4 4, 41, 97, 50, then IPv6 4
 	d := startDaemon(t, h, filepath.Join(t.TempDir(), "state.json"))
 	mustIfconfig(t, d, "gif0 tunnel 2001:db8:1::1 2001:db8:2::1")
 	h.device("gif0").push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("no socket")))

@@ -10,6 +10,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/tun"
 
+	"gif/internal/ipsec"
 	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/tunnel"
@@ -18,10 +19,16 @@ import (
 
 const (
 	// headroom is reserved in front of every packet: received outer IPv4
-	// headers land there, and the TUN device writes its virtio header there.
-	headroom = 64
-	// bufSize holds the largest IP packet, reassembled, after the headroom.
-	bufSize = headroom + 65535
+	// headers land there, the TUN device writes its virtio header there,
+	// and ESP in tunnel mode puts there the IP header it protects (40
+	// bytes for IPv6), its own header and IV (up to 24) in front of an
+	// EtherIP header (2).
+	headroom = 128
+	// tailroom is kept after the largest packet for ESP's padding, trailer
+	// and ICV.
+	tailroom = 512
+	// bufSize holds the largest IP packet, reassembled, between the two.
+	bufSize = headroom + 65535 + tailroom
 	// errorPause keeps a persistently failing device or socket from
 	// spinning a core.
 	errorPause = 10 * time.Millisecond
@@ -73,6 +80,7 @@ func (ifc *iface) encapsulate() {
 	}
 	sizes := make([]int, batch)
 	var v4, v6, eth []outer.Packet // by outer protocol: 4, 41 and 97
+	var esp espGroups              // protocol 50, by where the ESP packets start
 	for {
 		n, err := ifc.dev.Read(bufs, sizes, headroom)
 		if err != nil && !errors.Is(err, tun.ErrTooManySegments) {
@@ -87,7 +95,9 @@ func (ifc *iface) encapsulate() {
 		}
 		cfg := ifc.cfg.Load()
 		running := ifc.running.Load()
+		pol := ifc.d.policy.Load()
 		v4, v6, eth = v4[:0], v6[:0], eth[:0]
+		esp.reset()
 		for i := range n {
 			payload := bufs[i][headroom : headroom+sizes[i]]
 			if !running {
@@ -103,31 +113,81 @@ func (ifc *iface) encapsulate() {
 			// The rules of Daemon.reconcile route a packet marked with
 			// cfg.Domain by that routing table.
 			p := outer.Packet{Buf: bufs[i], Size: sizes[i], Src: cfg.Src, Dst: cfg.Dst, Mark: uint32(cfg.Domain)}
+			var o tunnel.Outer
+			off := headroom
 			if ifc.ether {
-				o := tunnel.EncapEtherIP(cfg)
-				wire.PutEtherIPHeader(bufs[i][headroom-wire.EtherIPHeaderLen:])
+				o = tunnel.EncapEtherIP(cfg)
+				off -= wire.EtherIPHeaderLen
+				wire.PutEtherIPHeader(bufs[i][off:])
 				p.Size += wire.EtherIPHeaderLen
-				p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
-				eth = append(eth, p)
-				continue
-			}
-			o, drop := tunnel.Encap(cfg, payload)
-			if drop != tunnel.DropNone {
-				ifc.counters.Drops[drop].Add(1)
-				ifc.counters.OErrors.Add(1)
-				continue
+			} else {
+				var drop tunnel.Drop
+				if o, drop = tunnel.Encap(cfg, payload); drop != tunnel.DropNone {
+					ifc.counters.Drops[drop].Add(1)
+					ifc.counters.OErrors.Add(1)
+					continue
+				}
 			}
 			p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
-			if o.Proto == wire.ProtoIPv4 {
+			proto := o.Proto
+			if pol != nil {
+				var ok bool
+				if p, off, proto, ok = ifc.d.protect(pol, p, off, proto); !ok {
+					ifc.counters.OErrors.Add(1)
+					continue
+				}
+			}
+			switch proto {
+			case wire.ProtoIPv4:
 				v4 = append(v4, p)
-			} else {
+			case wire.ProtoIPv6:
 				v6 = append(v6, p)
+			case wire.ProtoEtherIP:
+				eth = append(eth, p)
+			default:
+				esp.add(off, p)
 			}
 		}
 		ifc.send(cfg, wire.ProtoIPv4, v4, headroom)
 		ifc.send(cfg, wire.ProtoIPv6, v6, headroom)
 		ifc.send(cfg, wire.ProtoEtherIP, eth, headroom-wire.EtherIPHeaderLen)
+		for _, g := range esp {
+			ifc.send(cfg, ipsec.ProtoESP, g.pkts, g.off)
+		}
 	}
+}
+
+// espGroups gathers a batch's ESP packets by where they start in their
+// buffers, since a send takes one offset: the packets of one interface and
+// SA start at the same place.
+type espGroups []espGroup
+
+type espGroup struct {
+	off  int
+	pkts []outer.Packet
+}
+
+func (g *espGroups) reset() {
+	for i := range *g {
+		(*g)[i].pkts = (*g)[i].pkts[:0]
+	}
+	*g = (*g)[:0]
+}
+
+func (g *espGroups) add(off int, p outer.Packet) {
+	for i := range *g {
+		if (*g)[i].off == off {
+			(*g)[i].pkts = append((*g)[i].pkts, p)
+			return
+		}
+	}
+	if len(*g) < cap(*g) {
+		*g = (*g)[:len(*g)+1]
+		last := &(*g)[len(*g)-1]
+		last.off, last.pkts = off, append(last.pkts[:0], p)
+		return
+	}
+	*g = append(*g, espGroup{off: off, pkts: []outer.Packet{p}})
 }
 
 // loops reports, counts and logs (once) a packet that is already an outer
@@ -165,8 +225,11 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 		}
 	}
 	header := 0
-	packets, bytes := &ifc.d.ipip.OPackets, &ifc.d.ipip.OBytes
-	if proto == wire.ProtoEtherIP {
+	var packets, bytes *atomic.Uint64 // espstat is counted by Seal
+	switch proto {
+	case wire.ProtoIPv4, wire.ProtoIPv6:
+		packets, bytes = &ifc.d.ipip.OPackets, &ifc.d.ipip.OBytes
+	case wire.ProtoEtherIP:
 		header = wire.EtherIPHeaderLen
 		packets, bytes = &ifc.d.etherip.OPackets, &ifc.d.etherip.OBytes
 	}
@@ -178,8 +241,10 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 		size := uint64(p.Size - header)
 		ifc.counters.OPackets.Add(1)
 		ifc.counters.OBytes.Add(size)
-		packets.Add(1)
-		bytes.Add(size)
+		if packets != nil {
+			packets.Add(1)
+			bytes.Add(size)
+		}
 	}
 }
 
@@ -201,10 +266,11 @@ type delivery struct {
 type view struct {
 	ipTable, etherTable *tunnel.Table[*iface]
 	sysctl              *tunnel.Sysctl
+	policy              *policy // nil without IPsec rules
 }
 
 func (d *Daemon) view() view {
-	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load()}
+	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load(), policy: d.policy.Load()}
 }
 
 // claimer decides the fate of one received packet: it counts the packet and
@@ -258,14 +324,18 @@ func (d *Daemon) deliver(dl delivery) {
 // interface each belongs to and writes the inner packets to its device.
 func (d *Daemon) receive(conn outer.Conn, proto uint8) {
 	d.receiveLoop(conn, proto, func(v *view, p *outer.Packet, ds []delivery) []delivery {
-		return d.claimIP(v, proto, p, ds)
+		return d.claimIP(v, proto, false, p, ds)
 	})
 }
 
 // claimIP takes an IP-in-IP packet whose inner packet starts at the
 // headroom: the gif of its exact address pair receives it, after the
-// checks of OpenBSD's ipip_input, each counted in ipipstat.
-func (d *Daemon) claimIP(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
+// checks of OpenBSD's ipip_input, each counted in ipipstat. One that came
+// without ESP although an IPsec flow requires it is dropped.
+func (d *Daemon) claimIP(v *view, proto uint8, protected bool, p *outer.Packet, ds []delivery) []delivery {
+	if !protected && d.inClear(v, p, proto) {
+		return ds
+	}
 	d.ipip.IPackets.Add(1)
 	d.ipip.IBytes.Add(uint64(p.Size))
 	ifc, ok := v.ipTable.Lookup(p.Dst, p.Src)

@@ -19,6 +19,9 @@ func (d *Daemon) receiveEtherIP(conn outer.Conn) {
 // counted in etheripstat. A packet IPsec protected needs no
 // net.inet.etherip.allow, as gif(4) says.
 func (d *Daemon) claimEtherIP(v *view, protected bool, p *outer.Packet, ds []delivery) []delivery {
+	if !protected && d.inClear(v, p, wire.ProtoEtherIP) {
+		return ds
+	}
 	if v.sysctl.EtherIPAllow == 0 && !protected {
 		d.etherip.PDrops.Add(1)
 		return ds

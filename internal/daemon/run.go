@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"gif/internal/conf/ipsecconf"
 	"runtime/debug"
 )
 
@@ -51,6 +52,15 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		return v, nil, err
 	case MethodStats:
 		return d.Stats(), nil, nil
+	case MethodIPsecLoad:
+		var cfg ipsecconf.Config
+		if err := decode(params, &cfg); err != nil {
+			return nil, nil, err
+		}
+		st, err := d.LoadIPsec(cfg)
+		return st, nil, err
+	case MethodIPsecShow:
+		return d.IPsec(), nil, nil
 	}
 	return nil, nil, fmt.Errorf("unknown method %q", method)
 }

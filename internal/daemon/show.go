@@ -52,7 +52,7 @@ func (d *Daemon) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, _ := d.show("")
-	return Stats{IPIP: d.ipip.Snapshot(), EtherIP: d.etherip.Snapshot(), Interfaces: all.Interfaces}
+	return Stats{IPIP: d.ipip.Snapshot(), EtherIP: d.etherip.Snapshot(), ESP: d.esp.Counters.Snapshot(), Interfaces: all.Interfaces}
 }
 
 func (d *Daemon) status(name string) InterfaceStatus {

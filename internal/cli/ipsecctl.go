@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/daemon"
+)
+
+// ipsecctlMain is `gif ipsecctl`, OpenBSD's ipsecctl(8) for gif's userspace
+// ESP: -f loads a file (replacing what was loaded, all or nothing), -n only
+// parses it, -v shows what is loaded, -s shows, -F flushes.
+func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gif ipsecctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "load the rules of `FILE`")
+	parseOnly := fs.Bool("n", false, "parse the file only")
+	verbose := fs.Bool("v", false, "show the rules as they are loaded")
+	show := fs.String("s", "", "show `all`, `sa` or `flow`")
+	flush := fs.Bool("F", false, "flush every rule")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, "ipsecctl", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	switch *show {
+	case "", "all", "sa", "flow":
+	default:
+		return fail(stderr, "ipsecctl", fmt.Errorf("-s %s: want all, sa or flow", *show))
+	}
+	if *file == "" && *show == "" && !*flush {
+		return fail(stderr, "ipsecctl", fmt.Errorf("nothing to do: give -f FILE, -s all|sa|flow or -F"))
+	}
+	var cfg ipsecconf.Config
+	if *file != "" {
+		parsed, err := readIPsecConf(*file)
+		if err != nil {
+			return fail(stderr, "ipsecctl", err)
+		}
+		cfg = *parsed
+		if *parseOnly {
+			if *verbose {
+				printIPsec(stdout, "all", statusOf(cfg))
+			}
+			return 0
+		}
+	}
+	if *file != "" || *flush {
+		var st daemon.IPsecStatus
+		if err := call(stderr, daemon.MethodIPsecLoad, cfg, &st); err != nil {
+			return fail(stderr, "ipsecctl", err)
+		}
+		if *verbose {
+			printIPsec(stdout, "all", st)
+		}
+	}
+	if *show != "" {
+		var st daemon.IPsecStatus
+		if err := call(stderr, daemon.MethodIPsecShow, nil, &st); err != nil {
+			return fail(stderr, "ipsecctl", err)
+		}
+		printIPsec(stdout, *show, st)
+	}
+	return 0
+}
+
+// readIPsecConf parses path as ipsecctl does, refusing a file that others
+// may read: it holds keys, or names them.
+func readIPsecConf(path string) (*ipsecconf.Config, error) {
+	data, mode, err := ipsecconf.OSFiles{}.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := ipsecconf.CheckSecret(path, mode); err != nil {
+		return nil, err
+	}
+	return ipsecconf.Parse(path, data, ipsecconf.OSFiles{})
+}
+
+// statusOf shows a parsed configuration as ipsecctl -nv does, without keys.
+func statusOf(cfg ipsecconf.Config) daemon.IPsecStatus {
+	st := daemon.IPsecStatus{Flows: cfg.Flows}
+	for _, sa := range cfg.SAs {
+		st.SAs = append(st.SAs, daemon.SAStatus{SPI: sa.SPI, Src: sa.Src, Dst: sa.Dst, Mode: sa.Mode, Auth: sa.Auth, Enc: sa.Enc})
+	}
+	return st
+}
+
+// printIPsec prints flows and SAs in ipsecctl -s's layout.
+func printIPsec(w io.Writer, what string, st daemon.IPsecStatus) {
+	if what == "all" || what == "flow" {
+		if what == "all" {
+			fmt.Fprintln(w, "FLOWS:")
+		}
+		if len(st.Flows) == 0 {
+			fmt.Fprintln(w, "No flows")
+		}
+		for _, f := range st.Flows {
+			var b strings.Builder
+			fmt.Fprintf(&b, "flow %s %s", f.Proto, f.Dir)
+			if f.IPProto != 0 {
+				fmt.Fprintf(&b, " proto %s", protoName(f.IPProto))
+			}
+			fmt.Fprintf(&b, " from %s to %s", f.Src, f.Dst)
+			if f.Peer.IsValid() {
+				fmt.Fprintf(&b, " peer %s", f.Peer)
+			}
+			fmt.Fprintf(&b, " type %s", f.Type)
+			fmt.Fprintln(w, b.String())
+		}
+	}
+	if what == "all" {
+		fmt.Fprintln(w, "\nSAD:")
+	}
+	if what == "all" || what == "sa" {
+		if len(st.SAs) == 0 {
+			fmt.Fprintln(w, "No entries")
+		}
+		for _, sa := range st.SAs {
+			auth := ""
+			if sa.Auth != "" {
+				auth = " auth " + sa.Auth
+			}
+			fmt.Fprintf(w, "esp %s from %s to %s spi 0x%08x%s enc %s packets %d bytes %d\n",
+				sa.Mode, sa.Src, sa.Dst, sa.SPI, auth, sa.Enc, sa.Packets, sa.Bytes)
+		}
+	}
+}
+
+// protoName names the protocols gif carries, as ipsecctl -s does.
+func protoName(p uint8) string {
+	switch p {
+	case 4:
+		return "ipencap"
+	case 41:
+		return "ipv6"
+	case 97:
+		return "etherip"
+	}
+	return fmt.Sprint(p)
+}

@@ -1,0 +1,243 @@
+// Package ipsecconf reads OpenBSD's ipsec.conf(5), the file ipsecctl(8)
+// loads, into the SAs and flows that gif's userspace IPsec runs. It does no
+// I/O of its own: key files, included files and /etc/protocols are read
+// through a Files.
+//
+// The grammar is ipsecctl's (parse.y r1.158 to r1.183), for manual keying:
+//
+//	[esp|ah] [tunnel|transport] from SRC to DST spi OUT[:IN]
+//	    [auth ALG] [enc ALG] [authkey KEYSPEC] [enckey KEYSPEC]
+//	flow [esp|ah] [in|out] [proto NAME|NUMBER] from SRC to DST
+//	    [peer ADDR|any] [type require|use|acquire|dontacq|deny|bypass]
+//	NAME = VALUE ...
+//	include "FILE"
+//
+// KEYSPEC is HEX[:HEX] (each with an optional 0x) or file "FILE[:FILE]",
+// and a file holds the key in hex, blanks and newlines around it allowed
+// (openssl rand -hex 32 > FILE). An SA rule makes the SA from SRC to DST
+// with SPI OUT and the first keys and, when it gives a second SPI or key,
+// the SA from DST to SRC with SPI IN and the second keys. A flow rule with
+// neither in nor out makes the out flow and its reverse in flow. SRC and
+// DST are an address, ADDR/LEN, any, or a { list }, and a rule is made for
+// each source and destination of the same family. ike rules are refused:
+// gif has no key daemon yet.
+//
+// Defaults are ipsecctl's: an SA is tunnel mode, auth hmac-sha2-256 and enc
+// aes; a flow is esp, type require, and its peer is DST for an out flow and
+// SRC for an in flow when that is one address. Keys must have the length
+// of their algorithm, in bytes:
+//
+//	hmac-sha1 20, hmac-sha2-256 32, hmac-sha2-384 48, hmac-sha2-512 64
+//	aes 16, 24 or 32; aes-128 16; aes-192 24; aes-256 32
+//	aesctr 20, 28 or 36; aes-128-gcm 20; aes-256-gcm 36;
+//	chacha20-poly1305 36 (a key and a 4-byte salt); null none
+//
+// aes-128-gcm, aes-256-gcm and chacha20-poly1305 authenticate by themselves
+// and take neither auth nor authkey.
+//
+// Where this package is not ipsecctl, it decides:
+//   - aesctr, the GCM algorithms and chacha20-poly1305 are accepted with
+//     manual keys, which ipsecctl refuses: with a key that never changes,
+//     whoever sends must never use an IV twice, across reloads too.
+//   - aes takes 16, 24 or 32 bytes, the AES key sizes (ipsecctl lets any
+//     length from 16 to 32 through to the kernel).
+//   - Algorithm names are exact (ipsecctl takes any prefix: "hmac-sha2").
+//   - Addresses are IP addresses: host names and interface names are not
+//     looked up. An ADDR/32 or ADDR/128 is one address, so it needs no peer
+//     (ipsecctl wants one for any ADDR/LEN).
+//   - proto ipip means 4, IP in IP, as ipsecctl's ipip SAs and flows do;
+//     /etc/protocols calls 94 ipip, but ipsecctl cannot read that word after
+//     proto, it being a keyword.
+//   - Key files readable, writable or executable by group or others are
+//     refused (ipsecctl of OpenBSD 7 lets the group read them); their owner is
+//     not checked.
+//   - Two SAs with the same protocol, destination and SPI are refused.
+//   - auth, enc, authkey and enckey may come in any order, and so may peer
+//     and type; a rule ends at the end of its file; CR is a blank.
+//   - Ports, local, srcid, dstid, flow NAT, udpencap, bundle, ipcomp,
+//     tcpmd5 and ipip rules are refused with an error that says so.
+//
+// Parse returns the first error only, an *Error.
+package ipsecconf
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+)
+
+// Config is what an ipsec.conf file loads, rule by rule in file order.
+type Config struct {
+	SAs   []SA
+	Flows []Flow
+}
+
+// SA is one security association: one direction, as ipsecctl makes them.
+type SA struct {
+	File  string // the file and line of its rule (an included file's own)
+	Line  int
+	Proto string // "esp" or "ah"
+	Mode  string // "tunnel" or "transport"
+	Src   netip.Addr
+	Dst   netip.Addr
+	SPI   uint32
+	// Auth is the authentication algorithm, "" for an AEAD Enc and Enc is
+	// "" for ah. AuthKey and EncKey have the lengths the package comment
+	// gives; the last 4 bytes of an aesctr, GCM or chacha20-poly1305 key
+	// are its salt (RFC 3686, 4106, 7634). Both are nil when unused.
+	Auth, Enc       string
+	AuthKey, EncKey []byte
+}
+
+// Flow is one entry of the security policy: packets from Src to Dst whose
+// IP protocol is IPProto (0 for any) go through Proto to Peer, are dropped,
+// or pass in the clear, as Type says.
+type Flow struct {
+	File    string // the file and line of its rule (an included file's own)
+	Line    int
+	Proto   string // "esp" or "ah"
+	Dir     string // "in" or "out"
+	IPProto uint8
+	Src     netip.Prefix
+	Dst     netip.Prefix
+	// Peer is the far end of the SAs, or the zero Addr: for deny and bypass
+	// flows, which have none, and after "peer any".
+	Peer netip.Addr
+	// Type is "require", "use", "acquire", "dontacq", "deny" or "bypass".
+	// Without a key daemon, acquire is use and dontacq is require.
+	Type string
+}
+
+// Error is what is wrong with a rule, at the line of the token it is near.
+type Error struct {
+	File  string
+	Line  int
+	Token string // "" when no token fits
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Token == "" {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: near %q: %v", e.File, e.Line, e.Token, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Files gives the parser what it reads besides the main text: key files,
+// included files and /etc/protocols. Relative paths are as written in the
+// rules, so relative to the working directory with OSFiles, as ipsecctl
+// reads them.
+type Files interface {
+	ReadFile(path string) (data []byte, mode fs.FileMode, err error)
+}
+
+// OSFiles reads regular files from the file system.
+type OSFiles struct{}
+
+// ReadFile returns the file's contents and the mode of the file it read,
+// which it stats through the same descriptor.
+func (OSFiles) ReadFile(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, 0, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
+	}
+	data, err := io.ReadAll(f)
+	return data, info.Mode(), err
+}
+
+var errNotRegular = fmt.Errorf("not a regular file")
+
+// CheckSecret refuses a file that holds keys, given its mode, if its group
+// or others may read, write or execute it. ipsecctl checks ipsec.conf
+// itself so, and its key files.
+func CheckSecret(path string, mode fs.FileMode) error {
+	if mode.Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is open to group or others (mode %v): it holds keys; chmod 600 it", path, mode.Perm())
+	}
+	return nil
+}
+
+// noFiles is the Files of a nil Files: nothing to read.
+type noFiles struct{}
+
+func (noFiles) ReadFile(path string) ([]byte, fs.FileMode, error) {
+	return nil, 0, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+}
+
+// maxIncludeDepth bounds files including files, however their names are
+// spelled.
+const maxIncludeDepth = 16
+
+// Parse reads the ipsec.conf text data, called name in errors, reading key
+// files and included files through files (nothing when nil). On error it
+// returns only the first, an *Error.
+func Parse(name string, data []byte, files Files) (*Config, error) {
+	if files == nil {
+		files = noFiles{}
+	}
+	p := &parser{
+		files:  files,
+		macros: map[string]string{},
+		saAt:   map[saID]string{},
+	}
+	if err := p.parseFile(name, data); err != nil {
+		return nil, err
+	}
+	return &p.cfg, nil
+}
+
+type parser struct {
+	files  Files
+	cfg    Config
+	macros map[string]string
+	// including are the files being read, the outermost first, cleaned.
+	including []string
+	// protocols are /etc/protocols' names, read when a name needs them.
+	protocols     map[string]uint8
+	readProtocols bool
+	// saAt is where each SA was made, as FILE:LINE.
+	saAt map[saID]string
+}
+
+// saID is what identifies an SA: an ESP or AH packet names it by its SPI
+// and destination.
+type saID struct {
+	proto string
+	dst   netip.Addr
+	spi   uint32
+}
+
+func (p *parser) parseFile(name string, data []byte) error {
+	p.including = append(p.including, filepath.Clean(name))
+	defer func() { p.including = p.including[:len(p.including)-1] }()
+
+	lx := lexer{file: name, data: data, line: 1, macros: p.macros}
+	for {
+		toks, end, err := lx.rule()
+		if err != nil {
+			return err
+		}
+		if len(toks) > 0 {
+			r := &rule{file: name, toks: toks, end: end}
+			if err := p.rule(r); err != nil {
+				return err
+			}
+		}
+		if end.kind == tokEOF {
+			return nil
+		}
+	}
+}

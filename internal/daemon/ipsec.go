@@ -1,0 +1,292 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/ipsec"
+	"gif/internal/outer"
+	"gif/internal/state"
+	"gif/internal/wire"
+)
+
+// ipsecFileName keeps the loaded ipsec.conf rules beside the state, keys
+// included, so that a restarted daemon protects the traffic again.
+const ipsecFileName = "ipsec.json"
+
+// policy is the loaded IPsec configuration as the data plane sees it: the
+// SAs and the flows, the outgoing ones with the SA that protects them.
+type policy struct {
+	config ipsecconf.Config
+	sad    *ipsec.SAD // the daemon's, once the policy is loaded
+	sas    []*ipsec.SA
+	out    []outFlow
+	in     []ipsecconf.Flow
+}
+
+type outFlow struct {
+	ipsecconf.Flow
+	sa *ipsec.SA // nil for deny and bypass
+}
+
+// compilePolicy builds the SAs of cfg and finds the SA of each outgoing
+// flow: the one from the flow's source to its peer.
+func compilePolicy(cfg ipsecconf.Config) (*policy, error) {
+	p := &policy{config: cfg}
+	var sas []*ipsec.SA
+	for _, r := range cfg.SAs {
+		if r.Proto != "esp" {
+			return nil, fmt.Errorf("%s:%d: %s SAs are not supported; gif does ESP", r.File, r.Line, r.Proto)
+		}
+		mode := ipsec.Tunnel
+		if r.Mode == "transport" {
+			mode = ipsec.Transport
+		}
+		sa, err := ipsec.NewSA(ipsec.Params{SPI: r.SPI, Src: r.Src, Dst: r.Dst, Mode: mode,
+			Auth: r.Auth, Enc: r.Enc, AuthKey: r.AuthKey, EncKey: r.EncKey})
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", r.File, r.Line, err)
+		}
+		sas = append(sas, sa)
+	}
+	for _, f := range cfg.Flows {
+		if f.Dir == "in" {
+			p.in = append(p.in, f)
+			continue
+		}
+		of := outFlow{Flow: f}
+		if f.Type != "deny" && f.Type != "bypass" {
+			peer := f.Peer
+			if !peer.IsValid() {
+				peer = f.Dst.Addr()
+			}
+			for _, sa := range sas {
+				if sa.Dst() == peer && (f.Src.Contains(sa.Src()) || f.Src.Bits() == 0) {
+					of.sa = sa
+					break
+				}
+			}
+			if of.sa == nil {
+				return nil, fmt.Errorf("%s:%d: flow to %s: no SA to peer %s", f.File, f.Line, f.Dst, peer)
+			}
+		}
+		p.out = append(p.out, of)
+	}
+	// Refuse what the SAD would: two SAs with one SPI and destination.
+	if err := new(ipsec.SAD).Replace(sas); err != nil {
+		return nil, err
+	}
+	p.sas = sas
+	return p, nil
+}
+
+// outbound returns the flow that covers an outer packet gif sends, or nil.
+func (p *policy) outbound(src, dst netip.Addr, proto uint8) *outFlow {
+	for i := range p.out {
+		f := &p.out[i]
+		if (f.IPProto == 0 || f.IPProto == proto) && f.Src.Contains(src) && f.Dst.Contains(dst) {
+			return f
+		}
+	}
+	return nil
+}
+
+// requires reports whether an incoming flow of type require covers a
+// packet, which must then have come through ESP.
+func (p *policy) requires(src, dst netip.Addr, proto uint8) bool {
+	for _, f := range p.in {
+		if (f.IPProto == 0 || f.IPProto == proto) && f.Src.Contains(src) && f.Dst.Contains(dst) {
+			return f.Type == "require" || f.Type == "dontacq"
+		}
+	}
+	return false
+}
+
+// protect applies the outgoing policy to p, an outer packet whose payload
+// starts at off: it returns p unchanged when no flow covers it, or p turned
+// into an ESP packet (protocol 50, to the SA's peer) and the offset where
+// it starts now; ok is false when the packet must be dropped.
+func (d *Daemon) protect(pol *policy, p outer.Packet, off int, proto uint8) (outer.Packet, int, uint8, bool) {
+	f := pol.outbound(p.Src, p.Dst, proto)
+	switch {
+	case f == nil || f.Type == "bypass":
+		return p, off, proto, true
+	case f.Type == "deny":
+		pol.sad.Counters.PDrops.Add(1)
+		return p, off, proto, false
+	}
+	sa := f.sa
+	n, next := p.Size, proto
+	if sa.Mode() == ipsec.Tunnel {
+		// The packet gif would have sent goes whole inside ESP.
+		off, n, next = encodeIPHeader(p, off, proto)
+	}
+	start, length, err := pol.sad.Seal(sa, p.Buf, off, n, next)
+	if err != nil {
+		d.log.Debug("ESP seal", "spi", sa.SPI(), "err", err)
+		return p, off, proto, false
+	}
+	p.Size, p.Src, p.Dst = length, sa.Src(), sa.Dst()
+	return p, start, ipsec.ProtoESP, true
+}
+
+// encodeIPHeader writes in front of p's payload the IP header the kernel
+// would have built for it, for ESP's tunnel mode, and returns where the
+// packet starts, its length and its protocol (4 or 41: IP in IP).
+func encodeIPHeader(p outer.Packet, off int, proto uint8) (int, int, uint8) {
+	if p.Src.Is4() {
+		start := off - wire.IPv4MinHeaderLen
+		wire.IPv4(p.Buf[start:]).Encode(wire.IPv4Fields{TOS: p.TOS, TotalLength: uint16(wire.IPv4MinHeaderLen + p.Size),
+			ID: uint16(rand.Uint32()), DF: p.DF, TTL: ttlOr64(p.TTL), Protocol: proto, Src: p.Src, Dst: p.Dst})
+		return start, wire.IPv4MinHeaderLen + p.Size, wire.ProtoIPv4
+	}
+	start := off - wire.IPv6HeaderLen
+	wire.IPv6(p.Buf[start:]).Encode(wire.IPv6Fields{TrafficClass: p.TOS, PayloadLength: uint16(p.Size),
+		NextHeader: proto, HopLimit: ttlOr64(p.TTL), Src: p.Src, Dst: p.Dst})
+	return start, wire.IPv6HeaderLen + p.Size, wire.ProtoIPv6
+}
+
+func ttlOr64(ttl uint8) uint8 {
+	if ttl == 0 {
+		return 64
+	}
+	return ttl
+}
+
+// receiveESP reads ESP packets of one outer family, opens them with their
+// SA, and hands what they carried to the IP-in-IP or EtherIP input path,
+// marked as protected.
+func (d *Daemon) receiveESP(conn outer.Conn) {
+	d.receiveLoop(conn, ipsec.ProtoESP, d.claimESP)
+}
+
+func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
+	sa, start, length, next, err := d.esp.Open(p.Buf, headroom, p.Size, p.Dst)
+	if err != nil {
+		d.log.Debug("ESP open", "src", p.Src, "err", err)
+		return ds
+	}
+	src, dst, tos := p.Src, p.Dst, p.TOS
+	if sa.Mode() == ipsec.Tunnel {
+		// The packet the peer's gif sent, whole: its header says what it is.
+		var hdr int
+		switch next {
+		case wire.ProtoIPv4:
+			ip, err := wire.CheckIPv4(p.Buf[start : start+length])
+			if err != nil {
+				d.esp.Counters.HDrops.Add(1)
+				return ds
+			}
+			src, dst, tos, next, hdr = ip.Src(), ip.Dst(), ip.TOS(), ip.Protocol(), ip.HeaderLen()
+			length = len(ip)
+		case wire.ProtoIPv6:
+			ip, err := wire.CheckIPv6(p.Buf[start : start+length])
+			if err != nil {
+				d.esp.Counters.HDrops.Add(1)
+				return ds
+			}
+			src, dst, tos, next, hdr = ip.Src(), ip.Dst(), ip.TrafficClass(), ip.NextHeader(), wire.IPv6HeaderLen
+			length = len(ip)
+		default:
+			d.esp.Counters.PDrops.Add(1)
+			return ds
+		}
+		start, length = start+hdr, length-hdr
+	}
+	// The input paths expect the payload at the headroom.
+	copy(p.Buf[headroom:], p.Buf[start:start+length])
+	p.Size, p.Src, p.Dst, p.TOS = length, src, dst, tos
+	switch next {
+	case wire.ProtoIPv4, wire.ProtoIPv6:
+		return d.claimIP(v, next, true, p, ds)
+	case wire.ProtoEtherIP:
+		return d.claimEtherIP(v, true, p, ds)
+	}
+	d.esp.Counters.PDrops.Add(1) // ESP for something gif does not carry
+	return ds
+}
+
+// inClear reports, and counts, a packet that arrived without ESP although
+// an incoming flow requires it.
+func (d *Daemon) inClear(v *view, p *outer.Packet, proto uint8) bool {
+	if v.policy == nil || !v.policy.requires(p.Src, p.Dst, proto) {
+		return false
+	}
+	d.esp.Counters.PDrops.Add(1)
+	return true
+}
+
+// LoadIPsec replaces the loaded IPsec rules with cfg, all or nothing, and
+// stores them.
+func (d *Daemon) LoadIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.loadIPsec(cfg, true); err != nil {
+		return IPsecStatus{}, err
+	}
+	return d.ipsecStatus(), nil
+}
+
+func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
+	pol, err := compilePolicy(cfg)
+	if err != nil {
+		return err
+	}
+	if save {
+		if err := state.Save(d.ipsecPath(), cfg); err != nil {
+			return fmt.Errorf("store IPsec rules: %w", err)
+		}
+	}
+	if err := d.esp.Replace(pol.sas); err != nil {
+		return err
+	}
+	pol.sad = &d.esp
+	if len(cfg.SAs)+len(cfg.Flows) == 0 {
+		pol = nil
+	}
+	d.policy.Store(pol)
+	return nil
+}
+
+// restoreIPsec loads the rules a previous daemon stored.
+func (d *Daemon) restoreIPsec() error {
+	var cfg ipsecconf.Config
+	if err := state.Load(d.ipsecPath(), &cfg); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return d.loadIPsec(cfg, false)
+}
+
+func (d *Daemon) ipsecPath() string {
+	return filepath.Join(filepath.Dir(d.statePath), ipsecFileName)
+}
+
+// IPsec returns the loaded rules and the SAs' counters.
+func (d *Daemon) IPsec() IPsecStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ipsecStatus()
+}
+
+func (d *Daemon) ipsecStatus() IPsecStatus {
+	var st IPsecStatus
+	pol := d.policy.Load()
+	if pol == nil {
+		return st
+	}
+	st.Flows = pol.config.Flows
+	for _, sa := range pol.sad.All() {
+		s := sa.Stats()
+		st.SAs = append(st.SAs, SAStatus{SPI: sa.SPI(), Src: sa.Src(), Dst: sa.Dst(), Mode: sa.Mode().String(),
+			Auth: sa.Params().Auth, Enc: sa.Params().Enc, Packets: s.Packets, Bytes: s.Bytes})
+	}
+	return st
+}

@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// seedIPsecConf is the seed's ipsec.conf of each bridge, as written.
+var seedIPsecConf = map[string]string{
+	"b1": "esp from 1.2.3.4 to 4.3.2.1 spi 0x4242:0x4243 \\\n\tauthkey file \"auth1:auth2\" enckey file \"enc1:enc2\"\nflow esp proto etherip from 1.2.3.4 to 4.3.2.1\n",
+	"b2": "esp from 4.3.2.1 to 1.2.3.4 spi 0x4243:0x4242 \\\n\tauthkey file \"auth2:auth1\" enckey file \"enc2:enc1\"\nflow esp proto etherip from 4.3.2.1 to 1.2.3.4\n",
+}
+
+// ipsecDirs writes the key files, made as `openssl rand -hex` makes them
+// (32 bytes for hmac-sha2-256, 16 for aes), shared by both bridges, and
+// each bridge's ipsec.conf, into one directory per bridge.
+func ipsecDirs(t *testing.T) map[string]string {
+	t.Helper()
+	keys := map[string]int{"auth1": 32, "auth2": 32, "enc1": 16, "enc2": 16}
+	dirs := map[string]string{}
+	for host, conf := range seedIPsecConf {
+		dir := filepath.Join(t.TempDir(), host)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		dirs[host] = dir
+		if err := os.WriteFile(filepath.Join(dir, "ipsec.conf"), []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, size := range keys {
+		key := make([]byte, size)
+		rand.Read(key)
+		for _, dir := range dirs {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dirs
+}
+
+// TestIPsecSeedExample protects the seed's bridges with its ipsec.conf
+// files as written, with net.inet.etherip.allow=0: the LANs reach each
+// other and the path between the bridges carries only ESP.
+func TestIPsecSeedExample(t *testing.T) {
+	n := newSeedLAN(t)
+	n.configure(4)
+	dirs := ipsecDirs(t)
+	for host, b := range map[string]*node{"b1": n.b1, "b2": n.b2} {
+		b.gif("sysctl", "net.inet.etherip.allow=0")
+		b.sh("sh", "-c", "cd "+dirs[host]+" && env GIF_STATE_DIR="+b.stateDir+" "+gifBin+" ipsecctl -f ipsec.conf")
+	}
+	capture, err := n.b2.Capture("eth0", "ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.h1.mustPing(lanH2, 3)
+	n.h1.mustPing(lanH2v6, 2)
+	transfer(t, n.h1, n.h2, lanH2)
+	pkts, err := capture.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	esp := 0
+	for _, p := range pkts {
+		if len(p.IP) == 0 {
+			continue
+		}
+		if p.IP[0].Proto != 50 {
+			t.Fatalf("a packet between the bridges is not ESP: %v %+v", p.Protocols, p.IP[0])
+		}
+		esp++
+	}
+	if esp < 10 {
+		t.Fatalf("only %d ESP packets captured", esp)
+	}
+	out := n.b1.gif("ipsecctl", "-s", "all")
+	for _, want := range []string{"flow esp out proto etherip from 1.2.3.4/32 to 4.3.2.1/32 peer 4.3.2.1 type require",
+		"esp tunnel from 1.2.3.4 to 4.3.2.1 spi 0x00004242 auth hmac-sha2-256 enc aes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ipsecctl -s all lacks %q:\n%s", want, out)
+		}
+	}
+	// Without the SAs nothing crosses: etherip.allow is 0.
+	n.b2.gif("ipsecctl", "-F")
+	if res := n.h1.ping(lanH2, 2); res.Received != 0 {
+		t.Fatal("the LANs still reach each other with no SA on b2")
+	}
+}
