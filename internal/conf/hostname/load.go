@@ -3,7 +3,7 @@ package hostname
 import (
 	"errors"
 	"fmt"
-	"io"
+	"gif/internal/conf/conffile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,7 +44,7 @@ func LoadDir(dir string, ifnames ...string) ([]*File, error) {
 }
 
 func load(path, ifname string) (*File, error) {
-	data, mode, err := readFile(path)
+	data, mode, err := conffile.Read(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -60,20 +60,6 @@ func load(path, ifname string) (*File, error) {
 		f.Warnings = append(f.Warnings, fmt.Sprintf("%s: others may read or write it (mode %v); chmod o-rwx it", path, mode))
 	}
 	return f, nil
-}
-
-func readFile(path string) ([]byte, fs.FileMode, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	data, err := io.ReadAll(f)
-	return data, info.Mode().Perm(), err
 }
 
 func isFileIfname(s string) bool {

@@ -62,10 +62,9 @@ package ipsecconf
 
 import (
 	"fmt"
-	"io"
+	"gif/internal/conf/conffile"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 )
 
@@ -141,24 +140,7 @@ type OSFiles struct{}
 
 // ReadFile returns the file's contents and the mode of the file it read,
 // which it stats through the same descriptor.
-func (OSFiles) ReadFile(path string) ([]byte, fs.FileMode, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, 0, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
-	}
-	data, err := io.ReadAll(f)
-	return data, info.Mode(), err
-}
-
-var errNotRegular = fmt.Errorf("not a regular file")
+func (OSFiles) ReadFile(path string) ([]byte, fs.FileMode, error) { return conffile.Read(path) }
 
 // CheckSecret refuses a file that holds keys, given its mode, if its group
 // or others may read, write or execute it. ipsecctl checks ipsec.conf
