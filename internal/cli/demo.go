@@ -208,7 +208,10 @@ func runDemo(ctx context.Context, lab *netns.Lab, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout)
-	return d.check(ctx)
+	if err := d.check(ctx); err != nil {
+		return err
+	}
+	return d.runIPsecDemo(ctx)
 }
 
 // A demoCheck sends traffic across the LAN, or reads the counters it left,

@@ -12,7 +12,8 @@ import (
 
 // ipsecctlMain is `gif ipsecctl`, OpenBSD's ipsecctl(8) for gif's userspace
 // ESP: -f loads a file (replacing what was loaded, all or nothing), -n only
-// parses it, -v shows what is loaded, -s shows, -F flushes.
+// parses it, -d deletes its rules instead, -v shows what is loaded, -s
+// shows, -F flushes.
 func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gif ipsecctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -21,6 +22,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "show the rules as they are loaded")
 	show := fs.String("s", "", "show `all`, `sa` or `flow`")
 	flush := fs.Bool("F", false, "flush every rule")
+	del := fs.Bool("d", false, "delete the rules of the file given with -f")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,9 +51,16 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+	if *del && *file == "" {
+		return fail(stderr, "ipsecctl", fmt.Errorf("-d deletes the rules of a file: give -f FILE"))
+	}
 	if *file != "" || *flush {
+		method := daemon.MethodIPsecLoad
+		if *del {
+			method = daemon.MethodIPsecDel
+		}
 		var st daemon.IPsecStatus
-		if err := call(stderr, daemon.MethodIPsecLoad, cfg, &st); err != nil {
+		if err := call(stderr, method, cfg, &st); err != nil {
 			return fail(stderr, "ipsecctl", err)
 		}
 		if *verbose {

@@ -15,7 +15,7 @@ Commands, as on OpenBSD:
   netstart [-d dir] [-n] [interface ...]         apply dir/sysctl.conf and dir/hostname.* (dir: /etc/gif)
   sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow
   netstat -s [-p ipip|etherip] | -i              tunnel counters
-  ipsecctl [-nv] -f file | -s all|sa|flow | -F  load, show or flush ipsec.conf rules (ESP in userspace)
+  ipsecctl [-dnv] -f file | -s all|sa|flow | -F load, delete, show or flush ipsec.conf rules (userspace ESP)
   daemon                                         run this namespace's daemon in the foreground
   demo                                           gif(4)'s EtherIP bridge example and the IP modes, in namespaces
   help                                           this text

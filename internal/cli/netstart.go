@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"gif/internal/conf/hostname"
+	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
 	"gif/internal/tunnel"
 )
@@ -71,7 +72,7 @@ func (n *netstart) run(only []string) error {
 		n.start(f)
 	}
 	if len(only) == 0 {
-		n.reportIPsec()
+		n.loadIPsec()
 	}
 	return nil
 }
@@ -214,13 +215,40 @@ func (n *netstart) skipDone(ifname string, ops []tunnel.Op) []tunnel.Op {
 	})
 }
 
-// reportIPsec says that DIR/ipsec.conf is there and not loaded: gif has no
-// IPsec yet.
-func (n *netstart) reportIPsec() {
+// loadIPsec loads DIR/ipsec.conf after the interfaces, as OpenBSD's rc
+// runs ipsecctl after netstart. Its key files are read relative to DIR.
+func (n *netstart) loadIPsec() {
 	path := filepath.Join(n.dir, "ipsec.conf")
-	if _, err := os.Stat(path); err == nil {
-		fmt.Fprintf(n.stderr, "gif netstart: %s: not loaded: gif has no IPsec yet; the traffic it would protect goes in the clear\n", path)
+	if _, err := os.Stat(path); err != nil {
+		return
 	}
+	if n.dryRun {
+		fmt.Fprintf(n.stdout, "cd %s && gif ipsecctl -f ipsec.conf\n", n.dir)
+		return
+	}
+	cfg, err := readIPsecConfIn(n.dir, "ipsec.conf")
+	if err != nil {
+		n.report(err)
+		return
+	}
+	var st daemon.IPsecStatus
+	if err := call(n.stderr, daemon.MethodIPsecLoad, cfg, &st); err != nil {
+		n.report(fmt.Errorf("%s: %w", path, err))
+	}
+}
+
+// readIPsecConfIn parses dir/name with dir as the working directory, so
+// that relative key file names are read from dir.
+func readIPsecConfIn(dir, name string) (*ipsecconf.Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return nil, err
+	}
+	defer os.Chdir(wd)
+	return readIPsecConf(filepath.Join(dir, name))
 }
 
 func (n *netstart) report(err error) {

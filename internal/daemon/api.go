@@ -20,6 +20,7 @@ const (
 	MethodStats     = "stats"      // → Stats
 	MethodIPsecLoad = "ipsec.load" // ipsecconf.Config → IPsecStatus; replaces what was loaded
 	MethodIPsecShow = "ipsec.show" // → IPsecStatus
+	MethodIPsecDel  = "ipsec.del"  // ipsecconf.Config → IPsecStatus; removes those rules
 )
 
 // PingResult says who answered.

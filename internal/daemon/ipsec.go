@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ipsec"
@@ -251,6 +252,38 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 	}
 	d.policy.Store(pol)
 	return nil
+}
+
+// DeleteIPsec removes the rules of cfg from the loaded ones (ipsecctl -d):
+// the SAs with the same SPI and destination, and the same flows.
+func (d *Daemon) DeleteIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var cur ipsecconf.Config
+	if pol := d.policy.Load(); pol != nil {
+		cur = pol.config
+	}
+	var next ipsecconf.Config
+	for _, sa := range cur.SAs {
+		if !slices.ContainsFunc(cfg.SAs, func(o ipsecconf.SA) bool { return o.SPI == sa.SPI && o.Dst == sa.Dst }) {
+			next.SAs = append(next.SAs, sa)
+		}
+	}
+	for _, f := range cur.Flows {
+		if !slices.ContainsFunc(cfg.Flows, func(o ipsecconf.Flow) bool { return sameFlow(o, f) }) {
+			next.Flows = append(next.Flows, f)
+		}
+	}
+	if err := d.loadIPsec(next, true); err != nil {
+		return IPsecStatus{}, err
+	}
+	return d.ipsecStatus(), nil
+}
+
+// sameFlow compares two flows but for where they were written.
+func sameFlow(a, b ipsecconf.Flow) bool {
+	a.File, a.Line, b.File, b.Line = "", 0, "", 0
+	return a == b
 }
 
 // restoreIPsec loads the rules a previous daemon stored.

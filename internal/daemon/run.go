@@ -59,6 +59,13 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		}
 		st, err := d.LoadIPsec(cfg)
 		return st, nil, err
+	case MethodIPsecDel:
+		var cfg ipsecconf.Config
+		if err := decode(params, &cfg); err != nil {
+			return nil, nil, err
+		}
+		st, err := d.DeleteIPsec(cfg)
+		return st, nil, err
 	case MethodIPsecShow:
 		return d.IPsec(), nil, nil
 	}

@@ -22,6 +22,8 @@ func TestDemo(t *testing.T) {
 		"b1# gif ifconfig bridge0 add gif0 add eth1",
 		"1500-byte frames h1 -> h2  3/3 replies",
 		"SHA-256 matches",
+		"b1# gif ipsecctl -f ipsec.conf",
+		"wire between the bridges",
 		"IPv4 in IPv4", "IPv6 in IPv4", "IPv4 in IPv6", "IPv6 in IPv6",
 		"namespaces and interfaces removed",
 	} {
@@ -29,8 +31,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("gif demo output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(string(out), "3/3 replies"); n != 7 {
-		t.Errorf("%d lines with 3/3 replies, want 7 (3 across the bridges, 4 modes):\n%s", n, out)
+	if n := strings.Count(string(out), "3/3 replies"); n != 8 {
+		t.Errorf("%d lines with 3/3 replies, want 8 (3 across the bridges, 1 under IPsec, 4 modes):\n%s", n, out)
 	}
 	after, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {

@@ -86,7 +86,12 @@ func TestIPsecSeedExample(t *testing.T) {
 			t.Errorf("ipsecctl -s all lacks %q:\n%s", want, out)
 		}
 	}
-	// Without the SAs nothing crosses: etherip.allow is 0.
+	// -d deletes the file's rules; without them nothing crosses, as
+	// etherip.allow is 0.
+	n.b1.sh("sh", "-c", "cd "+dirs["b1"]+" && env GIF_STATE_DIR="+n.b1.stateDir+" "+gifBin+" ipsecctl -d -f ipsec.conf")
+	if out := n.b1.gif("ipsecctl", "-s", "all"); !strings.Contains(out, "No flows") || !strings.Contains(out, "No entries") {
+		t.Fatalf("after ipsecctl -d:\n%s", out)
+	}
 	n.b2.gif("ipsecctl", "-F")
 	if res := n.h1.ping(lanH2, 2); res.Received != 0 {
 		t.Fatal("the LANs still reach each other with no SA on b2")

@@ -222,3 +222,33 @@ func listenNotify(t *testing.T, path string) <-chan string {
 	t.Cleanup(func() { l.Close() })
 	return got
 }
+
+// TestNetstartIPsec keeps the seed's example with its IPsec as files:
+// sysctl.conf turns net.inet.etherip.allow off, and netstart loads
+// ipsec.conf, whose relative key file names are read from the directory,
+// after the interfaces.
+func TestNetstartIPsec(t *testing.T) {
+	n := newSeedLAN(t)
+	dirs := ipsecDirs(t)
+	for host, b := range map[string]*node{"b1": n.b1, "b2": n.b2} {
+		src, dst := seedB1, seedB2
+		if host == "b2" {
+			src, dst = seedB2, seedB1
+		}
+		files := seedFiles(src, dst, filepath.Join(t.TempDir(), "bang"))
+		files["sysctl.conf"] = "net.inet.etherip.allow=0\n"
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dirs[host], name), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out := b.gif("netstart", "-n", "-d", dirs[host]); !strings.Contains(out, "gif ipsecctl -f ipsec.conf") {
+			t.Fatalf("netstart -n does not load ipsec.conf:\n%s", out)
+		}
+		b.gif("netstart", "-d", dirs[host])
+	}
+	n.h1.mustPing(lanH2, 3)
+	if out := n.b1.gif("netstat", "-s", "-p", "esp"); strings.Contains(out, "\t0 input ESP packets") {
+		t.Fatalf("no ESP went in:\n%s", out)
+	}
+}
