@@ -46,6 +46,10 @@ type Daemon struct {
 	etherip    tunnel.EtherIPCounters
 	esp        ipsec.SAD // the SAs, and espstat
 	policy     atomic.Pointer[policy]
+	// seqReserved is the sequence number reserved for each SA (guarded
+	// by mu); see ipsec_seq.go.
+	seqReserved map[string]uint64
+	stop        chan struct{} // ends the daemon's own goroutines
 }
 
 type transportKey struct {
@@ -77,6 +81,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		namespace: cfg.Namespace,
 		ifaces:    make(map[string]*iface),
 		counters:  make(map[string]*tunnel.Counters),
+		stop:      make(chan struct{}),
 		rules:     make(map[domainRule]bool),
 		conns:     make(map[transportKey]outer.Conn),
 	}
@@ -105,6 +110,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		d.Close()
 		return nil, fmt.Errorf("restore IPsec rules: %w", err)
 	}
+	go d.keepSeqReserved(d.stop)
 	if len(saved.Interfaces)+len(saved.Bridges) > 0 {
 		d.log.Info("restored state", "interfaces", len(saved.Interfaces), "bridges", len(saved.Bridges), "file", d.statePath)
 	}
@@ -156,6 +162,11 @@ func (d *Daemon) WatchAddrs(ctx context.Context) error {
 func (d *Daemon) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	select {
+	case <-d.stop:
+	default:
+		close(d.stop)
+	}
 	for name, ifc := range d.ifaces {
 		ifc.close()
 		delete(d.ifaces, name)

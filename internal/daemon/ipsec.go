@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,8 +37,11 @@ type outFlow struct {
 }
 
 // compilePolicy builds the SAs of cfg and finds the SA of each outgoing
-// flow: the one from the flow's source to its peer.
-func compilePolicy(cfg ipsecconf.Config) (*policy, error) {
+// flow: the one from the flow's source to its peer. An SA of running that
+// cfg keeps unchanged is kept, with its sequence numbers and replay window:
+// a reload of the same file (netstart does one each run) must not make the
+// peer see sequence numbers again that it has seen.
+func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
 	p := &policy{config: cfg}
 	var sas []*ipsec.SA
 	for _, r := range cfg.SAs {
@@ -48,8 +52,13 @@ func compilePolicy(cfg ipsecconf.Config) (*policy, error) {
 		if r.Mode == "transport" {
 			mode = ipsec.Transport
 		}
-		sa, err := ipsec.NewSA(ipsec.Params{SPI: r.SPI, Src: r.Src, Dst: r.Dst, Mode: mode,
-			Auth: r.Auth, Enc: r.Enc, AuthKey: r.AuthKey, EncKey: r.EncKey})
+		params := ipsec.Params{SPI: r.SPI, Src: r.Src, Dst: r.Dst, Mode: mode,
+			Auth: r.Auth, Enc: r.Enc, AuthKey: r.AuthKey, EncKey: r.EncKey}
+		if i := slices.IndexFunc(running, func(sa *ipsec.SA) bool { return sameParams(sa.Params(), params) }); i >= 0 {
+			sas = append(sas, running[i])
+			continue
+		}
+		sa, err := ipsec.NewSA(params)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", r.File, r.Line, err)
 		}
@@ -84,6 +93,11 @@ func compilePolicy(cfg ipsecconf.Config) (*policy, error) {
 	}
 	p.sas = sas
 	return p, nil
+}
+
+func sameParams(a, b ipsec.Params) bool {
+	return a.SPI == b.SPI && a.Src == b.Src && a.Dst == b.Dst && a.Mode == b.Mode && a.Auth == b.Auth &&
+		a.Enc == b.Enc && bytes.Equal(a.AuthKey, b.AuthKey) && bytes.Equal(a.EncKey, b.EncKey)
 }
 
 // outbound returns the flow that covers an outer packet gif sends, or nil.
@@ -234,10 +248,11 @@ func (d *Daemon) LoadIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
 }
 
 func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
-	pol, err := compilePolicy(cfg)
+	pol, err := compilePolicy(cfg, d.esp.All())
 	if err != nil {
 		return err
 	}
+	d.skipSent(pol.sas)
 	if save {
 		if err := state.Save(d.ipsecPath(), cfg); err != nil {
 			return fmt.Errorf("store IPsec rules: %w", err)

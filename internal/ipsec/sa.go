@@ -188,6 +188,22 @@ func (sa *SA) Stats() SAStats {
 	return SAStats{Packets: sa.packets.Load(), Bytes: sa.bytes.Load()}
 }
 
+// LastSeq returns the sequence number of the last packet sealed.
+func (sa *SA) LastSeq() uint64 { return sa.seq.Load() }
+
+// SkipTo makes the next packet sealed carry a sequence number above seq
+// (if it would not already). A daemon that restarts with the same manual
+// keys skips what it may have sent before, since the peer's replay window
+// would refuse those numbers again.
+func (sa *SA) SkipTo(seq uint64) {
+	for {
+		cur := sa.seq.Load()
+		if cur >= seq || sa.seq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
 // Overhead reports the room Seal needs before the payload (ESP header and
 // IV) and at most after it (padding, pad length, next header and ICV).
 func (sa *SA) Overhead() (head, tail int) {

@@ -529,3 +529,30 @@ func TestModeString(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipTo(t *testing.T) {
+	sa, err := NewSA(Params{SPI: 0x1000, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"),
+		Enc: "aes-128-gcm", EncKey: make([]byte, 20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	seal := func() uint32 {
+		start, _, err := sa.Seal(buf, 64, 16, 97)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Header(buf[start:]).Seq()
+	}
+	if got := seal(); got != 1 {
+		t.Fatalf("first sequence number %d, want 1", got)
+	}
+	sa.SkipTo(1000)
+	if got := seal(); got != 1001 || sa.LastSeq() != 1001 {
+		t.Fatalf("after SkipTo(1000): %d (last %d), want 1001", got, sa.LastSeq())
+	}
+	sa.SkipTo(10) // never back
+	if got := seal(); got != 1002 {
+		t.Fatalf("after SkipTo(10): %d, want 1002", got)
+	}
+}

@@ -2,7 +2,6 @@ package netns
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -62,39 +61,10 @@ func (c *Capture) Stop() ([]Packet, error) {
 	if err := c.proc.stop(syscall.SIGINT); err != nil {
 		return nil, fmt.Errorf("stop capture: %w", err)
 	}
-	return readPackets(c.file)
+	return ReadPackets(c.file)
 }
 
 // readPackets decodes a capture file with `tshark -T json`.
-func readPackets(file string) ([]Packet, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	// --no-duplicate-keys turns the layers that tshark repeats for nested
-	// headers, such as the two "ip" of IPv4 in IPv4, into JSON arrays.
-	// Without reassembly, each frame decodes as it was on the wire: the
-	// first fragment with the headers it carries, the last without.
-	out, err := command(ctx, "tshark", "-n", "-r", file,
-		"-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-		"-T", "json", "--no-duplicate-keys")
-	if err != nil {
-		return nil, err
-	}
-	var frames []struct {
-		Source struct {
-			Layers map[string]any `json:"layers"`
-		} `json:"_source"`
-	}
-	if err := json.Unmarshal([]byte(out), &frames); err != nil {
-		return nil, fmt.Errorf("decode tshark output of %s: %w", file, err)
-	}
-	packets := make([]Packet, len(frames))
-	for i, f := range frames {
-		if packets[i], err = decodePacket(f.Source.Layers); err != nil {
-			return nil, fmt.Errorf("packet %d of %s: %w", i+1, file, err)
-		}
-	}
-	return packets, nil
-}
 
 // Packet is what tshark decoded of one captured frame: the fields that gif's
 // tests assert, and all the rest in Layers.

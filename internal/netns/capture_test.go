@@ -9,7 +9,7 @@ import (
 // TestReadPacketsTunnels decodes testdata/tunnels.pcap (see tunnels.py),
 // whose headers differ in every field the tests assert.
 func TestReadPacketsTunnels(t *testing.T) {
-	packets, err := readPackets("testdata/tunnels.pcap")
+	packets, err := ReadPackets("testdata/tunnels.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}

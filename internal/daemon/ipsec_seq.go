@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"gif/internal/ipsec"
+	"gif/internal/state"
+)
+
+// Manual keys outlive the daemon, and so does the peer's replay window: a
+// daemon that restarts must not seal with sequence numbers it may have used
+// before, or the peer drops them as replayed. So the daemon keeps, for each
+// SA, a reservation: a sequence number above any it has sent, written
+// ahead of use; a new daemon starts above the reservation.
+const (
+	seqFileName = "ipsec-seq.json"
+	// seqReserve is how far ahead of the last sequence number sent a
+	// reservation reaches: more than an SA seals between two checks.
+	seqReserve = 1 << 22
+	// seqCheckEvery is how often reservations are renewed.
+	seqCheckEvery = time.Second
+)
+
+// seqKey names an SA in the reservation file.
+func seqKey(sa *ipsec.SA) string { return fmt.Sprintf("%s/0x%08x", sa.Dst(), sa.SPI()) }
+
+func (d *Daemon) seqPath() string { return filepath.Join(filepath.Dir(d.statePath), seqFileName) }
+
+// skipSent makes each new SA of sas start above the reservation a previous
+// daemon left for it, and reserves ahead for all of them.
+func (d *Daemon) skipSent(sas []*ipsec.SA) {
+	var saved map[string]uint64
+	if err := state.Load(d.seqPath(), &saved); err == nil {
+		for _, sa := range sas {
+			sa.SkipTo(saved[seqKey(sa)])
+		}
+	}
+	d.reserveSeq(sas, true)
+}
+
+// reserveSeq writes new reservations when an SA has come within half a
+// reservation of its own (or always, with force).
+func (d *Daemon) reserveSeq(sas []*ipsec.SA, force bool) {
+	need := force
+	next := make(map[string]uint64, len(sas))
+	for _, sa := range sas {
+		key, last := seqKey(sa), sa.LastSeq()
+		next[key] = d.seqReserved[key]
+		if last+seqReserve/2 > d.seqReserved[key] || force {
+			next[key] = last + seqReserve
+			need = true
+		}
+	}
+	if !need {
+		return
+	}
+	if err := state.Save(d.seqPath(), next); err != nil {
+		d.log.Error("keep ESP sequence numbers", "err", err)
+		return
+	}
+	d.seqReserved = next
+}
+
+// keepSeqReserved renews the reservations until stop is closed.
+func (d *Daemon) keepSeqReserved(stop <-chan struct{}) {
+	t := time.NewTicker(seqCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			d.mu.Lock()
+			if pol := d.policy.Load(); pol != nil {
+				d.reserveSeq(pol.sas, false)
+			}
+			d.mu.Unlock()
+		}
+	}
+}
