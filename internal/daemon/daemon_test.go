@@ -156,18 +156,18 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	if st.LinkLocal != h.linkLocal {
 		t.Errorf("gif0 link-local = %s; want %s", st.LinkLocal, h.linkLocal)
 	}
-	if idx, _ := h.Index("gif0"); st.Index != idx || idx == 0 {
-		t.Errorf("gif0 index = %d; want %d", st.Index, idx)
+	if info, _ := h.Info("gif0"); st.Index != info.Index || info.Index == 0 {
+		t.Errorf("gif0 index = %d; want %d", st.Index, info.Index)
 	}
 	if gif1 := show(t, d, "gif1"); gif1.Running || gif1.LinkLocal.IsValid() || gif1.TTL != 9 {
 		t.Errorf("gif1 status = %+v; want down, not running, no link-local, ttl 9", gif1)
 	}
 
 	shown, err := d.Show("")
-	before := shown.Interfaces
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := shown.Interfaces
 	var saved tunnel.State
 	if err := state.Load(path, &saved); err != nil {
 		t.Fatalf("state file: %v", err)
@@ -188,10 +188,10 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	d2 := startDaemon(t, h, path)
 	checkLinux(t, h, want)
 	shown, err = d2.Show("")
-	after := shown.Interfaces
 	if err != nil {
 		t.Fatal(err)
 	}
+	after := shown.Interfaces
 	if got, want := configsOf(after), configsOf(before); !reflect.DeepEqual(got, want) {
 		t.Errorf("restored\n\t%+v\nwant\n\t%+v", got, want)
 	}

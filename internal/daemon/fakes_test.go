@@ -395,16 +395,6 @@ func (h *fakeHost) SetIPv6Disabled(name string, disabled bool) error {
 	return nil
 }
 
-func (h *fakeHost) Index(name string) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l, err := h.link(name)
-	if err != nil {
-		return 0, err
-	}
-	return l.index, nil
-}
-
 func (h *fakeHost) LocalAddrs() ([]netip.Addr, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

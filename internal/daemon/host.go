@@ -21,7 +21,6 @@ type Host interface {
 	DelAddr(name string, a link.Addr) error
 	Addrs(name string) ([]link.Addr, error)
 	SetIPv6Disabled(name string, disabled bool) error
-	Index(name string) (int, error)
 	Info(name string) (link.LinkInfo, error)
 	CreateBridge(name string) error
 	DeleteBridge(name string) error

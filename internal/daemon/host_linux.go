@@ -29,7 +29,6 @@ func (LinuxHost) SetCarrier(dev link.Device, on bool) error   { return link.SetC
 func (LinuxHost) AddAddr(name string, a link.Addr) error      { return link.AddAddr(name, a) }
 func (LinuxHost) DelAddr(name string, a link.Addr) error      { return link.DelAddr(name, a) }
 func (LinuxHost) SetIPv6Disabled(name string, off bool) error { return link.SetIPv6Disabled(name, off) }
-func (LinuxHost) Index(name string) (int, error)              { return link.Index(name) }
 func (LinuxHost) LocalAddrs() ([]netip.Addr, error)           { return link.LocalAddrs() }
 func (LinuxHost) LinkLocal() (netip.Addr, error)              { return link.LinkLocal() }
 func (LinuxHost) WatchAddrs(ctx context.Context, changed func()) error {
