@@ -29,6 +29,11 @@ const (
 	tailroom = 512
 	// bufSize holds the largest IP packet, reassembled, between the two.
 	bufSize = headroom + 65535 + tailroom
+	// sendBufSize holds the largest packet or frame a device hands over:
+	// one of the largest MTU gif sets, with an Ethernet header and two VLAN
+	// tags. A device whose MTU was raised beyond that behind gif's back
+	// fails such reads, and they count as output errors.
+	sendBufSize = headroom + tunnel.MaxMTU + 22 + tailroom
 	// errorPause keeps a persistently failing device or socket from
 	// spinning a core.
 	errorPause = 10 * time.Millisecond
@@ -76,7 +81,7 @@ func (ifc *iface) encapsulate() {
 	batch := ifc.dev.BatchSize()
 	bufs := make([][]byte, batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, bufSize)
+		bufs[i] = make([]byte, sendBufSize)
 	}
 	sizes := make([]int, batch)
 	var v4, v6, eth []outer.Packet // by outer protocol: 4, 41 and 97

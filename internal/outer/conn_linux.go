@@ -1,12 +1,13 @@
 package outer
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,13 +35,16 @@ func Listen(family int, proto uint8) (Conn, error) {
 type rawConn struct {
 	name   string
 	family int
-	// sock receives, and sends packets the kernel may fragment.
-	sock *socket
-	// dfSock sends packets with DF. The kernel decides whether to fragment
-	// by a socket option, IP(V6)_MTU_DISCOVER, and not per message (it
-	// ignores IPV6_DONTFRAG on raw sockets of protocols other than
-	// IPPROTO_RAW), hence a second socket; it drops everything it receives.
-	dfSock *socket
+	// recvSock receives; it sends nothing.
+	recvSock *socket
+	// sendSock sends packets the kernel may fragment, and dfSock those with
+	// DF. The kernel decides whether to fragment by a socket option,
+	// IP(V6)_MTU_DISCOVER, and not per message (it ignores IPV6_DONTFRAG on
+	// raw sockets of protocols other than IPPROTO_RAW), hence two. Both
+	// drop everything they receive, and block in sendmmsg when their buffer
+	// is full: the Go poller does not watch them, since a socket it
+	// watches wakes it each time the kernel frees a packet the socket sent.
+	sendSock, dfSock *socket
 
 	sendMu sync.Mutex
 	send   *batch
@@ -63,84 +67,117 @@ func listen(family int, proto uint8, name string) (*rawConn, error) {
 		return nil, fmt.Errorf("family %d is neither 4 nor 6", family)
 	}
 	var err error
-	if c.sock, err = openSocket(family, proto, false); err != nil {
+	if c.recvSock, err = openSocket(family, proto, roleRecv); err != nil {
 		return nil, err
 	}
-	if c.dfSock, err = openSocket(family, proto, true); err != nil {
-		c.sock.conn.Close()
+	if c.sendSock, err = openSocket(family, proto, roleSend); err != nil {
+		c.recvSock.Close()
+		return nil, fmt.Errorf("send socket: %w", err)
+	}
+	if c.dfSock, err = openSocket(family, proto, roleSendDF); err != nil {
+		c.recvSock.Close()
+		c.sendSock.Close()
 		return nil, fmt.Errorf("DF socket: %w", err)
 	}
 	return c, nil
 }
 
-// socket is one raw socket, polled by the Go runtime.
+// role is what a socket of a rawConn is for.
+type role int
+
+const (
+	roleRecv role = iota
+	roleSend
+	roleSendDF
+)
+
+// socket is one raw socket; a receiving one is polled by the Go runtime.
 type socket struct {
-	conn *net.IPConn
-	raw  syscall.RawConn
+	io.Closer
+	raw syscall.RawConn
 }
 
-func openSocket(family int, proto uint8, df bool) (*socket, error) {
-	network, laddr := fmt.Sprintf("ip4:%d", proto), "0.0.0.0"
+func openSocket(family int, proto uint8, r role) (*socket, error) {
+	af := unix.AF_INET
 	if family == 6 {
-		network, laddr = fmt.Sprintf("ip6:%d", proto), "::"
+		af = unix.AF_INET6
 	}
-	var optErr error
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		if err := rc.Control(func(fd uintptr) { optErr = setOptions(int(fd), family, df) }); err != nil {
-			return err
+	fd, err := unix.Socket(af, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := setOptions(fd, family, r); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if r != roleRecv {
+		// A raw socket starts receiving when it is created, before its
+		// filter is attached. A blocking fd keeps os.NewFile from giving
+		// it to the poller.
+		drain(fd)
+		f := os.NewFile(uintptr(fd), "raw socket")
+		raw, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			return nil, err
 		}
-		return optErr
-	}}
-	pc, err := lc.ListenPacket(context.Background(), network, laddr)
+		return &socket{Closer: f, raw: raw}, nil
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("set non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "raw socket")
+	defer f.Close() // net.FilePacketConn holds a copy
+	pc, err := net.FilePacketConn(f)
 	if err != nil {
 		return nil, err
 	}
-	s := &socket{conn: pc.(*net.IPConn)}
-	if s.raw, err = s.conn.SyscallConn(); err != nil {
-		s.conn.Close()
+	conn := pc.(*net.IPConn)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
 		return nil, err
 	}
-	if df {
-		// A raw socket starts receiving when it is created, before its
-		// filter is attached.
-		if err := s.raw.Control(func(fd uintptr) { drain(int(fd)) }); err != nil {
-			s.conn.Close()
-			return nil, err
-		}
-	}
-	return s, nil
+	return &socket{Closer: conn, raw: raw}, nil
 }
 
-func setOptions(fd, family int, df bool) error {
-	if err := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF); err != nil {
-		return err
-	}
-	if !df {
+func setOptions(fd, family int, r role) error {
+	var opts []sockopt
+	switch {
+	case r == roleRecv:
 		if err := setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF); err != nil {
 			return err
 		}
-	}
-	var opts []sockopt
-	switch {
-	case df && family == 4:
-		opts = []sockopt{{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO, "IP_MTU_DISCOVER"}}
-	case df:
-		opts = []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO, "IPV6_MTU_DISCOVER"}}
+		if family == 6 {
+			opts = []sockopt{
+				{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"},
+				{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS"},
+				{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"},
+			}
+		}
 	case family == 4:
 		// The default for a raw socket is IP_PMTUDISC_WANT, which sets DF.
-		opts = []sockopt{{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT, "IP_MTU_DISCOVER"}}
+		discover := unix.IP_PMTUDISC_DONT
+		if r == roleSendDF {
+			discover = unix.IP_PMTUDISC_DO
+		}
+		opts = []sockopt{{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, discover, "IP_MTU_DISCOVER"}}
 	default:
+		discover := unix.IPV6_PMTUDISC_DONT
+		if r == roleSendDF {
+			discover = unix.IPV6_PMTUDISC_DO
+		}
 		opts = []sockopt{
-			{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"},
-			{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS"},
-			{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"},
+			{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, discover, "IPV6_MTU_DISCOVER"},
+			// gif sends flow label 0.
+			{unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, 0, "IPV6_AUTOFLOWLABEL"},
 		}
 	}
-	if family == 6 {
-		// gif sends flow label 0.
-		opts = append(opts, sockopt{unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, 0, "IPV6_AUTOFLOWLABEL"})
-	}
-	if df {
+	if r != roleRecv {
+		if err := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF); err != nil {
+			return err
+		}
 		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &dropAll); err != nil {
 			return fmt.Errorf("setsockopt SO_ATTACH_FILTER: %w", err)
 		}
@@ -187,7 +224,7 @@ func (c *rawConn) BatchSize() int    { return BatchSize }
 func (c *rawConn) Truncated() uint64 { return c.truncated.Load() }
 
 func (c *rawConn) Close() error {
-	if err := errors.Join(c.sock.conn.Close(), c.dfSock.conn.Close()); err != nil {
+	if err := errors.Join(c.recvSock.Close(), c.sendSock.Close(), c.dfSock.Close()); err != nil {
 		return fmt.Errorf("close %s: %w", c.name, err)
 	}
 	return nil
@@ -199,7 +236,7 @@ func (c *rawConn) Send(pkts []Packet, offset int) (int, error) {
 	total, sent, dropped := len(pkts), 0, 0
 	var firstErr error
 	for len(pkts) > 0 {
-		sock := c.sock
+		sock := c.sendSock
 		if pkts[0].DF {
 			sock = c.dfSock
 		}
@@ -252,7 +289,7 @@ func (c *rawConn) Recv(pkts []Packet, offset int) (int, error) {
 	defer c.recvMu.Unlock()
 	for {
 		c.recv.prepareRecv(pkts, offset, c.family)
-		got, err := c.recv.recvmmsg(c.sock, len(pkts))
+		got, err := c.recv.recvmmsg(c.recvSock, len(pkts))
 		if err != nil {
 			return 0, fmt.Errorf("recv %s: %w", c.name, err)
 		}
@@ -513,6 +550,9 @@ func (b *batch) recvmmsg(s *socket, count int) (int, error) {
 func (b *batch) sendmmsg(s *socket, count int) (int, error) {
 	b.count = count
 	if err := s.raw.Write(b.sendFunc); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			err = net.ErrClosed
+		}
 		return 0, err
 	}
 	if b.errno != 0 {
