@@ -88,12 +88,14 @@ func (ifc *iface) encapsulate() {
 	var esp espGroups              // protocol 50, by where the ESP packets start
 	for {
 		n, err := ifc.dev.Read(bufs, sizes, headroom)
-		if err != nil && !errors.Is(err, tun.ErrTooManySegments) {
+		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			if n == 0 {
-				ifc.counters.OErrors.Add(1)
+			// The device dropped what it could not read: a packet, or the
+			// rest of a super-packet (ErrTooManySegments).
+			ifc.counters.OErrors.Add(1)
+			if n == 0 && !errors.Is(err, tun.ErrTooManySegments) {
 				time.Sleep(errorPause)
 				continue
 			}

@@ -76,8 +76,8 @@ func TestCreateTAP(t *testing.T) {
 	if !ok {
 		t.Fatalf("the device is a %T, want a *netlink.Tuntap", link)
 	}
-	if tap.Mode != netlink.TUNTAP_MODE_TAP || tap.Flags&netlink.TUNTAP_NO_PI == 0 || tap.Flags&netlink.TUNTAP_VNET_HDR != 0 {
-		t.Errorf("mode %v, flags %#x; want a TAP with IFF_NO_PI and without IFF_VNET_HDR", tap.Mode, tap.Flags)
+	if tap.Mode != netlink.TUNTAP_MODE_TAP || tap.Flags&netlink.TUNTAP_NO_PI == 0 || tap.Flags&netlink.TUNTAP_VNET_HDR == 0 || !dev.offload {
+		t.Errorf("mode %v, flags %#x, offloads %v; want a TAP with IFF_NO_PI and IFF_VNET_HDR, and offloads", tap.Mode, tap.Flags, dev.offload)
 	}
 	if !tap.NonPersist {
 		t.Error("the device is persistent")

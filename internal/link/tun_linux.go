@@ -116,21 +116,68 @@ func (t *tunDevice) Write(bufs [][]byte, offset int) (int, error) {
 		return 0, fmt.Errorf("write to %s: offset %d is less than %d", t.name, offset, WriteOffset)
 	}
 	bufs, dropped := keepIP(bufs, offset)
-	var errNotIP error
+	var errs error
 	if dropped > 0 {
-		errNotIP = fmt.Errorf("write to %s: dropped %d packets that are neither IPv4 nor IPv6", t.name, dropped)
+		errs = fmt.Errorf("write to %s: dropped %d packets that are neither IPv4 nor IPv6", t.name, dropped)
 	}
+	// Packets go in order: the runs of plain packets between merged ones
+	// through wireguard-go's Write, each merged one on its own.
+	n, run, mtu := 0, 0, 0
+	for i, b := range bufs {
+		seg, ok := mergedTCP(b[offset:])
+		if !ok {
+			continue
+		}
+		// The capacity keeps wireguard-go's Write, which may append to the
+		// slice, off the packets after the run.
+		m, err := t.writePlain(bufs[run:i:i], offset)
+		n, errs = n+m, errors.Join(errs, err)
+		m, err = t.writeMerged(b, offset, seg, &mtu)
+		n, errs = n+m, errors.Join(errs, err)
+		run = i + 1
+		if errors.Is(err, os.ErrClosed) {
+			return n, errs
+		}
+	}
+	m, err := t.writePlain(bufs[run:], offset)
+	return n + m, errors.Join(errs, err)
+}
+
+// writeMerged writes one TCP segment that the kernel's GRO merged on the
+// way in (see mergedTCP) behind the virtio-net header that makes the kernel
+// take it as the super-packet it is; wireguard-go's Write would pass it on
+// as a plain packet with a partial checksum. *mtu caches the device's MTU
+// for the rest of the batch.
+func (t *tunDevice) writeMerged(b []byte, offset int, seg segment, mtu *int) (int, error) {
+	if *mtu == 0 {
+		var err error
+		if *mtu, err = interfaceMTU(t.name); err != nil {
+			return 0, fmt.Errorf("write to %s: %w", t.name, err)
+		}
+	}
+	seg.header(*mtu).encode(b[offset-WriteOffset : offset])
+	if _, err := t.file.Write(b[offset-WriteOffset:]); err != nil {
+		if errors.Is(err, unix.EBADFD) {
+			err = os.ErrClosed
+		}
+		return 0, fmt.Errorf("write merged segment to %s: %w", t.name, err)
+	}
+	return 1, nil
+}
+
+// writePlain writes packets that the kernel has not merged, coalescing
+// those of one flow unless the kernel refuses coalesced packets.
+func (t *tunDevice) writePlain(bufs [][]byte, offset int) (int, error) {
 	if len(bufs) == 0 {
-		return 0, errNotIP
+		return 0, nil
 	}
 	if t.groBroken.Load() {
-		n, err := t.writeEach(bufs, offset)
-		return n, errors.Join(errNotIP, err)
+		return t.writeEach(bufs, offset)
 	}
 	// wireguard-go returns bytes, not packets.
 	_, err := t.tun.Write(bufs, offset)
 	if err == nil {
-		return len(bufs), errNotIP
+		return len(bufs), nil
 	}
 	// A failed write(2) may have held several coalesced packets, so on
 	// error n can count too many.
@@ -147,7 +194,7 @@ func (t *tunDevice) Write(bufs [][]byte, offset int) (int, error) {
 		t.groBroken.Store(true)
 		err = fmt.Errorf("the kernel rejects coalesced (GRO) packets, a bug of some Linux versions (tailscale/tailscale#13041); writing packets one by one from now on: %w", err)
 	}
-	return n, errors.Join(errNotIP, fmt.Errorf("write to %s: %w", t.name, err))
+	return n, fmt.Errorf("write to %s: %w", t.name, err)
 }
 
 // keepIP moves the packets that are not IPv4 or IPv6, which the kernel
@@ -211,6 +258,24 @@ func (t *tunDevice) writeEach(bufs [][]byte, offset int) (int, error) {
 		return n, fmt.Errorf("write to %s: %w", t.name, errs)
 	}
 	return n, nil
+}
+
+// interfaceMTU asks the kernel for the MTU of the interface name
+// (SIOCGIFMTU).
+func interfaceMTU(name string) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("get mtu of %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("get mtu of %s: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFMTU, ifr); err != nil {
+		return 0, fmt.Errorf("get mtu of %s: %w", name, err)
+	}
+	return int(ifr.Uint32()), nil
 }
 
 // SetCarrier turns the carrier of a device from CreateTUN on or off
