@@ -31,6 +31,7 @@ type Daemon struct {
 	mu     sync.Mutex // serialises configuration changes
 	state  tunnel.State
 	ifaces map[string]*iface
+	linkLocal linkLocal // guarded by mu
 	// counters of each gif by name: they outlive its devices, which a
 	// bridge membership change replaces.
 	counters map[string]*tunnel.Counters
@@ -265,9 +266,12 @@ func (d *Daemon) commit(next tunnel.State) error {
 	d.state = next
 	d.sysctl.Store(&next.Sysctl)
 	d.publish()
-	for name := range d.counters {
-		if _, ok := next.Find(name); !ok {
-			delete(d.counters, name) // destroyed: a new gif of that name starts from zero
+	if len(d.counters) > len(next.Interfaces) {
+		kept := configsByName(next)
+		for name := range d.counters {
+			if _, ok := kept[name]; !ok {
+				delete(d.counters, name) // destroyed: a new gif of that name starts from zero
+			}
 		}
 	}
 	return nil

@@ -5,10 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.zx2c4.com/wireguard/tun"
 
 	"gif/internal/ipsec"
 	"gif/internal/link"
@@ -74,94 +73,134 @@ func (ifc *iface) close() {
 	<-ifc.done
 }
 
+// sendBatch is what one read of a device needs: buffers, and the outer
+// packets made of them by protocol. Interfaces share them through
+// sendBatches and take one only once their device has something to read,
+// so that memory follows the interfaces that carry traffic, not how many
+// there are.
+type sendBatch struct {
+	bufs   [][]byte
+	sizes  []int
+	v4, v6 []outer.Packet // protocols 4 and 41
+	eth    []outer.Packet // protocol 97
+	esp    espGroups      // protocol 50, by where the ESP packets start
+}
+
+// maxReadBatch is the most packets a device's Read takes: the batch size of
+// gif's TUN and TAP devices.
+const maxReadBatch = 128
+
+var sendBatches = sync.Pool{New: func() any {
+	b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, sendBufSize)
+	}
+	return b
+}}
+
 // encapsulate reads what the kernel sends into the interface, IP packets
 // or Ethernet frames, and sends it to the tunnel's peer.
 func (ifc *iface) encapsulate() {
 	defer close(ifc.done)
-	batch := ifc.dev.BatchSize()
-	bufs := make([][]byte, batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, sendBufSize)
-	}
-	sizes := make([]int, batch)
-	var v4, v6, eth []outer.Packet // by outer protocol: 4, 41 and 97
-	var esp espGroups              // protocol 50, by where the ESP packets start
+	batch := min(ifc.dev.BatchSize(), maxReadBatch)
 	for {
-		n, err := ifc.dev.Read(bufs, sizes, headroom)
-		if err != nil {
+		if err := ifc.dev.WaitReadable(); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			// The device dropped what it could not read: a packet, or the
-			// rest of a super-packet (ErrTooManySegments).
 			ifc.counters.OErrors.Add(1)
-			if n == 0 && !errors.Is(err, tun.ErrTooManySegments) {
-				time.Sleep(errorPause)
-				continue
-			}
+			time.Sleep(errorPause)
+			continue
 		}
-		cfg := ifc.cfg.Load()
-		running := ifc.running.Load()
-		pol := ifc.d.policy.Load()
-		v4, v6, eth = v4[:0], v6[:0], eth[:0]
-		esp.reset()
-		for i := range n {
-			payload := bufs[i][headroom : headroom+sizes[i]]
-			if !running {
-				if !cfg.HasTunnel() {
-					ifc.d.ipip.Unspec.Add(1)
-				}
+		b := sendBatches.Get().(*sendBatch)
+		closed := ifc.readAndSend(b, batch)
+		sendBatches.Put(b)
+		if closed {
+			return
+		}
+	}
+}
+
+// readAndSend reads up to batch packets or frames from the device into b,
+// encapsulates them and sends them. It reports whether the device is
+// closed.
+func (ifc *iface) readAndSend(b *sendBatch, batch int) (closed bool) {
+	bufs, sizes := b.bufs[:batch], b.sizes[:batch]
+	n, err := ifc.dev.Read(bufs, sizes, headroom)
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			return true
+		}
+		// The device dropped what it could not read: a packet, or the
+		// rest of a super-packet (ErrTooManySegments).
+		ifc.counters.OErrors.Add(1)
+		if n == 0 && !errors.Is(err, link.ErrTooManySegments) {
+			time.Sleep(errorPause)
+			return false
+		}
+	}
+	cfg := ifc.cfg.Load()
+	running := ifc.running.Load()
+	pol := ifc.d.policy.Load()
+	b.v4, b.v6, b.eth = b.v4[:0], b.v6[:0], b.eth[:0]
+	b.esp.reset()
+	for i := range n {
+		payload := bufs[i][headroom : headroom+sizes[i]]
+		if !running {
+			if !cfg.HasTunnel() {
+				ifc.d.ipip.Unspec.Add(1)
+			}
+			ifc.counters.OErrors.Add(1)
+			continue
+		}
+		if ifc.loops(cfg, payload) {
+			continue
+		}
+		// The rules of Daemon.reconcile route a packet marked with
+		// cfg.Domain by that routing table.
+		p := outer.Packet{Buf: bufs[i], Size: sizes[i], Src: cfg.Src, Dst: cfg.Dst, Mark: uint32(cfg.Domain)}
+		var o tunnel.Outer
+		off := headroom
+		if ifc.ether {
+			o = tunnel.EncapEtherIP(cfg)
+			off -= wire.EtherIPHeaderLen
+			wire.PutEtherIPHeader(bufs[i][off:])
+			p.Size += wire.EtherIPHeaderLen
+		} else {
+			var drop tunnel.Drop
+			if o, drop = tunnel.Encap(cfg, payload); drop != tunnel.DropNone {
+				ifc.counters.Drops[drop].Add(1)
 				ifc.counters.OErrors.Add(1)
 				continue
 			}
-			if ifc.loops(cfg, payload) {
+		}
+		p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
+		proto := o.Proto
+		if pol != nil {
+			var ok bool
+			if p, off, proto, ok = ifc.d.protect(pol, p, off, proto); !ok {
+				ifc.counters.OErrors.Add(1)
 				continue
 			}
-			// The rules of Daemon.reconcile route a packet marked with
-			// cfg.Domain by that routing table.
-			p := outer.Packet{Buf: bufs[i], Size: sizes[i], Src: cfg.Src, Dst: cfg.Dst, Mark: uint32(cfg.Domain)}
-			var o tunnel.Outer
-			off := headroom
-			if ifc.ether {
-				o = tunnel.EncapEtherIP(cfg)
-				off -= wire.EtherIPHeaderLen
-				wire.PutEtherIPHeader(bufs[i][off:])
-				p.Size += wire.EtherIPHeaderLen
-			} else {
-				var drop tunnel.Drop
-				if o, drop = tunnel.Encap(cfg, payload); drop != tunnel.DropNone {
-					ifc.counters.Drops[drop].Add(1)
-					ifc.counters.OErrors.Add(1)
-					continue
-				}
-			}
-			p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
-			proto := o.Proto
-			if pol != nil {
-				var ok bool
-				if p, off, proto, ok = ifc.d.protect(pol, p, off, proto); !ok {
-					ifc.counters.OErrors.Add(1)
-					continue
-				}
-			}
-			switch proto {
-			case wire.ProtoIPv4:
-				v4 = append(v4, p)
-			case wire.ProtoIPv6:
-				v6 = append(v6, p)
-			case wire.ProtoEtherIP:
-				eth = append(eth, p)
-			default:
-				esp.add(off, p)
-			}
 		}
-		ifc.send(cfg, wire.ProtoIPv4, v4, headroom)
-		ifc.send(cfg, wire.ProtoIPv6, v6, headroom)
-		ifc.send(cfg, wire.ProtoEtherIP, eth, headroom-wire.EtherIPHeaderLen)
-		for _, g := range esp {
-			ifc.send(cfg, ipsec.ProtoESP, g.pkts, g.off)
+		switch proto {
+		case wire.ProtoIPv4:
+			b.v4 = append(b.v4, p)
+		case wire.ProtoIPv6:
+			b.v6 = append(b.v6, p)
+		case wire.ProtoEtherIP:
+			b.eth = append(b.eth, p)
+		default:
+			b.esp.add(off, p)
 		}
 	}
+	ifc.send(cfg, wire.ProtoIPv4, b.v4, headroom)
+	ifc.send(cfg, wire.ProtoIPv6, b.v6, headroom)
+	ifc.send(cfg, wire.ProtoEtherIP, b.eth, headroom-wire.EtherIPHeaderLen)
+	for _, g := range b.esp {
+		ifc.send(cfg, ipsec.ProtoESP, g.pkts, g.off)
+	}
+	return false
 }
 
 // espGroups gathers a batch's ESP packets by where they start in their

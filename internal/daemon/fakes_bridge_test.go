@@ -14,6 +14,9 @@ import (
 func (h *fakeHost) Addrs(name string) ([]link.Addr, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.enter("Addrs", name, ""); err != nil {
+		return nil, err
+	}
 	l, err := h.link(name)
 	if err != nil {
 		return nil, err

@@ -589,6 +589,7 @@ type fakeDevice struct {
 	written   chan []byte
 	closed    chan struct{}
 	closeOnce sync.Once
+	pending   []byte // taken by WaitReadable, for the next Read
 }
 
 // fakeBatchSize is small so that a few packets take several Reads.
@@ -613,7 +614,9 @@ func (d *fakeDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	n := 0
 	for n < len(bufs) {
 		var pkt []byte
-		if n == 0 {
+		if n == 0 && d.pending != nil {
+			pkt, d.pending = d.pending, nil
+		} else if n == 0 {
 			select {
 			case pkt = <-d.toDaemon:
 			case <-d.closed:
@@ -636,6 +639,19 @@ func (d *fakeDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// WaitReadable takes the next packet, which Read then hands out first.
+func (d *fakeDevice) WaitReadable() error {
+	if d.pending != nil {
+		return nil
+	}
+	select {
+	case d.pending = <-d.toDaemon:
+		return nil
+	case <-d.closed:
+		return fmt.Errorf("wait for %s: %w", d.name, os.ErrClosed)
+	}
 }
 
 func (d *fakeDevice) Write(bufs [][]byte, offset int) (int, error) {

@@ -27,23 +27,43 @@ const etherMTU = 1500
 func (d *Daemon) reconcile(prev, next tunnel.State, force bool) error {
 	wanted := domainRules(next)
 	errs := []error{d.addRules(wanted)}
+	// Looked up by name: with a thousand gifs, searching the lists for each
+	// would cost more than the change.
+	prevByName, nextByName := configsByName(prev), configsByName(next)
+	bridged := make(map[string]bool)
+	for _, b := range next.Bridges {
+		for _, m := range b.Members {
+			bridged[m] = true
+		}
+	}
 	// A gif that goes, or joins or leaves a bridge, loses its device: a
 	// bridge member is a TAP, any other gif a TUN.
 	for name, ifc := range d.ifaces {
-		if _, ok := next.Find(name); !ok || ifc.ether != (next.BridgeOf(name) != "") {
+		if _, ok := nextByName[name]; !ok || ifc.ether != bridged[name] {
 			ifc.close()
 			delete(d.ifaces, name)
 		}
 	}
 	for i := range next.Interfaces {
 		c := &next.Interfaces[i]
-		old, _ := prev.Find(c.Name)
-		errs = append(errs, d.reconcileIface(old, c, next.BridgeOf(c.Name) != "", force))
+		old := prevByName[c.Name]
+		if _, exists := d.ifaces[c.Name]; exists && !force && old != nil && old.Equal(c) {
+			continue // unchanged
+		}
+		errs = append(errs, d.reconcileIface(old, c, bridged[c.Name], force))
 	}
 	errs = append(errs, d.reconcileBridges(prev, next, force))
 	d.updateRunning()
 	errs = append(errs, d.removeRules(wanted))
 	return errors.Join(errs...)
+}
+
+func configsByName(s tunnel.State) map[string]*tunnel.Config {
+	m := make(map[string]*tunnel.Config, len(s.Interfaces))
+	for i := range s.Interfaces {
+		m[s.Interfaces[i].Name] = &s.Interfaces[i]
+	}
+	return m
 }
 
 // reconcileIface makes Linux's gif c match c; old is what it was, if
@@ -78,7 +98,9 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 		note(d.host.SetUp(c.Name, true))
 	}
 	if !ether {
-		note(d.reconcileAddrs(old, c))
+		// Turning IPv6 off or on removes or brings back addresses behind
+		// gif's back.
+		note(d.reconcileAddrs(old, c, !exists, exists && !fresh && old.NoInet6 == c.NoInet6))
 	}
 	if !c.Up && (fresh || old.Up) {
 		note(d.host.SetUp(c.Name, false))
@@ -106,13 +128,25 @@ func deviceMTU(c *tunnel.Config, ether bool) int {
 }
 
 // reconcileAddrs adds the addresses c wants that Linux lacks and removes
-// those gif gave old that c no longer wants. It asks Linux what is there
-// rather than trusting old, which a failed change leaves half-applied, and
-// leaves alone addresses someone else added.
-func (d *Daemon) reconcileAddrs(old, c *tunnel.Config) error {
-	have, err := d.host.Addrs(c.Name)
-	if err != nil {
-		return err
+// those gif gave old that c no longer wants, and leaves alone addresses
+// someone else added. When force says that a failed change may have left
+// Linux half-way, it asks Linux what is there.
+//
+// A device just created has none. Otherwise, normally (trustOld), it takes
+// old's addresses for what Linux has, since
+// listing one interface's addresses lists every interface's, which with a
+// thousand gifs costs more than the change.
+func (d *Daemon) reconcileAddrs(old, c *tunnel.Config, created, trustOld bool) error {
+	var have []link.Addr
+	switch {
+	case created:
+	case trustOld:
+		have = d.wantAddrs(old)
+	default:
+		var err error
+		if have, err = d.host.Addrs(c.Name); err != nil {
+			return err
+		}
 	}
 	want := d.wantAddrs(c)
 	var errs []error
@@ -255,7 +289,7 @@ func (d *Daemon) removeRules(wanted map[domainRule]bool) error {
 func (d *Daemon) wantAddrs(c *tunnel.Config) []link.Addr {
 	var out []link.Addr
 	if c.Up && !c.NoInet6 {
-		if ll, err := d.host.LinkLocal(); err == nil {
+		if ll, err := d.linkLocalAddr(); err == nil {
 			out = append(out, link.Addr{Prefix: netip.PrefixFrom(ll, 64)})
 		} else {
 			d.log.Warn("no IPv6 link-local address", "interface", c.Name, "err", err)
@@ -265,4 +299,23 @@ func (d *Daemon) wantAddrs(c *tunnel.Config) []link.Addr {
 		out = append(out, link.Addr{Prefix: a.Prefix, Peer: a.Peer})
 	}
 	return out
+}
+
+// linkLocal is the IPv6 link-local address gif gives its interfaces. Like
+// OpenBSD, which derives it when an interface attaches, gif asks Linux once,
+// when it first needs it, and keeps it: asking takes a list of every
+// interface, which with a thousand gifs costs more than the change itself.
+type linkLocal struct {
+	asked bool
+	addr  netip.Addr
+	err   error
+}
+
+func (d *Daemon) linkLocalAddr() (netip.Addr, error) {
+	l := &d.linkLocal
+	if !l.asked || l.err != nil {
+		l.addr, l.err = d.host.LinkLocal()
+		l.asked = true
+	}
+	return l.addr, l.err
 }

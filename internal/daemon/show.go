@@ -69,7 +69,7 @@ func (d *Daemon) status(name string) InterfaceStatus {
 		}
 	}
 	if c.Up && !c.NoInet6 && st.Bridge == "" {
-		if ll, err := d.host.LinkLocal(); err == nil {
+		if ll, err := d.linkLocalAddr(); err == nil {
 			st.LinkLocal = ll
 		}
 	}

@@ -1,5 +1,5 @@
 // Package link is the kernel side of gif: the TUN device of each interface,
-// moved in batches like wireguard-go's tun.Device, and the netlink calls that
+// moved in batches as wireguard-go's tun.Device moves them, and the netlink calls that
 // configure it (state, MTU, addresses, statistics).
 //
 // Every function works in the network namespace of the calling OS thread.
@@ -7,11 +7,10 @@ package link
 
 import (
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-
-	"golang.zx2c4.com/wireguard/tun"
 )
 
 // Device is the kernel side of one gif interface.
@@ -22,11 +21,14 @@ type Device interface {
 	// streams as one super-packet that Read splits into MTU-sized packets.
 	Read(bufs [][]byte, sizes []int, offset int) (n int, err error)
 	// Write writes the packets bufs[i][offset:] and returns how many it
-	// wrote. offset must be at least WriteOffset: Write puts a header in
-	// front of each packet. It coalesces packets of one TCP or UDP flow (GRO)
-	// by appending to the first packet's buffer where cap allows, so it may
-	// reorder bufs and modify the buffers; rebuild bufs before each call.
+	// wrote; offset must be at least WriteOffset. It coalesces in-order
+	// segments of one TCP flow into one write (GRO), with writev, so it
+	// leaves bufs and the buffers as they are.
 	Write(bufs [][]byte, offset int) (int, error)
+	// WaitReadable blocks until Read has something to read, so that a
+	// reader needs its buffers only then. Only one goroutine may wait or
+	// read at a time. It fails once the device is closed.
+	WaitReadable() error
 	// BatchSize is the number of packets Read and Write handle at once.
 	BatchSize() int
 	Name() string
@@ -45,7 +47,7 @@ const DomainRulePriority = 1000
 // ErrTooManySegments is returned by Device.Read when a super-packet splits
 // into more packets than len(bufs). It drops the rest of that super-packet;
 // reading may go on.
-var ErrTooManySegments = tun.ErrTooManySegments
+var ErrTooManySegments = errors.New("too many segments")
 
 // Addr is an address of an interface: the local address with its prefix
 // length and, on a point-to-point address, the far end. The prefix length of

@@ -185,6 +185,11 @@ func ipAddr(ip net.IP) netip.Addr {
 // network namespace: the local side of each, without zones.
 func LocalAddrs() ([]netip.Addr, error) {
 	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	// An address that changes during the dump interrupts it; while many
+	// change at once (gif netstart), ask again.
+	for try := 1; errors.Is(err, netlink.ErrDumpInterrupted) && try < dumpTries; try++ {
+		list, err = netlink.AddrList(nil, netlink.FAMILY_ALL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
@@ -291,9 +296,37 @@ func LinkLocal() (netip.Addr, error) {
 	return LinkLocalFrom(macs, hostname), nil
 }
 
+// dumpTries is how many times LocalAddrs asks for a dump that changes
+// interrupt.
+const dumpTries = 5
+
+// addrSettle is how long WatchAddrs waits for more changes after one, so
+// that a burst of them (gif netstart giving a thousand interfaces their
+// addresses) costs one call of changed rather than one each.
+const addrSettle = 20 * time.Millisecond
+
+// drain takes the updates that come until none has for addrSettle, and
+// reports whether the channel closed meanwhile.
+func drain(updates <-chan netlink.AddrUpdate) (closed bool) {
+	settle := time.NewTimer(addrSettle)
+	defer settle.Stop()
+	for {
+		select {
+		case _, ok := <-updates:
+			if !ok {
+				return true
+			}
+			settle.Reset(addrSettle)
+		case <-settle.C:
+			return false
+		}
+	}
+}
+
 // WatchAddrs subscribes to address changes in the network namespace of the
-// calling thread and returns. Then, until ctx ends, it calls changed after
-// each address is added or removed, one call at a time. If the subscription
+// calling thread and returns. Then, until ctx ends, it calls changed once
+// addresses have been added or removed (after a burst settles), one call at
+// a time. If the subscription
 // breaks (the kernel drops updates when they come faster than they are read),
 // WatchAddrs subscribes again and calls changed, since it may have missed one.
 func WatchAddrs(ctx context.Context, changed func()) error {
@@ -313,6 +346,13 @@ func WatchAddrs(ctx context.Context, changed func()) error {
 			case _, ok := <-updates:
 				if !ok {
 					close(stop) // ends the goroutine that waits to close the socket
+					updates, stop = resubscribeAddrs(ctx, ns)
+					if updates == nil {
+						return
+					}
+				}
+				if ok && drain(updates) {
+					close(stop)
 					updates, stop = resubscribeAddrs(ctx, ns)
 					if updates == nil {
 						return

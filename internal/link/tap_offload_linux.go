@@ -6,20 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"gif/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
-// The offloads of a TAP device opened with IFF_VNET_HDR. Each frame read or
-// written has a struct virtio_net_hdr in front, and one read or write moves
-// a TCP super-frame of up to 64 KiB: Ethernet, IP and TCP headers, then the
-// payload of many segments. Read splits super-frames into frames the size
-// of the MTU (segmentation, as the kernel's TSO would), Write coalesces the
-// segments of each TCP flow into super-frames (as the kernel's GRO would).
-// wireguard-go does the same for a TUN device, whose packets start with the
-// IP header; these functions find it behind the Ethernet header and up to
-// two VLAN tags, and count csum_start from the start of the frame.
+// The offloads of a TUN or TAP device opened with IFF_VNET_HDR. Each frame
+// read or written has a struct virtio_net_hdr in front, and one read or
+// write moves a TCP super-frame of up to 64 KiB: the link-layer header (none
+// on a TUN device; Ethernet with up to two VLAN tags on a TAP device), the
+// IP and TCP headers, then the payload of many segments. Read splits
+// super-frames into frames the size of the MTU (segmentation, as the
+// kernel's TSO would), Write coalesces the segments of each TCP flow into
+// super-frames (as the kernel's GRO would). csum_start counts from the start
+// of the frame.
 
 // virtioNetHdrLen is the length of struct virtio_net_hdr.
 const virtioNetHdrLen = WriteOffset
@@ -80,7 +81,39 @@ func (h virtioNetHdr) encode(b []byte) {
 	binary.NativeEndian.PutUint16(b[8:], h.csumOffset)
 }
 
-// tcpLayout is where the headers of an Ethernet frame carrying TCP start.
+// linkLayer is what comes before the IP header in the frames of a device.
+type linkLayer uint8
+
+const (
+	linkIP       linkLayer = iota // TUN: nothing, the frame is an IP packet
+	linkEthernet                  // TAP: Ethernet, with up to two VLAN tags
+)
+
+// ipAt returns where the IP header of frame starts and the IP version the
+// link-layer header announces, or false if it announces no IP. A TUN frame
+// announces the version of its first nibble.
+func (k linkLayer) ipAt(frame []byte) (at int, version byte, ok bool) {
+	if k == linkIP {
+		if len(frame) == 0 {
+			return 0, 0, false
+		}
+		return 0, frame[0] >> 4, true
+	}
+	for at := 12; at+2 <= len(frame) && at <= 12+4*maxVLANTags; at += 4 {
+		switch binary.BigEndian.Uint16(frame[at:]) {
+		case unix.ETH_P_8021Q, unix.ETH_P_8021AD:
+		case wire.EtherTypeIPv4:
+			return at + 2, 4, true
+		case wire.EtherTypeIPv6:
+			return at + 2, 6, true
+		default:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// tcpLayout is where the headers of a frame carrying TCP start.
 type tcpLayout struct {
 	ip, tcp, data int // offsets in the frame of the IP and TCP headers and of the payload
 	v6            bool
@@ -95,30 +128,24 @@ func (l tcpLayout) addrs() (from, to int) {
 }
 
 // parseTCPLayout finds the IP and TCP headers of frame: IPv4 (with or
-// without options) or IPv6 without extension headers, behind an Ethernet
-// header with up to two VLAN tags.
-func parseTCPLayout(frame []byte) (tcpLayout, bool) {
+// without options) or IPv6 without extension headers, behind the link-layer
+// header.
+func (k linkLayer) parseTCPLayout(frame []byte) (tcpLayout, bool) {
 	var l tcpLayout
-	etherType := uint16(0)
-	for at := 12; l.ip == 0 && at+2 <= len(frame) && at <= 12+4*maxVLANTags; at += 4 {
-		switch etherType = binary.BigEndian.Uint16(frame[at:]); etherType {
-		case unix.ETH_P_8021Q, unix.ETH_P_8021AD:
-		default:
-			l.ip = at + 2
-		}
-	}
-	if l.ip == 0 {
+	at, version, ok := k.ipAt(frame)
+	if !ok {
 		return l, false
 	}
+	l.ip = at
 	ip := frame[l.ip:]
 	switch {
-	case etherType == wire.EtherTypeIPv4 && len(ip) >= wire.IPv4MinHeaderLen && ip[0]>>4 == 4 && ip[9] == unix.IPPROTO_TCP:
+	case version == 4 && len(ip) >= wire.IPv4MinHeaderLen && ip[0]>>4 == 4 && ip[9] == unix.IPPROTO_TCP:
 		ihl := int(ip[0]&0x0f) * 4
 		if ihl < wire.IPv4MinHeaderLen {
 			return l, false
 		}
 		l.tcp = l.ip + ihl
-	case etherType == wire.EtherTypeIPv6 && len(ip) >= wire.IPv6HeaderLen && ip[0]>>4 == 6 && ip[6] == unix.IPPROTO_TCP:
+	case version == 6 && len(ip) >= wire.IPv6HeaderLen && ip[0]>>4 == 6 && ip[6] == unix.IPPROTO_TCP:
 		l.tcp, l.v6 = l.ip+wire.IPv6HeaderLen, true
 	default:
 		return l, false
@@ -143,13 +170,13 @@ func tcpChecksumValid(frame []byte, l tcpLayout) bool {
 	return wire.Checksum(tcp, pseudoHeaderSum(frame, l, len(tcp))) == 0xffff
 }
 
-// splitFrame takes in, a frame with its virtio-net header as a TAP with
+// splitFrame takes in, a frame with its virtio-net header as a device with
 // offloads hands it over, and writes the frames it makes into
 // bufs[i][offset:offset+sizes[i]]: the frame with its checksum completed,
 // or the segments of a TCP super-frame. It returns how many frames it made.
 // It writes nothing when it fails: with ErrTooManySegments when bufs is too
 // short, with errBadFrame otherwise.
-func splitFrame(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) {
+func (k linkLayer) splitFrame(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) {
 	if len(in) < virtioNetHdrLen {
 		return 0, fmt.Errorf("%w: %d bytes, shorter than a virtio-net header", errBadFrame, len(in))
 	}
@@ -180,7 +207,7 @@ func splitFrame(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) 
 		return 1, nil
 	case unix.VIRTIO_NET_HDR_GSO_TCPV4, unix.VIRTIO_NET_HDR_GSO_TCPV6,
 		unix.VIRTIO_NET_HDR_GSO_TCPV4 | unix.VIRTIO_NET_HDR_GSO_ECN, unix.VIRTIO_NET_HDR_GSO_TCPV6 | unix.VIRTIO_NET_HDR_GSO_ECN:
-		return splitTCP(frame, h.gsoType, int(h.gsoSize), bufs, sizes, offset)
+		return k.splitTCP(frame, h.gsoType, int(h.gsoSize), bufs, sizes, offset)
 	}
 	return 0, fmt.Errorf("%w: GSO type %#x", errBadFrame, h.gsoType)
 }
@@ -189,8 +216,8 @@ func splitFrame(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) 
 // each, and gives each its own IP length, IPv4 ID, TCP sequence number and
 // checksums. It parses the headers itself: hdr_len from the kernel can be
 // the length of the whole linear part of a forwarded super-frame.
-func splitTCP(frame []byte, gsoType uint8, gsoSize int, bufs [][]byte, sizes []int, offset int) (int, error) {
-	l, ok := parseTCPLayout(frame)
+func (k linkLayer) splitTCP(frame []byte, gsoType uint8, gsoSize int, bufs [][]byte, sizes []int, offset int) (int, error) {
+	l, ok := k.parseTCPLayout(frame)
 	if !ok {
 		return 0, fmt.Errorf("%w: GSO type %#x on a frame that is not TCP over IP", errBadFrame, gsoType)
 	}
@@ -248,14 +275,18 @@ func splitTCP(frame []byte, gsoType uint8, gsoSize int, bufs [][]byte, sizes []i
 // consecutive segments of each TCP flow into a super-frame by the rules of
 // the kernel's TCP GRO (tcp_gro_receive, inet_gro_receive,
 // ipv6_gro_receive), so that the kernel could cut the super-frame into the
-// same segments again. Its slices are reused from one Write to the next.
+// same segments again. A Write borrows one from coalescers, so that its
+// slices are reused without each device keeping its own.
 type coalescer struct {
 	supers []superFrame // one per write(2), in the order of their first frames
 	flows  []int        // for each flow, the super-frame that may still grow, as an index into supers
 	next   []int        // next[i] is the frame after frame i in its super-frame, or -1
 	hdr    [virtioNetHdrLen + maxFrameHeaders]byte
 	pieces [][]byte
+	iov    []unix.Iovec // the pieces of the write(2) being made
 }
+
+var coalescers = sync.Pool{New: func() any { return new(coalescer) }}
 
 // A superFrame is a frame and the segments of its flow appended to it.
 type superFrame struct {
@@ -271,16 +302,16 @@ type superFrame struct {
 	verified    bool   // the first segment's TCP checksum is right
 }
 
-// plan groups the frames bufs[i][offset:] into super-frames; with coalesce
-// false, each on its own.
-func (c *coalescer) plan(bufs [][]byte, offset int, coalesce bool) {
+// plan groups the frames bufs[i][offset:], of a device with link-layer
+// headers k, into super-frames; with coalesce false, each on its own.
+func (c *coalescer) plan(bufs [][]byte, offset int, k linkLayer, coalesce bool) {
 	c.supers, c.flows = c.supers[:0], c.flows[:0]
 	c.next = slices.Grow(c.next[:0], len(bufs))[:len(bufs)]
 	for i, b := range bufs {
 		c.next[i] = -1
 		frame := b[offset:]
 		s := superFrame{first: i, last: i, segs: 1}
-		l, tcp := parseTCPLayout(frame)
+		l, tcp := k.parseTCPLayout(frame)
 		if !coalesce || !tcp {
 			c.supers = append(c.supers, s)
 			continue
@@ -334,7 +365,7 @@ func coalescible(frame []byte, l tcpLayout) bool {
 }
 
 // flowOf returns the index into c.flows of the flow of frame, by its
-// Ethernet header (addresses, VLAN tags), IP addresses and TCP ports, or
+// link-layer header (Ethernet addresses, VLAN tags), IP addresses and TCP ports, or
 // -1 for a new flow.
 func (c *coalescer) flowOf(bufs [][]byte, offset int, frame []byte, l tcpLayout) int {
 	from, to := l.addrs()

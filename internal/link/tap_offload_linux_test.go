@@ -120,14 +120,39 @@ func (s tcpSeg) frame() []byte {
 	return b
 }
 
+// in returns s as a device with link-layer headers k hands it over: the
+// Ethernet frame, or the IP packet in it.
+func (s tcpSeg) in(k linkLayer) []byte {
+	return s.frame()[s.linkLen(linkEthernet)-s.linkLen(k):]
+}
+
+// linkLen returns the length of the link-layer header of s on a device
+// with link-layer headers k.
+func (s tcpSeg) linkLen(k linkLayer) int {
+	if k == linkIP {
+		return 0
+	}
+	return 14 + 4*len(s.vlans)
+}
+
 // headersLen returns the length of the headers of s.
-func (s tcpSeg) headersLen() int {
-	n := 14 + 4*len(s.vlans) + 20 + 20 + len(s.opts)
+func (s tcpSeg) headersLen(k linkLayer) int {
+	n := s.linkLen(k) + 20 + 20 + len(s.opts)
 	if s.v6 {
 		n += 20
 	}
 	return n
 }
+
+func (k linkLayer) String() string {
+	if k == linkIP {
+		return "TUN"
+	}
+	return "TAP"
+}
+
+// links are the link-layers of TUN and TAP devices.
+var links = []linkLayer{linkIP, linkEthernet}
 
 // withVirtioNetHdr returns frame behind a virtio-net header.
 func withVirtioNetHdr(h virtioNetHdr, frame []byte) []byte {
@@ -154,15 +179,16 @@ func cloneBufs(bufs [][]byte) [][]byte {
 	return c
 }
 
-// gsoFrame returns s as the kernel hands it over as a super-frame with
-// segments of gsoSize bytes. hdr_len is the length of the whole frame, as
-// for a forwarded super-frame, which Read must not trust.
-func gsoFrame(s tcpSeg, gsoSize int, ecn bool) []byte {
+// gsoFrame returns s as the kernel hands it over to a device with
+// link-layer headers k as a super-frame with segments of gsoSize bytes.
+// hdr_len is the length of the whole frame, as for a forwarded super-frame,
+// which Read must not trust.
+func gsoFrame(k linkLayer, s tcpSeg, gsoSize int, ecn bool) []byte {
 	s.partial = true
-	frame := s.frame()
+	frame := s.in(k)
 	h := virtioNetHdr{
 		flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: unix.VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: uint16(len(frame)),
-		gsoSize: uint16(gsoSize), csumStart: uint16(s.headersLen() - 20 - len(s.opts)), csumOffset: 16,
+		gsoSize: uint16(gsoSize), csumStart: uint16(s.headersLen(k) - 20 - len(s.opts)), csumOffset: 16,
 	}
 	if s.v6 {
 		h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV6
@@ -199,33 +225,35 @@ func TestSplitFrameTCP(t *testing.T) {
 		{"one segment", noOpts, 1440, false},
 		{"CWR", cwr, 1448, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bufs := newBufs(tapBatchSize, offset+1500+18)
-			sizes := make([]int, len(bufs))
-			n, err := splitFrame(gsoFrame(tc.seg, tc.gsoSize, tc.ecn), bufs, sizes, offset)
-			mustNoErr(t, err)
-			if want := (len(tc.seg.payload) + tc.gsoSize - 1) / tc.gsoSize; n != want {
-				t.Fatalf("splitFrame made %d frames, want %d", n, want)
-			}
-			for i := range n {
-				want := tc.seg
-				want.payload = tc.seg.payload[i*tc.gsoSize : min((i+1)*tc.gsoSize, len(tc.seg.payload))]
-				want.seq += uint32(i * tc.gsoSize)
-				want.id += uint16(i)
-				if i < n-1 {
-					want.flags &^= tcpFIN | tcpPSH
+		for _, k := range links {
+			t.Run(k.String()+"/"+tc.name, func(t *testing.T) {
+				bufs := newBufs(tapBatchSize, offset+1500+18)
+				sizes := make([]int, len(bufs))
+				n, err := k.splitFrame(gsoFrame(k, tc.seg, tc.gsoSize, tc.ecn), bufs, sizes, offset)
+				mustNoErr(t, err)
+				if want := (len(tc.seg.payload) + tc.gsoSize - 1) / tc.gsoSize; n != want {
+					t.Fatalf("splitFrame made %d frames, want %d", n, want)
 				}
-				if i > 0 {
-					want.flags &^= tcpCWR
+				for i := range n {
+					want := tc.seg
+					want.payload = tc.seg.payload[i*tc.gsoSize : min((i+1)*tc.gsoSize, len(tc.seg.payload))]
+					want.seq += uint32(i * tc.gsoSize)
+					want.id += uint16(i)
+					if i < n-1 {
+						want.flags &^= tcpFIN | tcpPSH
+					}
+					if i > 0 {
+						want.flags &^= tcpCWR
+					}
+					if got := bufs[i][offset : offset+sizes[i]]; !bytes.Equal(got, want.in(k)) {
+						t.Errorf("frame %d:\n got %x\nwant %x", i, got, want.in(k))
+					}
+					if !bytes.Equal(bufs[i][:offset], bytes.Repeat([]byte{0xa5}, offset)) {
+						t.Errorf("frame %d: splitFrame wrote before offset", i)
+					}
 				}
-				if got := bufs[i][offset : offset+sizes[i]]; !bytes.Equal(got, want.frame()) {
-					t.Errorf("frame %d:\n got %x\nwant %x", i, got, want.frame())
-				}
-				if !bytes.Equal(bufs[i][:offset], bytes.Repeat([]byte{0xa5}, offset)) {
-					t.Errorf("frame %d: splitFrame wrote before offset", i)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -240,18 +268,22 @@ func TestSplitFrameNotGSO(t *testing.T) {
 	arp := ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4))
 	for _, tc := range []struct {
 		name        string
+		k           linkLayer
 		h           virtioNetHdr
 		frame, want []byte
 	}{
-		{"plain", virtioNetHdr{}, arp, arp},
-		{"checksum valid", virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_DATA_VALID}, udp, udp},
-		{"checksum needed", virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 14 + 20, csumOffset: 6}, partial, udp},
-		{"hdr_len ignored", virtioNetHdr{hdrLen: 9999}, arp, arp},
+		{"plain", linkEthernet, virtioNetHdr{}, arp, arp},
+		{"checksum valid", linkEthernet, virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_DATA_VALID}, udp, udp},
+		{"checksum needed", linkEthernet, virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 14 + 20, csumOffset: 6}, partial, udp},
+		{"hdr_len ignored", linkEthernet, virtioNetHdr{hdrLen: 9999}, arp, arp},
+		{"TUN plain", linkIP, virtioNetHdr{}, udp[14:], udp[14:]},
+		{"TUN checksum needed", linkIP, virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 20, csumOffset: 6}, partial[14:], udp[14:]},
+		{"TUN not IP", linkIP, virtioNetHdr{}, []byte{0x12, 0x34}, []byte{0x12, 0x34}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bufs := newBufs(2, offset+len(tc.frame))
 			sizes := make([]int, len(bufs))
-			n, err := splitFrame(withVirtioNetHdr(tc.h, tc.frame), bufs, sizes, offset)
+			n, err := tc.k.splitFrame(withVirtioNetHdr(tc.h, tc.frame), bufs, sizes, offset)
 			if err != nil || n != 1 || !bytes.Equal(bufs[0][offset:offset+sizes[0]], tc.want) {
 				t.Errorf("splitFrame() = %d, %v, frame %x; want 1 frame %x", n, err, bufs[0][offset:offset+sizes[0]], tc.want)
 			}
@@ -262,7 +294,7 @@ func TestSplitFrameNotGSO(t *testing.T) {
 func TestSplitFrameErrors(t *testing.T) {
 	const offset = 10
 	good := newSeg(false, 5*1448)
-	gso := func(s tcpSeg) []byte { return gsoFrame(s, 1448, false) }
+	gso := func(s tcpSeg) []byte { return gsoFrame(linkEthernet, s, 1448, false) }
 	withHdr := func(in []byte, change func(*virtioNetHdr)) []byte {
 		h := decodeVirtioNetHdr(in)
 		change(&h)
@@ -279,40 +311,60 @@ func TestSplitFrameErrors(t *testing.T) {
 	noPayload.payload = nil
 	arp := withVirtioNetHdr(virtioNetHdr{gsoType: unix.VIRTIO_NET_HDR_GSO_TCPV4, gsoSize: 1448},
 		ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4)))
+	tunGSO := func(s tcpSeg) []byte { return gsoFrame(linkIP, s, 1448, false) }
+	tunUDP := withVirtioNetHdr(virtioNetHdr{gsoType: unix.VIRTIO_NET_HDR_GSO_TCPV4, gsoSize: 1448},
+		udpPacket(0, netip.AddrPortFrom(segSrc4, 53), netip.AddrPortFrom(segDst4, 4000), make([]byte, 3000)))
+	tunBadVersion := tunGSO(good)
+	tunBadVersion[virtioNetHdrLen] = 0x55
+	tunIPv4InIPv6 := tunGSO(v6)
+	tunIPv4InIPv6[virtioNetHdrLen] = 0x45 // an IPv6 packet that says it is IPv4
 	for _, tc := range []struct {
 		name string
+		tun  bool // a TUN device's packet, not a TAP device's frame
 		in   []byte
 		bufs [][]byte
 		want error
 	}{
-		{"shorter than the virtio-net header", make([]byte, 9), nil, errBadFrame},
-		{"UDP GSO", withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_UDP_L4 }), nil, errBadFrame},
-		{"unknown GSO type", withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = 0x42 }), nil, errBadFrame},
-		{"ECN without TCP", withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_ECN }), nil, errBadFrame},
-		{"GSO size 0", withHdr(gso(good), func(h *virtioNetHdr) { h.gsoSize = 0 }), nil, errBadFrame},
-		{"GSO size too large for IP", withHdr(gso(newSeg(false, 0xffff-40)), func(h *virtioNetHdr) { h.gsoSize = 0xffff }), newBufs(1, 1<<17), errBadFrame},
-		{"IPv6 GSO on IPv4", withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV6 }), nil, errBadFrame},
-		{"IPv4 GSO on IPv6", withHdr(gso(v6), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV4 }), nil, errBadFrame},
-		{"GSO on ARP", arp, nil, errBadFrame},
-		{"three VLAN tags", gso(threeTags), nil, errBadFrame},
-		{"TCP data offset below 5", badOffset, nil, errBadFrame},
-		{"TCP header cut short", truncated, nil, errBadFrame},
-		{"GSO without payload", gso(noPayload), nil, errBadFrame},
-		{"checksum beyond the frame", withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 50, csumOffset: 9}, make([]byte, 60)), nil, errBadFrame},
-		{"checksum at an odd offset", withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 7}, make([]byte, 60)), nil, errBadFrame},
-		{"checksum start beyond the frame", withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 61}, make([]byte, 60)), nil, errBadFrame},
-		{"frame longer than the buffer", withVirtioNetHdr(virtioNetHdr{}, make([]byte, 1500+18+1)), nil, errBadFrame},
-		{"segments longer than a buffer", gso(good), newBufs(tapBatchSize, offset+1000), errBadFrame},
-		{"too many segments", gso(good), newBufs(4, offset+1518), ErrTooManySegments},
-		{"no buffers", withVirtioNetHdr(virtioNetHdr{}, make([]byte, 60)), [][]byte{}, ErrTooManySegments},
+		{"shorter than the virtio-net header", false, make([]byte, 9), nil, errBadFrame},
+		{"UDP GSO", false, withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_UDP_L4 }), nil, errBadFrame},
+		{"unknown GSO type", false, withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = 0x42 }), nil, errBadFrame},
+		{"ECN without TCP", false, withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_ECN }), nil, errBadFrame},
+		{"GSO size 0", false, withHdr(gso(good), func(h *virtioNetHdr) { h.gsoSize = 0 }), nil, errBadFrame},
+		{"GSO size too large for IP", false, withHdr(gso(newSeg(false, 0xffff-40)), func(h *virtioNetHdr) { h.gsoSize = 0xffff }), newBufs(1, 1<<17), errBadFrame},
+		{"IPv6 GSO on IPv4", false, withHdr(gso(good), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV6 }), nil, errBadFrame},
+		{"IPv4 GSO on IPv6", false, withHdr(gso(v6), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV4 }), nil, errBadFrame},
+		{"GSO on ARP", false, arp, nil, errBadFrame},
+		{"three VLAN tags", false, gso(threeTags), nil, errBadFrame},
+		{"TCP data offset below 5", false, badOffset, nil, errBadFrame},
+		{"TCP header cut short", false, truncated, nil, errBadFrame},
+		{"GSO without payload", false, gso(noPayload), nil, errBadFrame},
+		{"checksum beyond the frame", false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 50, csumOffset: 9}, make([]byte, 60)), nil, errBadFrame},
+		{"checksum at an odd offset", false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 7}, make([]byte, 60)), nil, errBadFrame},
+		{"checksum start beyond the frame", false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 61}, make([]byte, 60)), nil, errBadFrame},
+		{"frame longer than the buffer", false, withVirtioNetHdr(virtioNetHdr{}, make([]byte, 1500+18+1)), nil, errBadFrame},
+		{"segments longer than a buffer", false, gso(good), newBufs(tapBatchSize, offset+1000), errBadFrame},
+		{"too many segments", false, gso(good), newBufs(4, offset+1518), ErrTooManySegments},
+		{"no buffers", false, withVirtioNetHdr(virtioNetHdr{}, make([]byte, 60)), [][]byte{}, ErrTooManySegments},
+		{"TUN GSO on UDP", true, tunUDP, nil, errBadFrame},
+		{"TUN GSO on IP version 5", true, tunBadVersion, nil, errBadFrame},
+		{"TUN IPv4 GSO on IPv6", true, withHdr(tunGSO(v6), func(h *virtioNetHdr) { h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV4 }), nil, errBadFrame},
+		{"TUN IPv6 header with version 4", true, tunIPv4InIPv6, nil, errBadFrame},
+		{"TUN TCP header cut short", true, tunGSO(good)[:virtioNetHdrLen+20+10], nil, errBadFrame},
+		{"TUN GSO without payload", true, tunGSO(noPayload), nil, errBadFrame},
+		{"TUN segments longer than a buffer", true, tunGSO(good), newBufs(tapBatchSize, offset+1000), errBadFrame},
+		{"TUN too many segments", true, tunGSO(good), newBufs(4, offset+1500), ErrTooManySegments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bufs := tc.bufs
 			if bufs == nil {
 				bufs = newBufs(tapBatchSize, offset+1500+18)
 			}
+			k := linkEthernet
+			if tc.tun {
+				k = linkIP
+			}
 			before := cloneBufs(bufs)
-			n, err := splitFrame(tc.in, bufs, make([]int, len(bufs)), offset)
+			n, err := k.splitFrame(tc.in, bufs, make([]int, len(bufs)), offset)
 			if n != 0 || !errors.Is(err, tc.want) {
 				t.Errorf("splitFrame() = %d, %v; want 0 and %v", n, err, tc.want)
 			}
@@ -376,7 +428,7 @@ func (c *coalescer) groups() [][]int {
 
 // superFrameOf returns the frame and virtio-net header Write should make
 // of segs: the first, with the payload of all and the PSH flag of the last.
-func superFrameOf(segs []tcpSeg) (virtioNetHdr, []byte) {
+func superFrameOf(k linkLayer, segs []tcpSeg) (virtioNetHdr, []byte) {
 	s := segs[0]
 	s.payload = nil
 	for _, seg := range segs {
@@ -385,8 +437,8 @@ func superFrameOf(segs []tcpSeg) (virtioNetHdr, []byte) {
 	s.flags |= segs[len(segs)-1].flags & tcpPSH
 	s.partial = true
 	h := virtioNetHdr{
-		flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: unix.VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: uint16(s.headersLen()),
-		gsoSize: uint16(len(segs[0].payload)), csumStart: uint16(s.headersLen() - 20 - len(s.opts)), csumOffset: 16,
+		flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: unix.VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: uint16(s.headersLen(k)),
+		gsoSize: uint16(len(segs[0].payload)), csumStart: uint16(s.headersLen(k) - 20 - len(s.opts)), csumOffset: 16,
 	}
 	if s.v6 {
 		h.gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV6
@@ -394,7 +446,7 @@ func superFrameOf(segs []tcpSeg) (virtioNetHdr, []byte) {
 	if s.flags&tcpCWR != 0 {
 		h.gsoType |= unix.VIRTIO_NET_HDR_GSO_ECN
 	}
-	return h, s.frame()
+	return h, s.in(k)
 }
 
 func TestCoalesce(t *testing.T) {
@@ -413,6 +465,11 @@ func TestCoalesce(t *testing.T) {
 	tiny := newSeg(false, 0)
 	tiny.opts = nil
 	ack := newSeg(false, 0)
+	// Frames of a TAP device only, or packets of a TUN device only.
+	linkOnly := map[string]linkLayer{
+		"another VLAN": linkEthernet, "another MAC address": linkEthernet, "Ethernet padding": linkEthernet,
+		"one-byte segments": linkIP,
+	}
 	for _, tc := range []struct {
 		name string
 		segs []tcpSeg
@@ -474,57 +531,73 @@ func TestCoalesce(t *testing.T) {
 		{"no segment overtakes another TCP header", []tcpSeg{run4[0], at(run4, 1, func(s *tcpSeg) { s.opts = nil })[1], run4[1], run4[2]},
 			[][]int{{0}, {1}, {2, 3}}},
 		{"Ethernet padding", flowRun(tiny, 3, 1), [][]int{{0}, {1}, {2}}},
+		{"one-byte segments", flowRun(tiny, 3, 1), [][]int{{0, 1, 2}}},
 		{"not TCP in between", []tcpSeg{run4[0], arp, run4[1]}, [][]int{{0, 2}, {1}}},
 		{"64 KiB at most", flowRun(newSeg(false, 0), 47, 1400), [][]int{
 			{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
 				30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45}, {46}}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const offset = 5
-			var bufs [][]byte
-			for _, s := range tc.segs {
-				frame := s.frame()
-				if s.dstMAC == nil {
-					frame = ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4))
-				}
-				if len(frame) < 60 {
-					frame = append(frame, make([]byte, 60-len(frame))...) // padding
-				}
-				bufs = append(bufs, append(make([]byte, offset), frame...))
+		for _, k := range links {
+			if only, ok := linkOnly[tc.name]; ok && only != k {
+				continue
 			}
-			before := cloneBufs(bufs)
-			var c coalescer
-			c.plan(bufs, offset, true)
-			groups := c.groups()
-			if !slices.EqualFunc(groups, tc.want, slices.Equal) {
-				t.Fatalf("super-frames %v, want %v", groups, tc.want)
+			t.Run(k.String()+"/"+tc.name, func(t *testing.T) {
+				testCoalesce(t, k, tc.segs, tc.want)
+			})
+		}
+	}
+}
+
+// testCoalesce checks the super-frames that a coalescer makes of segs on
+// a device with link-layer headers k.
+func testCoalesce(t *testing.T, k linkLayer, segs []tcpSeg, want [][]int) {
+	const offset = 5
+	var bufs [][]byte
+	for _, s := range segs {
+		frame := s.in(k)
+		if s.dstMAC == nil {
+			// Not TCP.
+			frame = udpPacket(0, netip.AddrPortFrom(segSrc4, 53), netip.AddrPortFrom(segDst4, 4000), []byte("a datagram"))
+			if k == linkEthernet {
+				frame = ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4))
 			}
-			for k, g := range groups {
-				got := bytes.Join(c.frame(bufs, offset, &c.supers[k]), nil)
-				var wantHdr virtioNetHdr
-				wantFrame := bufs[g[0]][offset:]
-				if len(g) > 1 {
-					var segs []tcpSeg
-					for _, i := range g {
-						segs = append(segs, tc.segs[i])
-					}
-					wantHdr, wantFrame = superFrameOf(segs)
-				}
-				if h := decodeVirtioNetHdr(got); h != wantHdr {
-					t.Errorf("super-frame %d: virtio-net header %+v, want %+v", k, h, wantHdr)
-				}
-				if !bytes.Equal(got[virtioNetHdrLen:], wantFrame) {
-					t.Errorf("super-frame %d:\n got %x\nwant %x", k, got[virtioNetHdrLen:], wantFrame)
-				}
+		}
+		if k == linkEthernet && len(frame) < 60 {
+			frame = append(frame, make([]byte, 60-len(frame))...) // padding
+		}
+		bufs = append(bufs, append(make([]byte, offset), frame...))
+	}
+	before := cloneBufs(bufs)
+	var c coalescer
+	c.plan(bufs, offset, k, true)
+	groups := c.groups()
+	if !slices.EqualFunc(groups, want, slices.Equal) {
+		t.Fatalf("super-frames %v, want %v", groups, want)
+	}
+	for i, g := range groups {
+		got := bytes.Join(c.frame(bufs, offset, &c.supers[i]), nil)
+		var wantHdr virtioNetHdr
+		wantFrame := bufs[g[0]][offset:]
+		if len(g) > 1 {
+			var run []tcpSeg
+			for _, j := range g {
+				run = append(run, segs[j])
 			}
-			if !slices.EqualFunc(bufs, before, bytes.Equal) {
-				t.Error("the buffers changed")
-			}
-			c.plan(bufs, offset, false)
-			if groups, want := len(c.groups()), len(bufs); groups != want {
-				t.Errorf("without coalescing, %d super-frames, want %d", groups, want)
-			}
-		})
+			wantHdr, wantFrame = superFrameOf(k, run)
+		}
+		if h := decodeVirtioNetHdr(got); h != wantHdr {
+			t.Errorf("super-frame %d: virtio-net header %+v, want %+v", i, h, wantHdr)
+		}
+		if !bytes.Equal(got[virtioNetHdrLen:], wantFrame) {
+			t.Errorf("super-frame %d:\n got %x\nwant %x", i, got[virtioNetHdrLen:], wantFrame)
+		}
+	}
+	if !slices.EqualFunc(bufs, before, bytes.Equal) {
+		t.Error("the buffers changed")
+	}
+	c.plan(bufs, offset, k, false)
+	if groups, want := len(c.groups()), len(bufs); groups != want {
+		t.Errorf("without coalescing, %d super-frames, want %d", groups, want)
 	}
 }
 
@@ -540,16 +613,23 @@ func tcpChecksumOK(frame []byte, l tcpLayout) bool {
 func FuzzSplitFrame(f *testing.F) {
 	vlan := newSeg(true, 9000)
 	vlan.vlans = []uint16{3}
-	f.Add(gsoFrame(newSeg(false, 5000), 1448, false))
-	f.Add(gsoFrame(vlan, 1000, true))
-	f.Add(withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 16}, newSeg(false, 100).frame()))
-	f.Add(withVirtioNetHdr(virtioNetHdr{}, ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4))))
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Add(false, gsoFrame(linkEthernet, newSeg(false, 5000), 1448, false))
+	f.Add(false, gsoFrame(linkEthernet, vlan, 1000, true))
+	f.Add(false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 16}, newSeg(false, 100).frame()))
+	f.Add(false, withVirtioNetHdr(virtioNetHdr{}, ethFrame(0, segDstMAC, segSrcMAC, unix.ETH_P_ARP, arpPacket(1, segSrcMAC, segSrc4, nil, segDst4))))
+	f.Add(true, gsoFrame(linkIP, newSeg(false, 5000), 1448, false))
+	f.Add(true, gsoFrame(linkIP, newSeg(true, 9000), 1000, true))
+	f.Add(true, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 20, csumOffset: 16}, newSeg(false, 100).in(linkIP)))
+	f.Fuzz(func(t *testing.T, tun bool, in []byte) {
 		const offset = 4
+		k := linkEthernet
+		if tun {
+			k = linkIP
+		}
 		bufs := newBufs(16, offset+1518)
 		sizes := make([]int, len(bufs))
 		orig := bytes.Clone(in)
-		n, err := splitFrame(in, bufs, sizes, offset)
+		n, err := k.splitFrame(in, bufs, sizes, offset)
 		if err != nil {
 			if n != 0 || !errors.Is(err, errBadFrame) && !errors.Is(err, ErrTooManySegments) {
 				t.Fatalf("splitFrame() = %d, %v", n, err)
@@ -573,11 +653,11 @@ func FuzzSplitFrame(f *testing.F) {
 			}
 			return
 		}
-		in0, _ := parseTCPLayout(frame)
+		in0, _ := k.parseTCPLayout(frame)
 		var payload []byte
 		for i := range n {
 			out := bufs[i][offset : offset+sizes[i]]
-			l, ok := parseTCPLayout(out)
+			l, ok := k.parseTCPLayout(out)
 			if !ok || l != in0 || !bytes.Equal(out[:l.ip], frame[:l.ip]) {
 				t.Fatalf("frame %d has other headers: %x", i, out)
 			}
@@ -604,7 +684,7 @@ func FuzzSplitFrame(f *testing.F) {
 // fuzzFrames builds up to 128 frames of four TCP flows from data, 8 bytes
 // for each, with changes to headers, flags, sequence numbers and IDs that
 // decide whether they coalesce.
-func fuzzFrames(data []byte, offset int) [][]byte {
+func fuzzFrames(data []byte, offset int, link linkLayer) [][]byte {
 	var flows [4]tcpSeg
 	for k := range flows {
 		flows[k] = newSeg(k >= 2, 0)
@@ -647,7 +727,7 @@ func fuzzFrames(data []byte, offset int) [][]byte {
 			s.opts = nil
 		}
 		s.flowLabel = uint32(r[6] & 1)
-		frame := s.frame()
+		frame := s.in(link)
 		if r[6]&0x80 != 0 {
 			frame = frame[:min(int(r[6]&0x7f), len(frame))]
 		}
@@ -657,10 +737,10 @@ func fuzzFrames(data []byte, offset int) [][]byte {
 	return bufs
 }
 
-// flowKey returns the Ethernet header, IP addresses and TCP ports of a
+// flowKey returns the link-layer header, IP addresses and TCP ports of a
 // frame, or nil if it is not TCP.
-func flowKey(frame []byte) []byte {
-	l, ok := parseTCPLayout(frame)
+func flowKey(k linkLayer, frame []byte) []byte {
+	l, ok := k.parseTCPLayout(frame)
 	if !ok {
 		return nil
 	}
@@ -669,15 +749,20 @@ func flowKey(frame []byte) []byte {
 }
 
 func FuzzCoalesce(f *testing.F) {
-	f.Add(bytes.Repeat([]byte{0, 0, 0, 240, 0, 0, 0, 0}, 60))
-	f.Add(bytes.Repeat([]byte{0, 0, 0, 240, 0, 0, 0, 0, 1, 0, 0, 200, 0, 0, 0, 0, 6, 0, 0, 220, 0, 0, 0, 0}, 20))
-	f.Add([]byte{0x10, 0, 0, 240, 1, 0, 0, 0, 0, 0, 0, 240, 1, 0, 0, 0, 8, 0, 0, 100, 1, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add(false, bytes.Repeat([]byte{0, 0, 0, 240, 0, 0, 0, 0}, 60))
+	f.Add(false, bytes.Repeat([]byte{0, 0, 0, 240, 0, 0, 0, 0, 1, 0, 0, 200, 0, 0, 0, 0, 6, 0, 0, 220, 0, 0, 0, 0}, 20))
+	f.Add(false, []byte{0x10, 0, 0, 240, 1, 0, 0, 0, 0, 0, 0, 240, 1, 0, 0, 0, 8, 0, 0, 100, 1, 0, 0, 0})
+	f.Add(true, bytes.Repeat([]byte{0, 0, 0, 240, 0, 0, 0, 0, 2, 0, 0, 200, 0, 0, 0, 0}, 30))
+	f.Fuzz(func(t *testing.T, tun bool, data []byte) {
 		const offset = 3
-		bufs := fuzzFrames(data, offset)
+		link := linkEthernet
+		if tun {
+			link = linkIP
+		}
+		bufs := fuzzFrames(data, offset, link)
 		before := cloneBufs(bufs)
 		var c coalescer
-		c.plan(bufs, offset, true)
+		c.plan(bufs, offset, link, true)
 		groups := c.groups()
 		superOf := make([]int, len(bufs))
 		seen := 0
@@ -696,7 +781,7 @@ func FuzzCoalesce(f *testing.F) {
 		// Frames of one flow go out in order.
 		keys := make([][]byte, len(bufs))
 		for i := range bufs {
-			keys[i] = flowKey(bufs[i][offset:])
+			keys[i] = flowKey(link, bufs[i][offset:])
 		}
 		for i := range bufs {
 			for j := i + 1; j < len(bufs); j++ {
@@ -713,13 +798,13 @@ func FuzzCoalesce(f *testing.F) {
 			super := bytes.Join(c.frame(bufs, offset, &c.supers[k]), nil)
 			segs := newBufs(len(g), 2000)
 			sizes := make([]int, len(segs))
-			n, err := splitFrame(super, segs, sizes, 0)
+			n, err := link.splitFrame(super, segs, sizes, 0)
 			if err != nil || n != len(g) {
 				t.Fatalf("super-frame %d of %d frames splits into %d, %v", k, len(g), n, err)
 			}
 			for i, seg := range segs {
 				want, got := bufs[g[i]][offset:], seg[:sizes[i]]
-				l, _ := parseTCPLayout(got)
+				l, _ := link.parseTCPLayout(got)
 				if !tcpChecksumOK(want, l) || !tcpChecksumOK(got, l) {
 					t.Errorf("super-frame %d, frame %d: bad TCP checksum", k, i)
 				}
@@ -753,13 +838,13 @@ func FuzzCoalesce(f *testing.F) {
 func BenchmarkSplitFrame(b *testing.B) {
 	const offset = 130
 	s := newSeg(false, 45*1448)
-	in := gsoFrame(s, 1448, false)
+	in := gsoFrame(linkEthernet, s, 1448, false)
 	bufs := newBufs(tapBatchSize, offset+1518)
 	sizes := make([]int, len(bufs))
 	b.SetBytes(int64(len(s.payload)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, err := splitFrame(in, bufs, sizes, offset); n != 45 || err != nil {
+		if n, err := linkEthernet.splitFrame(in, bufs, sizes, offset); n != 45 || err != nil {
 			b.Fatalf("splitFrame() = %d, %v", n, err)
 		}
 	}
@@ -777,7 +862,7 @@ func BenchmarkCoalesce(b *testing.B) {
 	b.SetBytes(45 * 1448)
 	b.ReportAllocs()
 	for b.Loop() {
-		c.plan(bufs, offset, true)
+		c.plan(bufs, offset, linkEthernet, true)
 		if len(c.supers) != 1 || len(c.frame(bufs, offset, &c.supers[0])) != 46 {
 			b.Fatalf("%d super-frames, want 1", len(c.supers))
 		}

@@ -32,11 +32,11 @@ func Dir() (string, error) {
 	return filepath.Join(baseDir, id), nil
 }
 
-// Save writes v as indented JSON to path atomically: temp file in the same
+// Save writes v as JSON to path atomically: temp file in the same
 // directory, fsync, rename, fsync of the directory. Files are created 0600,
 // directories 0700.
 func Save(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "\t")
+	data, err := json.Marshal(v) // compact: with a thousand gifs, indenting costs more than writing
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}

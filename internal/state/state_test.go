@@ -55,8 +55,8 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(data), "[\n\t{\n\t\t\"name\": \"gif0\",") || !strings.HasSuffix(string(data), "]\n") {
-		t.Errorf("file is not indented JSON ending in a newline:\n%s", data)
+	if !strings.HasPrefix(string(data), "[{\"name\":\"gif0\",") || !strings.HasSuffix(string(data), "]\n") {
+		t.Errorf("file is not JSON ending in a newline:\n%s", data)
 	}
 	for p, want := range map[string]os.FileMode{path: 0o600, dir: 0o700 | os.ModeDir, filepath.Dir(dir): 0o700 | os.ModeDir} {
 		if info, err := os.Stat(p); err != nil || info.Mode() != want {

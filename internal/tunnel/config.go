@@ -6,6 +6,7 @@ package tunnel
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -77,6 +78,9 @@ func NewConfig(name string) Config {
 
 // HasTunnel reports whether the outer addresses are set.
 func (c *Config) HasTunnel() bool { return c.Src.IsValid() && c.Dst.IsValid() }
+
+// Equal reports whether c and o configure an interface the same way.
+func (c *Config) Equal(o *Config) bool { return reflect.DeepEqual(c, o) }
 
 // Unit returns the unit number of a gif interface name ("gif3" gives 3).
 func Unit(name string) (int, bool) { return parseUnit("gif", name) }
