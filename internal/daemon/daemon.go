@@ -28,9 +28,9 @@ type Daemon struct {
 	statePath string
 	namespace string
 
-	mu     sync.Mutex // serialises configuration changes
-	state  tunnel.State
-	ifaces map[string]*iface
+	mu        sync.Mutex // serialises configuration changes
+	state     tunnel.State
+	ifaces    map[string]*iface
 	linkLocal linkLocal // guarded by mu
 	// counters of each gif by name: they outlive its devices, which a
 	// bridge membership change replaces.
