@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// wireguardModule is the module whose main package is wireguard-go, and
+// wireguardVersion the version the comparison is pinned to: the one whose
+// tun package gif's TUN device started from.
+const (
+	wireguardModule  = "golang.zx2c4.com/wireguard"
+	wireguardVersion = "v0.0.0-20260522210424-ecfc5a8d5446"
+)
+
+// requiredTools names the Debian package of each program the run needs;
+// `make bench` installs them.
+var requiredTools = map[string]string{
+	"ip":     "iproute2",
+	"ping":   "iputils-ping",
+	"iperf3": "iperf3",
+	"wg":     "wireguard-tools",
+}
+
+// toolbox is what the run builds and finds before it measures anything.
+type toolbox struct {
+	root      string // the module's directory
+	work      string // temporary: binaries, daemon state, keys
+	gif       string // gif, built from the tree
+	wireguard string // wireguard-go, built from the module proxy
+	wgVersion string // what wireguard-go says, and the module version
+}
+
+// prepare checks the tools and builds gif and wireguard-go into work.
+func prepare(ctx context.Context, work string) (*toolbox, error) {
+	var missing []string
+	for tool, pkg := range requiredTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (apt-get install %s)", tool, pkg))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing tools: %s; `make bench` installs them", strings.Join(missing, ", "))
+	}
+	gomod, err := goOutput(ctx, "", "env", "GOMOD")
+	if err != nil {
+		return nil, err
+	}
+	if gomod == "" || gomod == os.DevNull {
+		return nil, fmt.Errorf("not inside the gif module: run `go run ./bench` from the repository")
+	}
+	tb := &toolbox{root: filepath.Dir(gomod), work: work}
+	tb.gif = filepath.Join(work, "gif")
+	if _, err := goOutput(ctx, tb.root, "build", "-o", tb.gif, "./cmd/gif"); err != nil {
+		return nil, fmt.Errorf("build gif: %w", err)
+	}
+	version := wireguardVersion
+	install := exec.CommandContext(ctx, "go", "install", wireguardModule+"@"+version)
+	install.Dir = work // outside the module: go install pkg@version uses the module's own go.mod
+	install.Env = append(os.Environ(), "GOBIN="+work)
+	if out, err := install.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go install %s@%s: %w\n%s", wireguardModule, version, err, out)
+	}
+	tb.wireguard = filepath.Join(work, "wireguard")
+	out, err := exec.CommandContext(ctx, tb.wireguard, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %w", tb.wireguard, err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	tb.wgVersion = fmt.Sprintf("%s (module %s)", strings.TrimSpace(first), version)
+	return tb, nil
+}
+
+// goOutput runs the go command in dir ("" for the current directory) and
+// returns its standard output, trimmed.
+func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
