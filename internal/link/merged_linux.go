@@ -8,14 +8,10 @@ import (
 	"gif/internal/wire"
 )
 
-// Header offsets of the IP packets mergedTCP looks at.
 const (
-	ipv4FlagsAt    = 6
-	ipv4MFOffset   = 0x3fff // MF and the fragment offset
-	tcpDataOffAt   = 12
-	ipv4AddrsAt    = 12
-	ipv6AddrsAt    = 8
-	ipv6AddrsEndAt = 40
+	ipv4FlagsAt  = 6      // where an IPv4 header keeps its flags and fragment offset
+	ipv4MFOffset = 0x3fff // MF and the fragment offset
+	tcpDataOffAt = 12     // where a TCP header keeps its data offset
 )
 
 // mergedTCP recognizes a TCP super-packet that the kernel built by GRO from
@@ -33,47 +29,22 @@ const (
 // would otherwise have verified, which GRO had verified already for the
 // segments it merged.
 func mergedTCP(pkt []byte) (segment, bool) {
-	var (
-		ipLen   int
-		sum     uint16
-		gsoType uint8
-	)
-	switch wire.Version(pkt) {
-	case 4:
-		if len(pkt) < wire.IPv4MinHeaderLen {
-			return segment{}, false
-		}
-		ip := wire.IPv4(pkt)
-		ipLen = ip.HeaderLen()
-		if ip.Protocol() != unix.IPPROTO_TCP || int(ip.TotalLength()) != len(pkt) || ipLen < wire.IPv4MinHeaderLen ||
-			binary.BigEndian.Uint16(pkt[ipv4FlagsAt:])&ipv4MFOffset != 0 {
-			return segment{}, false
-		}
-		sum = pseudoSum(pkt[ipv4AddrsAt:wire.IPv4MinHeaderLen], len(pkt)-ipLen)
+	l, ok := linkIP.parseTCPLayout(pkt)
+	if !ok {
+		return segment{}, false
+	}
+	gsoType := uint8(unix.VIRTIO_NET_HDR_GSO_TCPV6)
+	if l.v6 {
+		ok = int(wire.IPv6(pkt).PayloadLength())+wire.IPv6HeaderLen == len(pkt)
+	} else {
 		gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV4
-	case 6:
-		if len(pkt) < wire.IPv6HeaderLen {
-			return segment{}, false
-		}
-		ip := wire.IPv6(pkt)
-		ipLen = wire.IPv6HeaderLen
-		if ip.NextHeader() != unix.IPPROTO_TCP || int(ip.PayloadLength())+ipLen != len(pkt) {
-			return segment{}, false
-		}
-		sum = pseudoSum(pkt[ipv6AddrsAt:ipv6AddrsEndAt], len(pkt)-ipLen)
-		gsoType = unix.VIRTIO_NET_HDR_GSO_TCPV6
-	default:
+		ok = int(wire.IPv4(pkt).TotalLength()) == len(pkt) &&
+			binary.BigEndian.Uint16(pkt[ipv4FlagsAt:])&ipv4MFOffset == 0
+	}
+	if !ok || binary.BigEndian.Uint16(pkt[l.tcp+tcpChecksumAt:]) != uint16(pseudoHeaderSum(pkt, l, len(pkt)-l.tcp)) {
 		return segment{}, false
 	}
-	if len(pkt) < ipLen+tcpMinLen {
-		return segment{}, false
-	}
-	tcpLen := int(pkt[ipLen+tcpDataOffAt]>>4) * 4
-	if tcpLen < tcpMinLen || ipLen+tcpLen > len(pkt) ||
-		binary.BigEndian.Uint16(pkt[ipLen+tcpChecksumAt:]) != sum {
-		return segment{}, false
-	}
-	return segment{size: len(pkt), ipLen: ipLen, tcpLen: tcpLen, gsoType: gsoType}, true
+	return segment{size: len(pkt), ipLen: l.tcp, tcpLen: l.data - l.tcp, gsoType: gsoType}, true
 }
 
 // segment is a TCP segment that mergedTCP recognized.

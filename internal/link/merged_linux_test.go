@@ -37,10 +37,12 @@ func tcpPacket(t *testing.T, v6 bool, payload int, partial bool) []byte {
 	for i := range payload {
 		tcp[tcpLen+i] = byte(i * 7)
 	}
-	addrs := pkt[ipv4AddrsAt:wire.IPv4MinHeaderLen]
-	if v6 {
-		addrs = pkt[ipv6AddrsAt:ipv6AddrsEndAt]
+	l, ok := linkIP.parseTCPLayout(pkt)
+	if !ok {
+		t.Fatal("test packet does not parse")
 	}
+	from, to := l.addrs()
+	addrs := pkt[from:to]
 	pseudo := pseudoSum(addrs, len(tcp))
 	if partial {
 		binary.BigEndian.PutUint16(tcp[tcpChecksumAt:], pseudo)
