@@ -23,7 +23,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 	show := fs.String("s", "", "show `all`, `sa` or `flow`")
 	flush := fs.Bool("F", false, "flush every rule")
 	del := fs.Bool("d", false, "delete the rules of the file given with -f")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(clusterFlags(args, "fs")); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -47,6 +47,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 		if *parseOnly {
 			if *verbose {
 				printIPsec(stdout, "all", statusOf(cfg))
+				printIKE(stdout, cfg.IKE)
 			}
 			return 0
 		}
@@ -151,4 +152,54 @@ func protoName(p uint8) string {
 		return "etherip"
 	}
 	return fmt.Sprint(p)
+}
+
+// printIKE prints ike rules as ipsec.conf rules with every default
+// written out, the pre-shared key hidden.
+func printIKE(w io.Writer, rules []ipsecconf.IKE) {
+	if len(rules) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nIKE:")
+	for _, r := range rules {
+		var b strings.Builder
+		fmt.Fprintf(&b, "ike %s %s %s", r.Start, r.Proto, r.Mode)
+		if r.IPProto != 0 {
+			fmt.Fprintf(&b, " proto %s", protoName(r.IPProto))
+		}
+		fmt.Fprintf(&b, " from %s to %s", r.Src, r.Dst)
+		if r.Local.IsValid() {
+			fmt.Fprintf(&b, " local %s", r.Local)
+		}
+		if r.Peer.IsValid() {
+			fmt.Fprintf(&b, " peer %s", r.Peer)
+		} else {
+			b.WriteString(" peer any")
+		}
+		for _, ph := range []struct {
+			name string
+			p    ipsecconf.IKEPhase
+		}{{"main", r.Main}, {"quick", r.Quick}} {
+			b.WriteString(" " + ph.name)
+			if ph.p.Auth != "" {
+				b.WriteString(" auth " + ph.p.Auth)
+			}
+			if ph.p.Enc != "" {
+				b.WriteString(" enc " + ph.p.Enc)
+			}
+			fmt.Fprintf(&b, " group %s lifetime %d", ph.p.Group, int(ph.p.Lifetime.Seconds()))
+		}
+		if r.SrcID != "" {
+			b.WriteString(" srcid " + r.SrcID)
+		}
+		if r.DstID != "" {
+			b.WriteString(" dstid " + r.DstID)
+		}
+		if r.PSK != "" {
+			b.WriteString(" psk (hidden)")
+		} else {
+			b.WriteString(" rsa")
+		}
+		fmt.Fprintln(w, b.String())
+	}
 }

@@ -43,6 +43,10 @@ type outFlow struct {
 // peer see sequence numbers again that it has seen.
 func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
 	p := &policy{config: cfg}
+	if len(cfg.IKE) > 0 {
+		r := cfg.IKE[0]
+		return nil, fmt.Errorf("%s:%d: ike rules are read and checked, but gif does not negotiate keys yet (IKEv1 is being built); use manual keys", r.File, r.Line)
+	}
 	var sas []*ipsec.SA
 	for _, r := range cfg.SAs {
 		if r.Proto != "esp" {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gif/internal/netns"
 )
 
 // seedIPsecConf is the seed's ipsec.conf of each bridge, as written.
@@ -95,5 +97,36 @@ func TestIPsecSeedExample(t *testing.T) {
 	n.b2.gif("ipsecctl", "-F")
 	if res := n.h1.ping(lanH2, 2); res.Received != 0 {
 		t.Fatal("the LANs still reach each other with no SA on b2")
+	}
+}
+
+// TestIPsecIKENotYet: ipsecctl -n reads and checks the seed's ike line and
+// shows it with ipsecctl's defaults; loading it is refused at its line,
+// and nothing of the file is loaded.
+func TestIPsecIKENotYet(t *testing.T) {
+	lab := netns.NewTestLab(t, "gifk")
+	h := newNode(t, lab, "h")
+	dir := t.TempDir()
+	conf := "esp from 1.2.3.4 to 4.3.2.1 spi 0x4242:0x4243 authkey " + strings.Repeat("11", 32) + ":" + strings.Repeat("22", 32) +
+		" enckey " + strings.Repeat("33", 16) + ":" + strings.Repeat("44", 16) + "\n" +
+		"flow esp proto etherip from 1.2.3.4 to 4.3.2.1\n" +
+		"ike esp proto etherip from 1.2.3.4 to 4.3.2.1\n"
+	path := filepath.Join(dir, "ipsec.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shown := h.gif("ipsecctl", "-nv", "-f", path)
+	want := "ike active esp tunnel proto etherip from 1.2.3.4/32 to 4.3.2.1/32 peer 4.3.2.1 " +
+		"main auth hmac-sha1 enc aes group modp3072 lifetime 3600 " +
+		"quick auth hmac-sha2-256 enc aes group modp3072 lifetime 1200 rsa"
+	if !strings.Contains(shown, want) {
+		t.Errorf("ipsecctl -nv shows\n%s\nwant a line\n%s", shown, want)
+	}
+	out, err := h.gifTry("ipsecctl", "-f", path)
+	if err == nil || !strings.Contains(err.Error(), path+":3: ike rules are read and checked, but gif does not negotiate keys yet") {
+		t.Errorf("ipsecctl -f with an ike rule: %q, %v; want the refusal at line 3", out, err)
+	}
+	if st := h.gif("ipsecctl", "-s", "all"); !strings.Contains(st, "No flows") || !strings.Contains(st, "No entries") {
+		t.Errorf("after the refused load, ipsecctl -s all shows\n%s", st)
 	}
 }

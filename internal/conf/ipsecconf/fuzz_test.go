@@ -33,6 +33,8 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		bridge1Conf, bridge2Conf,
 		"ike esp proto etherip from 1.2.3.4 to 4.3.2.1\n",
+		"ike passive ah transport from { 192.0.2.0/24 2001:db8::1 } to any peer any local 192.0.2.1 main auth hmac-sha2-512 enc aes-256 group ecp384 lifetime 1h quick auth hmac-sha1 group none lifetime 90 srcid a@b dstid 192.0.2.2 psk 'k'\n",
+		"ike dynamic esp from 192.0.2.1 to 192.0.2.2 quick enc aes-128-gcm group grp19 rsa\n",
 		"gw = \"192.0.2\"\nesp transport from $gw.1 to $gw.2 spi 0x4242:4243 enc aesctr authkey file \"k32:k32\" enckey file \"k20:k36\"\n",
 		"include \"inc\"\nflow ah in proto ospf from { 192.0.2.0/24, 2001:db8::/32 } to any peer $gw type use # c\n",
 		"esp to 2001:db8::1 from 2001:db8::2 spi 01000 enc chacha20-poly1305 enckey 0x" + strings.Repeat("11", 36) + "\n",
@@ -64,7 +66,43 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse(%q): flow %+v: %s", data, fl, msg)
 			}
 		}
+		for _, k := range c.IKE {
+			if msg := checkIKE(k); msg != "" || !atLine(data, k.File, k.Line) {
+				t.Fatalf("Parse(%q): ike rule %+v: %s", data, k, msg)
+			}
+		}
 	})
+}
+
+func checkIKE(k IKE) string {
+	q := k.Quick
+	switch {
+	case !slices.Contains([]string{"active", "passive", "dynamic"}, k.Start):
+		return "start"
+	case k.Proto != "esp" && k.Proto != "ah":
+		return "proto"
+	case k.Mode != "tunnel" && k.Mode != "transport":
+		return "mode"
+	case !k.Src.IsValid() || !k.Dst.IsValid() || k.Src.Addr().Is4() != k.Dst.Addr().Is4():
+		return "addresses"
+	case k.Src != k.Src.Masked() || k.Dst != k.Dst.Masked():
+		return "host bits"
+	case !slices.Contains(mainEncs, k.Main.Enc) || !slices.Contains(mainAuths, k.Main.Auth) || !slices.Contains(groups, k.Main.Group):
+		return "main mode algorithms"
+	case k.Proto == "ah" && (q.Enc != "" || !slices.Contains(quickAuths, q.Auth)):
+		return "ah algorithms"
+	case k.Proto == "esp" && !slices.Contains(quickEncs, q.Enc):
+		return "quick mode enc"
+	case k.Proto == "esp" && slices.Contains(quickAEADs, q.Enc) != (q.Auth == ""):
+		return "quick mode auth"
+	case q.Auth != "" && !slices.Contains(quickAuths, q.Auth):
+		return "quick mode auth"
+	case q.Group != "none" && !slices.Contains(groups, q.Group):
+		return "quick mode group"
+	case k.Main.Lifetime <= 0 || q.Lifetime <= 0:
+		return "lifetime"
+	}
+	return ""
 }
 
 // atLine reports whether line is a line of the file called name: the main

@@ -9,6 +9,11 @@
 //	    [auth ALG] [enc ALG] [authkey KEYSPEC] [enckey KEYSPEC]
 //	flow [esp|ah] [in|out] [proto NAME|NUMBER] from SRC to DST
 //	    [peer ADDR|any] [type require|use|acquire|dontacq|deny|bypass]
+//	ike [active|passive|dynamic] [esp|ah] [tunnel|transport]
+//	    [proto NAME|NUMBER] from SRC to DST [peer ADDR|any] [local ADDR]
+//	    [main [auth A] [enc E] [group G] [lifetime T]]
+//	    [quick [auth A] [enc E] [group G] [lifetime T]]
+//	    [srcid ID] [dstid ID] [rsa | psk STRING]
 //	NAME = VALUE ...
 //	include "FILE"
 //
@@ -19,8 +24,13 @@
 // the SA from DST to SRC with SPI IN and the second keys. A flow rule with
 // neither in nor out makes the out flow and its reverse in flow. SRC and
 // DST are an address, ADDR/LEN, any, or a { list }, and a rule is made for
-// each source and destination of the same family. ike rules are refused:
-// gif has no key daemon yet.
+// each source and destination of the same family. An ike rule, one for
+// each source and destination too, is read whole into an IKE, with
+// ipsecctl's defaults (ike.c r1.85): active, main mode aes (128-bit),
+// hmac-sha1, modp3072 for 3600 s, quick mode aes, hmac-sha2-256, PFS with
+// modp3072 for 1200 s, RSA signatures unless psk, and the peer DST when it
+// is one address. T is seconds, or minutes or hours with m or h after
+// them (20m, 1h).
 //
 // Defaults are ipsecctl's: an SA is tunnel mode, auth hmac-sha2-256 and enc
 // aes; a flow is esp, type require, and its peer is DST for an out flow and
@@ -55,7 +65,12 @@
 //   - auth, enc, authkey and enckey may come in any order, and so may peer
 //     and type; a rule ends at the end of its file; CR is a blank.
 //   - Ports, local, srcid, dstid, flow NAT, udpencap, bundle, ipcomp,
-//     tcpmd5 and ipip rules are refused with an error that says so.
+//     tcpmd5 and ipip rules are refused with an error that says so; so are
+//     in ike rules aggressive mode, tag, comp, sec(4) interfaces and the
+//     algorithms gif's IKE cannot negotiate or its ESP cannot run (3des,
+//     blowfish, cast128, hmac-md5, hmac-ripemd160, gmac, modp768, ecp224,
+//     the brainpool groups). The items of an ike rule after DST may come in
+//     any order.
 //
 // Parse returns the first error only, an *Error.
 package ipsecconf
@@ -72,6 +87,7 @@ import (
 type Config struct {
 	SAs   []SA
 	Flows []Flow
+	IKE   []IKE
 }
 
 // SA is one security association: one direction, as ipsecctl makes them.

@@ -54,8 +54,6 @@ func (r *rule) value(what string) (token, error) {
 	return t, nil
 }
 
-var errIKE = errors.New("ike rules (dynamic keying) are not supported yet; use manual keys")
-
 func (p *parser) rule(r *rule) error {
 	if len(r.toks) > 1 && r.toks[1].isPunct("=") {
 		return p.define(r)
@@ -64,7 +62,7 @@ func (p *parser) rule(r *rule) error {
 	case t.is("include"):
 		return p.include(r)
 	case t.is("ike"):
-		return &Error{File: r.file, Line: t.line, Err: errIKE}
+		return p.ike(r)
 	case t.is("flow"):
 		return p.flow(r)
 	case t.is("esp", "ah", "tunnel", "transport", "from", "to"):

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeFiles are files by path: key files, included files, /etc/protocols.
@@ -99,12 +100,67 @@ func TestParseSeedExample(t *testing.T) {
 	}
 }
 
-// TestParseSeedDynamicKeying: the seed's ike variant is refused, saying why.
+// TestParseSeedDynamicKeying: the seed's ike lines, with ipsecctl's
+// defaults.
 func TestParseSeedDynamicKeying(t *testing.T) {
-	_, err := Parse("ipsec.conf", []byte("# bridge1\nike esp proto etherip from 1.2.3.4 to 4.3.2.1\n"), nil)
-	want := "ipsec.conf:2: ike rules (dynamic keying) are not supported yet; use manual keys"
-	if err == nil || err.Error() != want {
-		t.Errorf("Parse(ike rule) = %v, want %s", err, want)
+	got, err := Parse("ipsec.conf", []byte("# bridge1\nike esp proto etherip from 1.2.3.4 to 4.3.2.1\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []IKE{{
+		File: "ipsec.conf", Line: 2, Start: "active", Proto: "esp", Mode: "tunnel", IPProto: 97,
+		Src: prefix("1.2.3.4/32"), Dst: prefix("4.3.2.1/32"), Peer: addr("4.3.2.1"),
+		Main:  IKEPhase{Auth: "hmac-sha1", Enc: "aes", Group: "modp3072", Lifetime: time.Hour},
+		Quick: IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 20 * time.Minute},
+	}}
+	if !reflect.DeepEqual(got.IKE, want) || len(got.SAs)+len(got.Flows) != 0 {
+		t.Errorf("Parse gives\n%+v\nwant\n%+v", *got, want)
+	}
+}
+
+func TestParseIKE(t *testing.T) {
+	tests := []struct {
+		conf string
+		want []IKE // File and Line aside
+	}{
+		// Every item, the ones after the hosts in another order than
+		// ipsecctl's.
+		{`ike passive esp transport proto tcp from 192.0.2.1 to 192.0.2.2 psk "a secret" srcid me@gif.example dstid peer.example quick group none enc aes-256-gcm lifetime 20m main auth hmac-sha2-256 enc aes-256 group grp14 lifetime 1H local 192.0.2.1`,
+			[]IKE{{Start: "passive", Proto: "esp", Mode: "transport", IPProto: 6,
+				Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Local: addr("192.0.2.1"), Peer: addr("192.0.2.2"),
+				Main:  IKEPhase{Auth: "hmac-sha2-256", Enc: "aes-256", Group: "modp2048", Lifetime: time.Hour},
+				Quick: IKEPhase{Enc: "aes-256-gcm", Group: "none", Lifetime: 20 * time.Minute},
+				SrcID: "me@gif.example", DstID: "peer.example", PSK: "a secret"}}},
+		// Networks: the peer is given, or none (any peer).
+		{"ike dynamic from 192.0.2.0/24 to 198.51.100.0/24 peer 198.51.100.1 quick lifetime 30\n" +
+			"ike from { 192.0.2.0/24, 2001:db8::/32 } to any peer any rsa",
+			[]IKE{
+				{Start: "dynamic", Proto: "esp", Mode: "tunnel", Src: prefix("192.0.2.0/24"), Dst: prefix("198.51.100.0/24"),
+					Peer: addr("198.51.100.1"), Main: defaultMain,
+					Quick: IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 30 * time.Second}},
+				{Start: "active", Proto: "esp", Mode: "tunnel", Src: prefix("192.0.2.0/24"), Dst: prefix("0.0.0.0/0"),
+					Main: defaultMain, Quick: defaultQuick},
+				{Start: "active", Proto: "esp", Mode: "tunnel", Src: prefix("2001:db8::/32"), Dst: prefix("::/0"),
+					Main: defaultMain, Quick: defaultQuick},
+			}},
+		// ah negotiates no encryption.
+		{"ike ah to 2001:db8::2 from 2001:db8::1 quick auth hmac-sha2-512",
+			[]IKE{{Start: "active", Proto: "ah", Mode: "tunnel", Src: prefix("2001:db8::1/128"), Dst: prefix("2001:db8::2/128"),
+				Peer: addr("2001:db8::2"), Main: defaultMain,
+				Quick: IKEPhase{Auth: "hmac-sha2-512", Group: "modp3072", Lifetime: 20 * time.Minute}}}},
+	}
+	for _, tc := range tests {
+		got, err := Parse("ipsec.conf", []byte(tc.conf), nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.conf, err)
+			continue
+		}
+		for i := range got.IKE {
+			got.IKE[i].File, got.IKE[i].Line = "", 0
+		}
+		if !reflect.DeepEqual(got.IKE, tc.want) {
+			t.Errorf("%s: Parse gives\n%+v\nwant\n%+v", tc.conf, got.IKE, tc.want)
+		}
 	}
 }
 
