@@ -40,15 +40,34 @@ func Save(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	tmp, err := writeTemp(path, append(data, '\n'))
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := commit(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := replace(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteFile writes data to path atomically, as Save does, with mode perm;
+// a missing directory is made with mode 0700.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	if err := replace(path, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replace puts data at path through a temporary file and a rename.
+func replace(path string, data []byte, perm os.FileMode) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp, perm); err == nil {
+		err = commit(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // writeTemp writes data to a new hidden file beside path, on the same file
