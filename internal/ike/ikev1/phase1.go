@@ -278,11 +278,16 @@ func (p *Phase1) Handle(raw []byte) ([]byte, error) {
 		// The peer sent it again: it missed the answer.
 		return p.lastSent, nil
 	}
+	// A message that fails, forged or garbled, must not move the IV on:
+	// the peer's genuine one may still come.
+	iv := p.iv
 	reply, err := p.handle(raw)
-	if err == nil {
-		p.lastGot = bytes.Clone(raw)
+	if err != nil {
+		p.iv = iv
+		return nil, err
 	}
-	return reply, err
+	p.lastGot = bytes.Clone(raw)
+	return reply, nil
 }
 
 func (p *Phase1) handle(raw []byte) ([]byte, error) {
