@@ -507,10 +507,16 @@ func (q *Phase2) handle(raw []byte) ([]byte, error) {
 	return nil, fail(isakmp.NotifyInvalidMessageID, "quick mode: unexpected message after message %d", q.step)
 }
 
-// finish derives the keys of both SAs: encryption key first, then
-// authentication key, from KEYMAT of each SPI.
+// finish ends the exchange with its SAs.
 func (q *Phase2) finish() {
 	q.step = 3
+	q.Child = q.child()
+}
+
+// child derives the keys of both SAs, known once the responder has sent
+// message 2: encryption key first, then authentication key, from KEYMAT of
+// each SPI.
+func (q *Phase2) child() *ChildSA {
 	encLen := q.enc.bits/8 + q.enc.salt
 	authLen := 0
 	c := &ChildSA{Local: q.cfg.Local, Remote: q.cfg.Remote, IPProto: q.cfg.IPProto, Mode: q.cfg.Mode,
@@ -532,5 +538,5 @@ func (q *Phase2) finish() {
 	}
 	c.EncKeyIn, c.AuthKeyIn = keymat(q.spiIn[:])
 	c.EncKeyOut, c.AuthKeyOut = keymat(q.spiOut[:])
-	q.Child = c
+	return c
 }
