@@ -149,3 +149,34 @@ func TestQuickModeFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestInformational: a delete sent under one side's ISAKMP SA opens on the
+// other's; a changed one does not.
+func TestInformational(t *testing.T) {
+	b1, b2 := seedConfigs(true)
+	ini, resp, err := runMainMode(t, b1, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := ini.Informational(DeleteESP(0x1000, 0x1001), ini.InitialContact())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := resp.OpenInformational(msg)
+	if err != nil || len(pl) != 2 || pl[0].Type != isakmp.PayloadDelete || pl[1].Type != isakmp.PayloadNotify {
+		t.Fatalf("OpenInformational = %v, %v", pl, err)
+	}
+	d, err := isakmp.ParseDelete(pl[0].Body)
+	if err != nil || d.Protocol != isakmp.ProtoESP || len(d.SPIs) != 2 || !bytes.Equal(d.SPIs[1], []byte{0, 0, 0x10, 0x01}) {
+		t.Errorf("delete = %+v, %v", d, err)
+	}
+	bad := bytes.Clone(msg)
+	bad[len(bad)-20] ^= 1
+	if _, err := resp.OpenInformational(bad); err == nil {
+		t.Error("a changed informational message opened")
+	}
+	self, err := isakmp.ParseDelete(resp.DeleteSelf().Body)
+	if err != nil || self.Protocol != isakmp.ProtoISAKMP || !bytes.Equal(self.SPIs[0][:8], ini.ICookie[:]) {
+		t.Errorf("DeleteSelf = %+v, %v", self, err)
+	}
+}

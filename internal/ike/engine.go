@@ -1,0 +1,314 @@
+// Package ike runs the key exchanges of ipsec.conf's ike rules, as
+// isakmpd(8) does for OpenBSD's ipsecctl: IKEv1 Main Mode and Quick Mode
+// (package ikev1) with each rule's peer, retransmission, rekeying before
+// lifetimes end, DELETE and INITIAL-CONTACT. The SAs it negotiates go to an
+// Installer, the daemon's SAD and SPD, the same tables manual keys fill.
+//
+// An Engine does no I/O of its own: datagrams arrive through Receive and
+// leave through a Transport, and time passes through Tick, so that it runs
+// against fakes in tests.
+package ike
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/ike/ikev1"
+	"gif/internal/ike/isakmp"
+	"gif/internal/ike/pki"
+)
+
+// Port is IKE's UDP port.
+const Port = 500
+
+// Tuning of the exchanges.
+const (
+	// retransmitFirst is the wait before a message is sent again; each
+	// retry doubles it, up to maxTries sends.
+	retransmitFirst = time.Second
+	maxTries        = 6
+	// retryAfter is how long an active rule whose exchange failed waits
+	// before it tries again.
+	retryAfter = 30 * time.Second
+	// rekeyAt is the part of a lifetime after which an SA is renewed;
+	// the responder's side waits a little longer, so that the two sides
+	// rarely renew the same SA at once.
+	rekeyAt          = 0.85
+	rekeyAtResponder = 0.92
+)
+
+// Transport sends IKE datagrams.
+type Transport interface {
+	Send(msg []byte, from netip.Addr, to netip.AddrPort) error
+}
+
+// Installer is where negotiated SAs go.
+type Installer interface {
+	// Install adds the two ESP SAs of child, made for rule between the
+	// phase-1 addresses local and peer; outbound packets of the rule's flow
+	// use the newest.
+	Install(rule ipsecconf.IKE, local, peer netip.Addr, child *ikev1.ChildSA)
+	// Remove drops the SAs of child.
+	Remove(local, peer netip.Addr, child *ikev1.ChildSA)
+}
+
+// Config is what an Engine needs besides its rules.
+type Config struct {
+	// KeyDir holds the RSA keys (pki.DefaultDir when empty).
+	KeyDir string
+	Log    *slog.Logger
+	// Rand is where cookies, nonces, SPIs and secrets come from;
+	// crypto/rand when nil.
+	Rand io.Reader
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Counters are the engine's counts, for gif ipsecctl -s ike.
+type Counters struct {
+	In, Out      atomic.Uint64 // messages received and sent
+	Dropped      atomic.Uint64 // messages refused: malformed, forged, of no exchange
+	Retransmits  atomic.Uint64
+	Failed       atomic.Uint64 // exchanges that failed
+	Established1 atomic.Uint64 // ISAKMP SAs made
+	Established2 atomic.Uint64 // pairs of ESP SAs made
+}
+
+// Engine negotiates the SAs of a set of ike rules. Its methods may be
+// called from several goroutines.
+type Engine struct {
+	cfg       Config
+	transport Transport
+	installer Installer
+	log       *slog.Logger
+	Counters  Counters
+
+	mu       sync.Mutex
+	rules    []ipsecconf.IKE
+	isakmp   []*isakmpSA
+	quick    []*quickExchange
+	children []*child
+	retry    map[int]time.Time // rule index: when an active rule may try again
+	now      time.Time
+}
+
+// isakmpSA is a Main Mode and, once done, the phase-1 SA it made.
+type isakmpSA struct {
+	p1           *ikev1.Phase1
+	local, peer  netip.Addr
+	rule         int // the rule it was made for, or -1 as responder
+	sent         time.Time
+	tries        int
+	awaiting     bool // whether this side waits for the peer's message
+	established  time.Time
+	expires      time.Time
+	renewed      bool
+	pendingRules []int // rules whose Quick Mode waits for this SA
+}
+
+// quickExchange is a Quick Mode in flight.
+type quickExchange struct {
+	sa       *isakmpSA
+	q        *ikev1.Phase2
+	rule     int
+	sent     time.Time
+	tries    int
+	awaiting bool
+}
+
+// child is an installed pair of ESP SAs.
+type child struct {
+	c           *ikev1.ChildSA
+	rule        int
+	sa          *isakmpSA // for DELETE; nil once the peer deleted it
+	local, peer netip.Addr
+	rekey       time.Time
+	expires     time.Time
+	renewed     bool
+}
+
+// New returns an engine with no rules.
+func New(cfg Config, t Transport, in Installer) *Engine {
+	if cfg.KeyDir == "" {
+		cfg.KeyDir = pki.DefaultDir
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{cfg: cfg, transport: t, installer: in, log: cfg.Log, retry: map[int]time.Time{}}
+}
+
+// Load replaces the rules; SAs of rules no longer there are deleted, and
+// active rules start negotiating at the next Tick.
+func (e *Engine) Load(rules []ipsecconf.IKE) {
+	e.mu.Lock()
+	old := e.rules
+	e.rules = rules
+	var gone []*child
+	kept := e.children[:0]
+	for _, c := range e.children {
+		if i := indexRule(rules, old[c.rule]); i >= 0 {
+			c.rule = i
+			kept = append(kept, c)
+		} else {
+			gone = append(gone, c)
+		}
+	}
+	e.children = kept
+	e.quick = nil
+	e.retry = map[int]time.Time{}
+	for _, sa := range e.isakmp {
+		sa.pendingRules = nil
+		if sa.rule >= 0 {
+			sa.rule = indexRule(rules, old[sa.rule])
+		}
+	}
+	e.mu.Unlock()
+	e.remove(gone)
+}
+
+// indexRule finds r in rules by what it negotiates, its place aside.
+func indexRule(rules []ipsecconf.IKE, r ipsecconf.IKE) int {
+	for i, o := range rules {
+		o.File, o.Line = r.File, r.Line
+		if o == r {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove deletes children: the peer is told, unless it deleted them, and
+// the installer drops them.
+func (e *Engine) remove(gone []*child) {
+	for _, c := range gone {
+		if c.sa != nil && c.sa.p1.Done() {
+			if msg, err := c.sa.p1.Informational(ikev1.DeleteESP(c.c.SPIIn)); err == nil {
+				e.send(msg, c.local, c.peer)
+			}
+		}
+		e.installer.Remove(c.local, c.peer, c.c)
+	}
+}
+
+// Close deletes every SA: the peers are told.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	gone := e.children
+	sas := e.isakmp
+	e.children, e.isakmp, e.quick = nil, nil, nil
+	e.mu.Unlock()
+	e.remove(gone)
+	for _, sa := range sas {
+		if sa.p1.Done() {
+			if msg, err := sa.p1.Informational(sa.p1.DeleteSelf()); err == nil {
+				e.send(msg, sa.local, sa.peer)
+			}
+		}
+	}
+}
+
+func (e *Engine) send(msg []byte, from, to netip.Addr) {
+	e.Counters.Out.Add(1)
+	if err := e.transport.Send(msg, from, netip.AddrPortFrom(to, Port)); err != nil {
+		e.log.Debug("ike: send", "to", to, "err", err)
+	}
+}
+
+// localOf is the address a rule's phase 1 runs from: local, or the
+// source when it is one address.
+func localOf(r ipsecconf.IKE) netip.Addr {
+	if r.Local.IsValid() {
+		return r.Local
+	}
+	if r.Src.IsSingleIP() {
+		return r.Src.Addr()
+	}
+	return netip.Addr{}
+}
+
+// phase1Config is what Main Mode with r's peer needs.
+func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
+	c := ikev1.Phase1Config{Local: local, Peer: peer, Enc: r.Main.Enc, Hash: r.Main.Auth, Group: r.Main.Group,
+		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand}
+	if r.PSK != "" {
+		c.PSK = []byte(r.PSK)
+		return c, nil
+	}
+	key, created, err := pki.LocalKey(e.cfg.KeyDir)
+	if err != nil {
+		return c, err
+	}
+	if created {
+		e.log.Info("ike: made this host's RSA key; give the peers "+pki.LocalPubPath(e.cfg.KeyDir), "key", pki.LocalKeyPath(e.cfg.KeyDir))
+	}
+	if c.PeerKey, err = pki.PeerKey(e.cfg.KeyDir, peer); err != nil {
+		return c, err
+	}
+	c.Key = key
+	return c, nil
+}
+
+// phase2Config is what Quick Mode for r needs.
+func phase2Config(r ipsecconf.IKE) ikev1.Phase2Config {
+	return ikev1.Phase2Config{Local: r.Src, Remote: r.Dst, IPProto: r.IPProto, Mode: r.Mode,
+		Enc: r.Quick.Enc, Auth: r.Quick.Auth, Group: r.Quick.Group, Lifetime: r.Quick.Lifetime}
+}
+
+// newSPI returns a random SPI above the reserved ones that no child uses
+// inbound.
+func (e *Engine) newSPI() uint32 {
+	var b [4]byte
+	for {
+		io.ReadFull(e.cfg.Rand, b[:])
+		spi := binary.BigEndian.Uint32(b[:])
+		if spi < 0x100 {
+			continue
+		}
+		taken := false
+		for _, c := range e.children {
+			taken = taken || c.c.SPIIn == spi
+		}
+		if !taken {
+			return spi
+		}
+	}
+}
+
+// fail ends an exchange with one log line that says why, and lets its rule
+// try again later.
+func (e *Engine) fail(rule int, peer netip.Addr, what string, err error) {
+	e.Counters.Failed.Add(1)
+	e.log.Warn("ike: "+what+" failed: "+reason(err), "peer", peer)
+	if rule >= 0 {
+		e.retry[rule] = e.now.Add(retryAfter)
+	}
+}
+
+// reason says in words why an exchange failed.
+func reason(err error) string {
+	var f *ikev1.Failure
+	if errors.As(err, &f) {
+		switch f.Notify {
+		case isakmp.NotifyNoProposalChosen:
+			return "no proposal chosen: " + f.Err.Error()
+		case isakmp.NotifyAuthenticationFailed, isakmp.NotifyInvalidSignature:
+			return "authentication failed: " + f.Err.Error()
+		}
+	}
+	return err.Error()
+}

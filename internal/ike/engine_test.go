@@ -1,0 +1,236 @@
+package ike
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/ike/ikev1"
+)
+
+var (
+	bridge1 = netip.MustParseAddr("1.2.3.4")
+	bridge2 = netip.MustParseAddr("4.3.2.1")
+)
+
+// seedRule is the seed's ike line of the bridge at local, parsed, with a
+// pre-shared key and the lifetimes given.
+func seedRule(t *testing.T, local, peer netip.Addr, psk string, main, quick time.Duration) ipsecconf.IKE {
+	t.Helper()
+	line := fmt.Sprintf("ike esp proto etherip from %s to %s main lifetime %d quick lifetime %d psk %q\n",
+		local, peer, int(main.Seconds()), int(quick.Seconds()), psk)
+	cfg, err := ipsecconf.Parse("ipsec.conf", []byte(line), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.IKE[0]
+}
+
+// installed is a fake Installer: the children installed now.
+type installed struct {
+	mu       sync.Mutex
+	children []*ikev1.ChildSA
+	removed  int
+}
+
+func (in *installed) Install(rule ipsecconf.IKE, local, peer netip.Addr, c *ikev1.ChildSA) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.children = append(in.children, c)
+}
+
+func (in *installed) Remove(local, peer netip.Addr, c *ikev1.ChildSA) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i, o := range in.children {
+		if o == c {
+			in.children = append(in.children[:i], in.children[i+1:]...)
+			in.removed++
+			return
+		}
+	}
+}
+
+func (in *installed) list() []*ikev1.ChildSA {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]*ikev1.ChildSA(nil), in.children...)
+}
+
+// fakeNet carries datagrams between engines by address, in order, and
+// loses those that drop says to.
+type fakeNet struct {
+	engines map[netip.Addr]*Engine
+	queue   []datagram
+	drop    func(n int) bool
+	sent    int
+}
+
+type datagram struct {
+	msg      []byte
+	from, to netip.Addr
+}
+
+// port is one engine's side of the fake network.
+type port struct {
+	net   *fakeNet
+	local netip.Addr
+}
+
+func (p port) Send(msg []byte, from netip.Addr, to netip.AddrPort) error {
+	p.net.sent++
+	if p.net.drop != nil && p.net.drop(p.net.sent) {
+		return nil
+	}
+	p.net.queue = append(p.net.queue, datagram{bytes.Clone(msg), from, to.Addr()})
+	return nil
+}
+
+// deliver hands every queued datagram over, and what they bring in turn.
+func (n *fakeNet) deliver() {
+	for len(n.queue) > 0 {
+		d := n.queue[0]
+		n.queue = n.queue[1:]
+		if e, ok := n.engines[d.to]; ok {
+			e.Receive(d.msg, netip.AddrPortFrom(d.from, Port), d.to)
+		}
+	}
+}
+
+// lab is the seed's two bridges with engines on a fake network and a
+// shared fake clock.
+type lab struct {
+	net    *fakeNet
+	now    time.Time
+	e1, e2 *Engine
+	i1, i2 *installed
+}
+
+func newLab(t *testing.T, r1, r2 ipsecconf.IKE) *lab {
+	l := &lab{net: &fakeNet{engines: map[netip.Addr]*Engine{}}, now: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return l.now }
+	l.i1, l.i2 = &installed{}, &installed{}
+	l.e1 = New(Config{KeyDir: t.TempDir(), Now: clock}, port{l.net, bridge1}, l.i1)
+	l.e2 = New(Config{KeyDir: t.TempDir(), Now: clock}, port{l.net, bridge2}, l.i2)
+	l.net.engines[bridge1], l.net.engines[bridge2] = l.e1, l.e2
+	l.e1.Load([]ipsecconf.IKE{r1})
+	l.e2.Load([]ipsecconf.IKE{r2})
+	return l
+}
+
+// run advances the clock by d in steps of a quarter second, ticking both
+// engines and delivering what they send.
+func (l *lab) run(d time.Duration) {
+	for end := l.now.Add(d); l.now.Before(end); l.now = l.now.Add(250 * time.Millisecond) {
+		l.e1.Tick()
+		l.e2.Tick()
+		l.net.deliver()
+	}
+}
+
+// paired checks that each child installed on one side has its mirror on
+// the other: the same SPIs crossed and the same keys.
+func paired(t *testing.T, a, b []*ikev1.ChildSA) {
+	t.Helper()
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("installed: %d and %d pairs of SAs", len(a), len(b))
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if x.SPIIn == y.SPIOut && x.SPIOut == y.SPIIn {
+				found = true
+				if !bytes.Equal(x.EncKeyIn, y.EncKeyOut) || !bytes.Equal(x.AuthKeyOut, y.AuthKeyIn) {
+					t.Errorf("SPIs %08x/%08x: the keys differ", x.SPIIn, x.SPIOut)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("SPIs %08x/%08x have no mirror", x.SPIIn, x.SPIOut)
+		}
+	}
+}
+
+// TestSeedBothActive: the seed's two ike lines, both active, negotiate at
+// once without a deadlock; each side installs what the other does.
+func TestSeedBothActive(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.run(2 * time.Second)
+	paired(t, l.i1.list(), l.i2.list())
+	if n := l.e1.Counters.Established2.Load(); n == 0 || l.e1.Counters.Failed.Load() != 0 {
+		t.Errorf("bridge1: %d SAs made, %d failures", n, l.e1.Counters.Failed.Load())
+	}
+	// Nothing more happens while the SAs last.
+	before := l.net.sent
+	l.run(time.Minute)
+	if l.net.sent != before {
+		t.Errorf("%d messages sent while nothing was due", l.net.sent-before)
+	}
+}
+
+// TestLossAndRetransmit: the first three datagrams are lost; messages are
+// sent again until the SAs are made.
+func TestLossAndRetransmit(t *testing.T) {
+	r1 := seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute)
+	r2 := seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute)
+	r2.Start = "passive"
+	l := newLab(t, r1, r2)
+	l.net.drop = func(n int) bool { return n <= 3 }
+	l.run(30 * time.Second)
+	paired(t, l.i1.list(), l.i2.list())
+	if l.e1.Counters.Retransmits.Load()+l.e2.Counters.Retransmits.Load() == 0 {
+		t.Error("no message was sent again")
+	}
+}
+
+// TestRekey: SAs are renewed before their lifetime ends, so that at every
+// moment a pair is installed on both sides, and the old pair goes at its
+// end.
+func TestRekey(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", 10*time.Minute, time.Minute), seedRule(t, bridge2, bridge1, "k", 10*time.Minute, time.Minute))
+	l.run(2 * time.Second)
+	first := l.i1.list()
+	for range 4 * 60 * 4 { // four quick lifetimes
+		l.run(250 * time.Millisecond)
+		if len(l.i1.list()) == 0 || len(l.i2.list()) == 0 {
+			t.Fatalf("at %v a side had no SAs", l.now)
+		}
+	}
+	now := l.i1.list()
+	for _, c := range now {
+		for _, f := range first {
+			if c == f {
+				t.Error("an SA of the first pair outlived its lifetime")
+			}
+		}
+	}
+	if l.i1.removed == 0 || l.e1.Counters.Established2.Load() < 4 {
+		t.Errorf("removed %d, made %d", l.i1.removed, l.e1.Counters.Established2.Load())
+	}
+	paired(t, l.i1.list(), l.i2.list())
+}
+
+// TestCloseDeletes: a side that stops tells the other, which drops the
+// SAs at once.
+func TestCloseDeletes(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.run(2 * time.Second)
+	l.e2.Close()
+	l.net.deliver()
+	if n := len(l.i1.list()); n != 0 || len(l.i2.list()) != 0 {
+		t.Errorf("after bridge2 closed: %d and %d pairs installed", n, len(l.i2.list()))
+	}
+}
+
+// TestWrongKey: another pre-shared key fails, counted, and makes nothing.
+func TestWrongKey(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "other", time.Hour, 20*time.Minute))
+	l.run(10 * time.Second)
+	if len(l.i1.list())+len(l.i2.list()) != 0 || l.e1.Counters.Failed.Load()+l.e2.Counters.Failed.Load() == 0 {
+		t.Errorf("installed %d and %d, failures %d", len(l.i1.list()), len(l.i2.list()), l.e1.Counters.Failed.Load()+l.e2.Counters.Failed.Load())
+	}
+}
