@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gif/internal/conf/ipsecconf"
+	"gif/internal/ike"
 	"gif/internal/ipsec"
 	"gif/internal/outer"
 	"gif/internal/state"
@@ -51,6 +53,12 @@ type Daemon struct {
 	// by mu); see ipsec_seq.go.
 	seqReserved map[string]uint64
 	stop        chan struct{} // ends the daemon's own goroutines
+
+	// ike negotiates the SAs of ike rules on ikeConns; negotiated holds
+	// them (guarded by mu), newest first.
+	ike        *ike.Engine
+	ikeConns   map[int]IKEConn
+	negotiated []ipsecconf.SA
 }
 
 type transportKey struct {
@@ -85,6 +93,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		stop:      make(chan struct{}),
 		rules:     make(map[domainRule]bool),
 		conns:     make(map[transportKey]outer.Conn),
+		ikeConns:  make(map[int]IKEConn),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -107,6 +116,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	d.state = saved
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
+	d.startIKE()
 	if err := d.restoreIPsec(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore IPsec rules: %w", err)
@@ -161,6 +171,10 @@ func (d *Daemon) WatchAddrs(ctx context.Context) error {
 // back from the state file when a daemon starts again) and closes the
 // transport.
 func (d *Daemon) Close() {
+	if d.ike != nil {
+		// Tell the peers, before the sockets close; the engine takes mu.
+		d.ike.Close()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	select {
@@ -178,6 +192,10 @@ func (d *Daemon) Close() {
 	for k, c := range d.conns {
 		c.Close()
 		delete(d.conns, k)
+	}
+	for k, c := range d.ikeConns {
+		c.Close()
+		delete(d.ikeConns, k)
 	}
 }
 

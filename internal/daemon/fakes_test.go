@@ -430,6 +430,29 @@ func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
 
 func (h *fakeHost) LinkLocal() (netip.Addr, error) { return h.linkLocal, nil }
 
+// ListenIKE returns a socket on which nothing arrives.
+func (h *fakeHost) ListenIKE(family int) (daemon.IKEConn, error) {
+	return &quietConn{closed: make(chan struct{})}, nil
+}
+
+// quietConn is an IKE socket of a fake host: what is written goes nowhere.
+type quietConn struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *quietConn) ReadFrom(buf []byte) (int, netip.AddrPort, error) {
+	<-c.closed
+	return 0, netip.AddrPort{}, net.ErrClosed
+}
+
+func (c *quietConn) WriteTo(msg []byte, to netip.AddrPort) error { return nil }
+
+func (c *quietConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
 // Listen returns one end of an outertest pair; the other end is the
 // network, which network returns. It replaces the network of an earlier
 // daemon on h.

@@ -30,9 +30,18 @@ type Host interface {
 	WatchAddrs(ctx context.Context, changed func()) error
 	LinkLocal() (netip.Addr, error)
 	Listen(family int, proto uint8) (outer.Conn, error)
+	// ListenIKE opens IKE's UDP socket, port 500, of family 4 or 6.
+	ListenIKE(family int) (IKEConn, error)
 	// AddDomainRules and DelDomainRules add and remove the policy rules
 	// that route outer packets of family (4 or 6) marked domain by routing
 	// table domain (link.AddDomainRules). Both are idempotent.
 	AddDomainRules(family, domain int) error
 	DelDomainRules(family, domain int) error
+}
+
+// IKEConn is IKE's UDP socket of one family.
+type IKEConn interface {
+	ReadFrom(buf []byte) (n int, from netip.AddrPort, err error)
+	WriteTo(msg []byte, to netip.AddrPort) error
+	Close() error
 }

@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/netip"
 
+	"gif/internal/ike"
 	"gif/internal/link"
 	"gif/internal/outer"
 )
@@ -36,6 +39,29 @@ func (LinuxHost) WatchAddrs(ctx context.Context, changed func()) error {
 }
 func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
 	return outer.Listen(family, proto)
+}
+
+// ListenIKE opens a UDP socket on port 500 of every address of family.
+// The kernel chooses the source of what it sends by the route to the peer.
+func (LinuxHost) ListenIKE(family int) (IKEConn, error) {
+	network, any := "udp4", netip.IPv4Unspecified()
+	if family == 6 {
+		network, any = "udp6", netip.IPv6Unspecified()
+	}
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(any, ike.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen for IKE: %w", err)
+	}
+	return udpConn{c}, nil
+}
+
+type udpConn struct{ *net.UDPConn }
+
+func (c udpConn) ReadFrom(buf []byte) (int, netip.AddrPort, error) { return c.ReadFromUDPAddrPort(buf) }
+
+func (c udpConn) WriteTo(msg []byte, to netip.AddrPort) error {
+	_, err := c.WriteToUDPAddrPort(msg, to)
+	return err
 }
 func (LinuxHost) AddDomainRules(family, domain int) error { return link.AddDomainRules(family, domain) }
 func (LinuxHost) DelDomainRules(family, domain int) error { return link.DelDomainRules(family, domain) }

@@ -41,14 +41,22 @@ type outFlow struct {
 // cfg keeps unchanged is kept, with its sequence numbers and replay window:
 // a reload of the same file (netstart does one each run) must not make the
 // peer see sequence numbers again that it has seen.
-func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
+//
+// The SAs negotiated for ike rules come first, newest first, so that the
+// flow of an ike rule, which gets its SAs only once they are negotiated,
+// finds the newest.
+func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*ipsec.SA) (*policy, error) {
 	p := &policy{config: cfg}
-	if len(cfg.IKE) > 0 {
-		r := cfg.IKE[0]
-		return nil, fmt.Errorf("%s:%d: ike rules are read and checked, but gif does not negotiate keys yet (IKEv1 is being built); use manual keys", r.File, r.Line)
+	for _, r := range cfg.IKE {
+		switch {
+		case r.Proto != "esp":
+			return nil, fmt.Errorf("%s:%d: ike %s rules are not supported; gif does ESP", r.File, r.Line, r.Proto)
+		case r.SrcID != "" || r.DstID != "":
+			return nil, fmt.Errorf("%s:%d: srcid and dstid are not supported yet: gif's IKE identifies each side by its address", r.File, r.Line)
+		}
 	}
 	var sas []*ipsec.SA
-	for _, r := range cfg.SAs {
+	for _, r := range slices.Concat(negotiated, cfg.SAs) {
 		if r.Proto != "esp" {
 			return nil, fmt.Errorf("%s:%d: %s SAs are not supported; gif does ESP", r.File, r.Line, r.Proto)
 		}
@@ -68,7 +76,9 @@ func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
 		}
 		sas = append(sas, sa)
 	}
-	for _, f := range cfg.Flows {
+	ikeFlows := ikeFlows(cfg.IKE)
+	for i, f := range slices.Concat(cfg.Flows, ikeFlows) {
+		pending := i >= len(cfg.Flows) // an ike rule's flow may wait for its SAs
 		if f.Dir == "in" {
 			p.in = append(p.in, f)
 			continue
@@ -85,7 +95,7 @@ func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
 					break
 				}
 			}
-			if of.sa == nil {
+			if of.sa == nil && !pending {
 				return nil, fmt.Errorf("%s:%d: flow to %s: no SA to peer %s", f.File, f.Line, f.Dst, peer)
 			}
 		}
@@ -97,6 +107,21 @@ func compilePolicy(cfg ipsecconf.Config, running []*ipsec.SA) (*policy, error) {
 	}
 	p.sas = sas
 	return p, nil
+}
+
+// ikeFlows are the flows of ike rules, as isakmpd installs them with
+// their SAs: each way, type require, so that nothing the rule covers goes
+// in the clear, before its SAs are negotiated either.
+func ikeFlows(rules []ipsecconf.IKE) []ipsecconf.Flow {
+	var flows []ipsecconf.Flow
+	for _, r := range rules {
+		out := ipsecconf.Flow{File: r.File, Line: r.Line, Proto: r.Proto, Dir: "out", IPProto: r.IPProto,
+			Src: r.Src, Dst: r.Dst, Peer: r.Peer, Type: "require"}
+		in := out
+		in.Dir, in.Src, in.Dst = "in", r.Dst, r.Src
+		flows = append(flows, out, in)
+	}
+	return flows
 }
 
 func sameParams(a, b ipsec.Params) bool {
@@ -140,6 +165,11 @@ func (d *Daemon) protect(pol *policy, p outer.Packet, off int, proto uint8) (out
 		return p, off, proto, false
 	}
 	sa := f.sa
+	if sa == nil {
+		// An ike rule's flow whose SAs are not negotiated yet.
+		pol.sad.Counters.PDrops.Add(1)
+		return p, off, proto, false
+	}
 	n, next := p.Size, proto
 	if sa.Mode() == ipsec.Tunnel {
 		// The packet gif would have sent goes whole inside ESP.
@@ -252,7 +282,7 @@ func (d *Daemon) LoadIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
 }
 
 func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
-	pol, err := compilePolicy(cfg, d.esp.All())
+	pol, err := compilePolicy(cfg, d.negotiated, d.esp.All())
 	if err != nil {
 		return err
 	}
@@ -262,11 +292,30 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 			return fmt.Errorf("store IPsec rules: %w", err)
 		}
 	}
+	if err := d.install(pol); err != nil {
+		return err
+	}
+	d.ike.Load(cfg.IKE)
+	return nil
+}
+
+// usePolicy installs cfg again with the negotiated SAs of now.
+func (d *Daemon) usePolicy(cfg ipsecconf.Config) error {
+	pol, err := compilePolicy(cfg, d.negotiated, d.esp.All())
+	if err != nil {
+		return err
+	}
+	d.skipSent(pol.sas)
+	return d.install(pol)
+}
+
+// install puts pol's SAs in the SAD and pol before the data plane.
+func (d *Daemon) install(pol *policy) error {
 	if err := d.esp.Replace(pol.sas); err != nil {
 		return err
 	}
 	pol.sad = &d.esp
-	if len(cfg.SAs)+len(cfg.Flows) == 0 {
+	if len(pol.config.SAs)+len(pol.config.Flows)+len(pol.config.IKE) == 0 {
 		pol = nil
 	}
 	d.policy.Store(pol)
@@ -291,6 +340,14 @@ func (d *Daemon) DeleteIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
 	for _, f := range cur.Flows {
 		if !slices.ContainsFunc(cfg.Flows, func(o ipsecconf.Flow) bool { return sameFlow(o, f) }) {
 			next.Flows = append(next.Flows, f)
+		}
+	}
+	for _, r := range cur.IKE {
+		if !slices.ContainsFunc(cfg.IKE, func(o ipsecconf.IKE) bool {
+			o.File, o.Line = r.File, r.Line
+			return o == r
+		}) {
+			next.IKE = append(next.IKE, r)
 		}
 	}
 	if err := d.loadIPsec(next, true); err != nil {
@@ -334,7 +391,7 @@ func (d *Daemon) ipsecStatus() IPsecStatus {
 	if pol == nil {
 		return st
 	}
-	st.Flows = pol.config.Flows
+	st.Flows = slices.Concat(pol.config.Flows, ikeFlows(pol.config.IKE))
 	for _, sa := range pol.sad.All() {
 		s := sa.Stats()
 		st.SAs = append(st.SAs, SAStatus{SPI: sa.SPI(), Src: sa.Src(), Dst: sa.Dst(), Mode: sa.Mode().String(),

@@ -97,6 +97,7 @@ type Engine struct {
 	quick    []*quickExchange
 	children []*child
 	retry    map[int]time.Time // rule index: when an active rule may try again
+	gone     []*child          // children of rules Load removed, to delete at the next Tick
 	now      time.Time
 }
 
@@ -152,8 +153,10 @@ func New(cfg Config, t Transport, in Installer) *Engine {
 	return &Engine{cfg: cfg, transport: t, installer: in, log: cfg.Log, retry: map[int]time.Time{}}
 }
 
-// Load replaces the rules; SAs of rules no longer there are deleted, and
-// active rules start negotiating at the next Tick.
+// Load replaces the rules. At the next Tick the SAs of rules no longer
+// there are deleted and active rules start negotiating: Load itself calls
+// neither the Transport nor the Installer, so its caller may hold the
+// Installer's locks.
 func (e *Engine) Load(rules []ipsecconf.IKE) {
 	e.mu.Lock()
 	old := e.rules
@@ -177,8 +180,8 @@ func (e *Engine) Load(rules []ipsecconf.IKE) {
 			sa.rule = indexRule(rules, old[sa.rule])
 		}
 	}
+	e.gone = append(e.gone, gone...)
 	e.mu.Unlock()
-	e.remove(gone)
 }
 
 // indexRule finds r in rules by what it negotiates, its place aside.

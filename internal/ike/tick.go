@@ -29,7 +29,8 @@ func (e *Engine) Tick() {
 	var out []outgoing
 	e.retransmitMain(&out)
 	e.retransmitQuick(&out)
-	gone := e.expire()
+	gone := append(e.gone, e.expire()...)
+	e.gone = nil
 	for ri, r := range e.rules {
 		if r.Start != "passive" && r.Peer.IsValid() && e.needs(ri) {
 			e.ensure(ri, &out)

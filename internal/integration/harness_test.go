@@ -71,9 +71,12 @@ func newNode(t *testing.T, lab *netns.Lab, name string) *node {
 func (n *node) gifTry(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	argv := append([]string{"GIF_STATE_DIR=" + n.stateDir, gifBin}, args...)
+	argv := append([]string{"GIF_STATE_DIR=" + n.stateDir, "GIF_IKE_DIR=" + n.ikeDir(), gifBin}, args...)
 	return n.Run(ctx, "env", argv...)
 }
+
+// ikeDir is where the host's daemon keeps the RSA keys of ike rules.
+func (n *node) ikeDir() string { return filepath.Join(n.stateDir, "isakmpd") }
 
 // gif runs the gif command in the host and fails the test if it fails.
 func (n *node) gif(args ...string) string {
