@@ -4,10 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
+	"gif/internal/ike"
 )
 
 // ipsecctlMain is `gif ipsecctl`, OpenBSD's ipsecctl(8) for gif's userspace
@@ -20,7 +23,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("f", "", "load the rules of `FILE`")
 	parseOnly := fs.Bool("n", false, "parse the file only")
 	verbose := fs.Bool("v", false, "show the rules as they are loaded")
-	show := fs.String("s", "", "show `all`, `sa` or `flow`")
+	show := fs.String("s", "", "show `all`, `sa`, `flow` or `ike`")
 	flush := fs.Bool("F", false, "flush every rule")
 	del := fs.Bool("d", false, "delete the rules of the file given with -f")
 	if err := fs.Parse(clusterFlags(args, "fs")); err != nil {
@@ -30,12 +33,12 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "ipsecctl", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	switch *show {
-	case "", "all", "sa", "flow":
+	case "", "all", "sa", "flow", "ike":
 	default:
-		return fail(stderr, "ipsecctl", fmt.Errorf("-s %s: want all, sa or flow", *show))
+		return fail(stderr, "ipsecctl", fmt.Errorf("-s %s: want all, sa, flow or ike", *show))
 	}
 	if *file == "" && *show == "" && !*flush {
-		return fail(stderr, "ipsecctl", fmt.Errorf("nothing to do: give -f FILE, -s all|sa|flow or -F"))
+		return fail(stderr, "ipsecctl", fmt.Errorf("nothing to do: give -f FILE, -s all|sa|flow|ike or -F"))
 	}
 	var cfg ipsecconf.Config
 	if *file != "" {
@@ -135,10 +138,58 @@ func printIPsec(w io.Writer, what string, st daemon.IPsecStatus) {
 			if sa.Auth != "" {
 				auth = " auth " + sa.Auth
 			}
-			fmt.Fprintf(w, "esp %s from %s to %s spi 0x%08x%s enc %s packets %d bytes %d\n",
-				sa.Mode, sa.Src, sa.Dst, sa.SPI, auth, sa.Enc, sa.Packets, sa.Bytes)
+			expires := ""
+			if sa.Expires > 0 {
+				expires = fmt.Sprintf(" expires in %ds", sa.Expires)
+			}
+			fmt.Fprintf(w, "esp %s from %s to %s spi 0x%08x%s enc %s packets %d bytes %d%s\n",
+				sa.Mode, sa.Src, sa.Dst, sa.SPI, auth, sa.Enc, sa.Packets, sa.Bytes, expires)
 		}
 	}
+	if (what == "all" || what == "ike") && st.IKE.Counters != nil { // a daemon's, not a parsed file's
+		printIKEStatus(w, what == "all", st.IKE)
+	}
+}
+
+// printIKEStatus shows the key exchanges of ike rules: phase-1 SAs and
+// Main Modes, Quick Modes on the way, the negotiated SA pairs, and the
+// counters.
+func printIKEStatus(w io.Writer, heading bool, st ike.Status) {
+	if heading {
+		fmt.Fprintln(w, "\nIKE:")
+	}
+	if len(st.ISAKMP)+len(st.Quick)+len(st.Children) == 0 {
+		fmt.Fprintln(w, "No exchanges")
+	}
+	role := map[bool]string{true: "initiator", false: "responder"}
+	for _, s := range st.ISAKMP {
+		expires := ""
+		if s.Expires > 0 {
+			expires = fmt.Sprintf(", expires in %ds", s.Expires)
+		}
+		fmt.Fprintf(w, "isakmp %s <-> %s %s %s%s cookies %s\n", s.Local, s.Peer, role[s.Initiator], s.State, expires, s.Cookies)
+	}
+	for _, q := range st.Quick {
+		fmt.Fprintf(w, "quick with %s %s message %08x: %s\n", q.Peer, role[q.Initiator], q.MessageID, q.State)
+	}
+	for _, c := range st.Children {
+		proto := ""
+		if c.IPProto != 0 {
+			proto = " proto " + protoName(c.IPProto)
+		}
+		renew := "renewing"
+		if c.Renew > 0 {
+			renew = fmt.Sprintf("renew in %ds", c.Renew)
+		}
+		fmt.Fprintf(w, "esp from %s to %s%s peer %s spi in 0x%08x out 0x%08x enc %s auth %s, expires in %ds, %s\n",
+			c.Src, c.Dst, proto, c.Peer, c.SPIIn, c.SPIOut, c.Enc, c.Auth, c.Expires, renew)
+	}
+	names := slices.Sorted(maps.Keys(st.Counters))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, st.Counters[n])
+	}
+	fmt.Fprintf(w, "messages: %s\n", strings.Join(parts, ", "))
 }
 
 // protoName names the protocols gif carries, as ipsecctl -s does.

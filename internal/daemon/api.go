@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"gif/internal/conf/ipsecconf"
+	"gif/internal/ike"
 	"gif/internal/ipsec"
 
 	"gif/internal/tunnel"
@@ -105,6 +106,8 @@ type SysctlValue struct {
 type IPsecStatus struct {
 	Flows []ipsecconf.Flow `json:"flows,omitempty"`
 	SAs   []SAStatus       `json:"sas,omitempty"`
+	// IKE is what the key exchanges of ike rules are doing.
+	IKE ike.Status `json:"ike"`
 }
 
 // SAStatus is one SA without its keys.
@@ -117,6 +120,9 @@ type SAStatus struct {
 	Enc     string     `json:"enc"`
 	Packets uint64     `json:"packets"`
 	Bytes   uint64     `json:"bytes"`
+	// Expires is the seconds left of an SA an ike rule negotiated, 0 for
+	// manual keys.
+	Expires int64 `json:"expires,omitempty"`
 }
 
 // Stats is everything netstat shows.

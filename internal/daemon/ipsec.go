@@ -387,15 +387,26 @@ func (d *Daemon) IPsec() IPsecStatus {
 
 func (d *Daemon) ipsecStatus() IPsecStatus {
 	var st IPsecStatus
+	st.IKE = d.ike.Status()
 	pol := d.policy.Load()
 	if pol == nil {
 		return st
 	}
+	type saKey struct {
+		spi uint32
+		dst netip.Addr
+	}
+	expires := map[saKey]int64{}
+	for _, c := range st.IKE.Children {
+		expires[saKey{c.SPIIn, c.Local}] = c.Expires
+		expires[saKey{c.SPIOut, c.Peer}] = c.Expires
+	}
 	st.Flows = slices.Concat(pol.config.Flows, ikeFlows(pol.config.IKE))
-	for _, sa := range pol.sad.All() {
+	for _, sa := range d.esp.All() {
 		s := sa.Stats()
 		st.SAs = append(st.SAs, SAStatus{SPI: sa.SPI(), Src: sa.Src(), Dst: sa.Dst(), Mode: sa.Mode().String(),
-			Auth: sa.Params().Auth, Enc: sa.Params().Enc, Packets: s.Packets, Bytes: s.Bytes})
+			Auth: sa.Params().Auth, Enc: sa.Params().Enc, Packets: s.Packets, Bytes: s.Bytes,
+			Expires: expires[saKey{sa.SPI(), sa.Dst()}]})
 	}
 	return st
 }

@@ -19,7 +19,7 @@ var (
 
 // seedRule is the seed's ike line of the bridge at local, parsed, with a
 // pre-shared key and the lifetimes given.
-func seedRule(t *testing.T, local, peer netip.Addr, psk string, main, quick time.Duration) ipsecconf.IKE {
+func seedRule(t testing.TB, local, peer netip.Addr, psk string, main, quick time.Duration) ipsecconf.IKE {
 	t.Helper()
 	line := fmt.Sprintf("ike esp proto etherip from %s to %s main lifetime %d quick lifetime %d psk %q\n",
 		local, peer, int(main.Seconds()), int(quick.Seconds()), psk)
@@ -110,7 +110,7 @@ type lab struct {
 	i1, i2 *installed
 }
 
-func newLab(t *testing.T, r1, r2 ipsecconf.IKE) *lab {
+func newLab(t testing.TB, r1, r2 ipsecconf.IKE) *lab {
 	l := &lab{net: &fakeNet{engines: map[netip.Addr]*Engine{}}, now: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return l.now }
 	l.i1, l.i2 = &installed{}, &installed{}

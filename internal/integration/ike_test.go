@@ -94,7 +94,10 @@ func TestIPsecSeedIKE(t *testing.T) {
 			onlyESP(t, capture, true)
 			out := n.b1.gif("ipsecctl", "-s", "all")
 			for _, want := range []string{"flow esp out proto etherip from 1.2.3.4/32 to 4.3.2.1/32 peer 4.3.2.1 type require",
-				"esp tunnel from 1.2.3.4 to 4.3.2.1 spi 0x"} {
+				"esp tunnel from 1.2.3.4 to 4.3.2.1 spi 0x", "expires in 1", // of 1200 s
+				"isakmp 1.2.3.4 <-> 4.3.2.1 ", " established, expires in ",
+				"esp from 1.2.3.4/32 to 4.3.2.1/32 proto etherip peer 4.3.2.1 spi in 0x", "enc aes auth hmac-sha2-256, expires in",
+				"ESP SA pairs made ", "failed 0"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("ipsecctl -s all lacks %q:\n%s", want, out)
 				}
