@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -151,8 +152,17 @@ type demo struct {
 func (d *demo) gif(ctx context.Context, h *netns.Host, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, demoCommandTimeout)
 	defer cancel()
-	return h.Run(ctx, "env", append([]string{"GIF_STATE_DIR=" + d.state[h], d.exe}, args...)...)
+	return h.Run(ctx, "env", append(d.env(h), args...)...)
 }
+
+// env is the environment and command that run gif in h: its own state
+// directory, and its own directory of IKE keys in it.
+func (d *demo) env(h *netns.Host) []string {
+	return []string{"GIF_STATE_DIR=" + d.state[h], daemon.IKEDirEnv + "=" + d.ikeDir(h), d.exe}
+}
+
+// ikeDir is where h's daemon keeps its RSA keys for ike rules.
+func (d *demo) ikeDir(h *netns.Host) string { return filepath.Join(d.state[h], "isakmpd") }
 
 // typed prints a gif command as typed at h's prompt, runs it and prints its
 // output.
@@ -211,7 +221,10 @@ func runDemo(ctx context.Context, lab *netns.Lab, stdout io.Writer) error {
 	if err := d.check(ctx); err != nil {
 		return err
 	}
-	return d.runIPsecDemo(ctx)
+	if err := d.runIPsecDemo(ctx); err != nil {
+		return err
+	}
+	return d.runIKEDemo(ctx)
 }
 
 // A demoCheck sends traffic across the LAN, or reads the counters it left,

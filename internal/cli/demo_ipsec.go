@@ -53,10 +53,26 @@ func (d *demo) runIPsecDemo(ctx context.Context) error {
 		}
 		fmt.Fprintf(d.out, "%s# gif ipsecctl -f ipsec.conf\n", hostName(h))
 		script := `cd "$1" && shift && exec "$@"`
-		if _, err := h.Run(ctx, "sh", "-c", script, "sh", dirs[h], "env", "GIF_STATE_DIR="+d.state[h], d.exe, "ipsecctl", "-f", "ipsec.conf"); err != nil {
+		args := append(append([]string{"-c", script, "sh", dirs[h], "env"}, d.env(h)...), "ipsecctl", "-f", "ipsec.conf")
+		if _, err := h.Run(ctx, "sh", args...); err != nil {
 			return err
 		}
 	}
+	if err := d.pingProtected(ctx, false); err != nil {
+		return err
+	}
+	out, err := d.gif(ctx, d.b1, "netstat", "-s", "-p", "esp")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "%-26s %s\n", "b1 netstat -s -p esp", strings.Join(nonZeroStats(out), "\n"+strings.Repeat(" ", 27)))
+	return nil
+}
+
+// pingProtected pings h2 from h1 while it captures between the bridges,
+// and fails unless every packet there is ESP, or IKE (UDP) when ike is
+// true.
+func (d *demo) pingProtected(ctx context.Context, ike bool) error {
 	capture, err := d.b2.Capture("eth0", "ip")
 	if err != nil {
 		return err
@@ -69,23 +85,21 @@ func (d *demo) runIPsecDemo(ctx context.Context) error {
 	if pingErr != nil {
 		return fmt.Errorf("ping h1 -> h2 under IPsec: %w", pingErr)
 	}
-	esp, other := 0, 0
+	esp, udp, other := 0, 0, 0
 	for _, p := range pkts {
-		if len(p.IP) > 0 && p.IP[0].Proto == 50 {
+		switch {
+		case len(p.IP) > 0 && p.IP[0].Proto == 50:
 			esp++
-		} else {
+		case len(p.IP) > 0 && p.IP[0].Proto == 17 && ike:
+			udp++
+		default:
 			other++
 		}
 	}
 	fmt.Fprintf(d.out, "%-26s %s\n", "ping h1 -> h2", pingResult)
-	fmt.Fprintf(d.out, "%-26s %d packets, %d ESP\n", "wire between the bridges", esp+other, esp)
-	out, err := d.gif(ctx, d.b1, "netstat", "-s", "-p", "esp")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(d.out, "%-26s %s\n", "b1 netstat -s -p esp", strings.Join(nonZeroStats(out), "\n"+strings.Repeat(" ", 27)))
+	fmt.Fprintf(d.out, "%-26s %d packets, %d ESP, %d IKE\n", "wire between the bridges", esp+udp+other, esp, udp)
 	if esp == 0 || other > 0 {
-		return fmt.Errorf("the wire between the bridges carried %d packets that are not ESP (and %d ESP)", other, esp)
+		return fmt.Errorf("the wire between the bridges carried %d packets that are neither ESP nor IKE (and %d ESP)", other, esp)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ func TestDemo(t *testing.T) {
 		"SHA-256 matches",
 		"b1# gif ipsecctl -f ipsec.conf",
 		"wire between the bridges",
+		"ike esp proto etherip from 1.2.3.4 to 4.3.2.1",
+		"b1# gif ipsecctl -s ike",
+		"ESP SA pairs made 1",
 		"IPv4 in IPv4", "IPv6 in IPv4", "IPv4 in IPv6", "IPv6 in IPv6",
 		"namespaces and interfaces removed",
 	} {
@@ -31,8 +34,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("gif demo output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(string(out), "3/3 replies"); n != 8 {
-		t.Errorf("%d lines with 3/3 replies, want 8 (3 across the bridges, 1 under IPsec, 4 modes):\n%s", n, out)
+	if n := strings.Count(string(out), "3/3 replies"); n != 9 {
+		t.Errorf("%d lines with 3/3 replies, want 9 (3 across the bridges, 1 under manual keys, 1 under IKE, 4 modes):\n%s", n, out)
 	}
 	after, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
