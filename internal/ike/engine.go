@@ -106,6 +106,7 @@ type isakmpSA struct {
 	p1           *ikev1.Phase1
 	local, peer  netip.Addr
 	rule         int // the rule it was made for, or -1 as responder
+	started      time.Time
 	sent         time.Time
 	tries        int
 	awaiting     bool // whether this side waits for the peer's message
@@ -131,6 +132,7 @@ type child struct {
 	rule        int
 	sa          *isakmpSA // for DELETE; nil once the peer deleted it
 	local, peer netip.Addr
+	created     time.Time
 	rekey       time.Time
 	expires     time.Time
 	renewed     bool
@@ -247,7 +249,7 @@ func localOf(r ipsecconf.IKE) netip.Addr {
 // phase1Config is what Main Mode with r's peer needs.
 func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
 	c := ikev1.Phase1Config{Local: local, Peer: peer, Enc: r.Main.Enc, Hash: r.Main.Auth, Group: r.Main.Group,
-		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand}
+		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand, InitialContact: !e.knows(peer)}
 	if r.PSK != "" {
 		c.PSK = []byte(r.PSK)
 		return c, nil
@@ -264,6 +266,21 @@ func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Ph
 	}
 	c.Key = key
 	return c, nil
+}
+
+// knows reports whether an ISAKMP SA or ESP SAs with peer exist.
+func (e *Engine) knows(peer netip.Addr) bool {
+	for _, sa := range e.isakmp {
+		if sa.peer == peer && sa.p1.Done() {
+			return true
+		}
+	}
+	for _, c := range e.children {
+		if c.peer == peer {
+			return true
+		}
+	}
+	return false
 }
 
 // phase2Config is what Quick Mode for r needs.

@@ -234,3 +234,27 @@ func TestWrongKey(t *testing.T) {
 		t.Errorf("installed %d and %d, failures %d", len(l.i1.list()), len(l.i2.list()), l.e1.Counters.Failed.Load()+l.e2.Counters.Failed.Load())
 	}
 }
+
+// TestRestartInitialContact: bridge1 restarts with no SAs; its new Main
+// Mode says INITIAL-CONTACT, and bridge2 drops the SAs it still had with
+// it at once instead of at the end of their lifetime.
+func TestRestartInitialContact(t *testing.T) {
+	r1 := seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute)
+	l := newLab(t, r1, seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.run(2 * time.Second)
+	old := l.i2.list()
+	// The restarted bridge1: a new engine, nothing installed.
+	l.i1 = &installed{}
+	l.e1 = New(Config{KeyDir: t.TempDir(), Now: func() time.Time { return l.now }}, port{l.net, bridge1}, l.i1)
+	l.net.engines[bridge1] = l.e1
+	l.e1.Load([]ipsecconf.IKE{r1})
+	l.run(2 * time.Second)
+	for _, c := range l.i2.list() {
+		for _, o := range old {
+			if c == o {
+				t.Errorf("bridge2 kept SPIs %08x/%08x of before the restart", c.SPIIn, c.SPIOut)
+			}
+		}
+	}
+	paired(t, l.i1.list(), l.i2.list())
+}

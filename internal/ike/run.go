@@ -30,7 +30,7 @@ func (e *Engine) Receive(msg []byte, from netip.AddrPort, to netip.Addr) {
 	var sa *isakmpSA
 	switch h.Exchange {
 	case isakmp.ExchangeMain:
-		sa, replies, installs = e.mainMode(h, msg, peer, to.Unmap())
+		sa, replies, gone = e.mainMode(h, msg, peer, to.Unmap())
 	case isakmp.ExchangeQuick:
 		sa, replies, installs = e.quickMode(h, msg, peer)
 	case isakmp.ExchangeInformational:
@@ -93,8 +93,9 @@ func (e *Engine) ruleForPeer(peer netip.Addr) int {
 	return -1
 }
 
-// mainMode handles a Main Mode message.
-func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []install) {
+// mainMode handles a Main Mode message. It returns the SAs a peer that
+// starts afresh (INITIAL-CONTACT) has no longer.
+func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
 	sa := e.findSA(h)
 	if sa == nil {
 		if !isZero(h.RCookie) {
@@ -119,15 +120,19 @@ func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*is
 	// The responder's last message and the initiator's end need no answer.
 	sa.awaiting = reply != nil && !sa.p1.Done()
 	sa.sent, sa.tries = e.now, 1
+	var gone []*child
 	if sa.p1.Done() {
+		if sa.p1.PeerInitialContact {
+			gone = e.initialContact(sa)
+		}
 		replies = append(replies, e.established(sa)...)
 	}
-	return sa, replies, nil
+	return sa, replies, gone
 }
 
 // answerMainMode begins a Main Mode as responder, with the rule of the
 // peer.
-func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []install) {
+func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
 	from := netip.AddrPortFrom(peer, Port)
 	ri := e.ruleForPeer(peer)
 	if ri < 0 {
@@ -153,7 +158,7 @@ func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][
 		e.fail(-1, peer, "Main Mode", err)
 		return nil, nil, nil
 	}
-	sa := &isakmpSA{p1: p1, local: local, peer: peer, rule: -1, sent: e.now, tries: 1, awaiting: true}
+	sa := &isakmpSA{p1: p1, local: local, peer: peer, rule: -1, started: e.now, sent: e.now, tries: 1, awaiting: true}
 	e.isakmp = append(e.isakmp, sa)
 	return sa, [][]byte{reply}, nil
 }
@@ -254,7 +259,7 @@ func (e *Engine) adopt(sa *isakmpSA, ri int, c *ikev1.ChildSA, initiator bool) i
 	if !initiator {
 		at = rekeyAtResponder
 	}
-	ch := &child{c: c, rule: ri, sa: sa, local: sa.local, peer: sa.peer, expires: e.now.Add(c.Lifetime),
+	ch := &child{c: c, rule: ri, sa: sa, local: sa.local, peer: sa.peer, created: e.now, expires: e.now.Add(c.Lifetime),
 		rekey: e.now.Add(time.Duration(float64(c.Lifetime) * at))}
 	e.children = append(e.children, ch)
 	delete(e.retry, ri)
@@ -343,10 +348,21 @@ func (e *Engine) informational(h isakmp.Header, msg []byte, peer netip.Addr) (*i
 }
 
 // initialContact drops what the peer, starting afresh, no longer has: the
-// other ISAKMP SAs with it and their children.
+// other ISAKMP SAs with it and their children, which are not deleted at
+// the peer since it has them no longer.
+//
+// Only what was made before this exchange began goes: when both sides start
+// at once, each says INITIAL-CONTACT, and the other's new SAs must stay.
 func (e *Engine) initialContact(sa *isakmpSA) []*child {
-	e.isakmp = slices.DeleteFunc(e.isakmp, func(o *isakmpSA) bool { return o != sa && o.peer == sa.peer && o.p1.Done() })
-	return e.takeChildren(func(c *child) bool { return c.sa != sa && c.sa != nil && c.sa.peer == sa.peer })
+	e.isakmp = slices.DeleteFunc(e.isakmp, func(o *isakmpSA) bool {
+		return o != sa && o.peer == sa.peer && o.p1.Done() && o.established.Before(sa.started)
+	})
+	gone := e.takeChildren(func(c *child) bool { return c.peer == sa.peer && c.created.Before(sa.started) })
+	for _, c := range gone {
+		c.sa = nil
+		e.log.Info("ike: the peer started afresh (INITIAL-CONTACT): old ESP SAs dropped", "peer", sa.peer, "in", fmt.Sprintf("%08x", c.c.SPIIn))
+	}
+	return gone
 }
 
 // takeChildren removes the children f selects and returns them.

@@ -172,7 +172,7 @@ func (e *Engine) ensure(ri int, out *[]outgoing) {
 		e.fail(ri, r.Peer, "Main Mode", err)
 		return
 	}
-	e.isakmp = append(e.isakmp, &isakmpSA{p1: p1, local: local, peer: r.Peer, rule: ri, sent: e.now, tries: 1,
+	e.isakmp = append(e.isakmp, &isakmpSA{p1: p1, local: local, peer: r.Peer, rule: ri, started: e.now, sent: e.now, tries: 1,
 		awaiting: true, pendingRules: []int{ri}})
 	*out = append(*out, outgoing{msg, local, r.Peer})
 }

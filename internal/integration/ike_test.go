@@ -130,3 +130,24 @@ func TestIPsecIKERekey(t *testing.T) {
 	}
 	t.Logf("%d of %d pings answered across the renewals", res.Received, res.Transmitted)
 }
+
+// TestIPsecIKERestart: b1's daemon is killed and starts again from its
+// state: it negotiates anew, says INITIAL-CONTACT, and b2 drops the SAs of
+// before at once; the LANs reach each other again.
+func TestIPsecIKERestart(t *testing.T) {
+	n := newSeedLAN(t)
+	n.configure(4)
+	loadIKE(t, n, ` psk "a lab-only pre-shared key"`)
+	waitReach(t, n)
+	before := outboundSPI.FindAllStringSubmatch(n.b2.gif("ipsecctl", "-s", "sa"), -1)
+	killDaemon(t, n.b1)
+	n.b1.gif("ipsecctl", "-s", "all") // starts it again
+	waitReach(t, n)
+	n.h1.mustPing(lanH2, 3)
+	after := n.b2.gif("ipsecctl", "-s", "all")
+	for _, b := range before {
+		if strings.Contains(after, b[1]) {
+			t.Errorf("b2 kept SA %s of before b1's restart:\n%s", b[1], after)
+		}
+	}
+}

@@ -577,6 +577,21 @@ func TestIPsecIPinIP(t *testing.T) {
 	}
 }
 
+// killDaemon kills every process of host b, its gif daemon among them,
+// and waits until its gif0 is gone.
+func killDaemon(t *testing.T, b *node) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "pids", b.Name()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		pid, _ := strconv.Atoi(p)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	waitGone(t, b, "gif0")
+}
+
 // TestIPsecRestart kills b1's daemon with SIGKILL: the next gif command
 // starts a new one, which restores the SAs and flows, and the protected
 // LAN works again, with b2 still running as it was.
@@ -586,15 +601,7 @@ func TestIPsecRestart(t *testing.T) {
 	loadSeedIPsec(t, n)
 	n.mustPingESP(t, 3)
 	before := n.b1.gif("ipsecctl", "-s", "all")
-	out, err := exec.Command("ip", "netns", "pids", n.b1.Name()).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range strings.Fields(string(out)) {
-		pid, _ := strconv.Atoi(p)
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-	waitGone(t, n.b1, "gif0")
+	killDaemon(t, n.b1)
 	stderr, err := n.b1.gifStderr("ipsecctl", "-s", "all")
 	if err != nil {
 		t.Fatal(err)

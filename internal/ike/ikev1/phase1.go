@@ -33,6 +33,9 @@ type Phase1Config struct {
 	// Rand is where cookies, nonces and secrets come from; crypto/rand
 	// when nil.
 	Rand io.Reader
+	// InitialContact tells the peer that this side has no other SA with
+	// it, so that it drops the ones it still has (after a restart, say).
+	InitialContact bool
 }
 
 // Failure is why an exchange failed, with the notification that tells the
@@ -77,8 +80,11 @@ type Phase1 struct {
 	cipher   *Cipher
 	iv       []byte
 	PeerID   isakmp.ID
-	lastSent []byte // to send again when the peer repeats itself
-	lastGot  []byte // the last message taken, to know a repeat
+	// PeerInitialContact says that the peer has no other SA with this
+	// side: the old ones are to go.
+	PeerInitialContact bool
+	lastSent           []byte // to send again when the peer repeats itself
+	lastGot            []byte // the last message taken, to know a repeat
 }
 
 // Done reports whether the exchange has made its ISAKMP SA.
@@ -410,7 +416,7 @@ func (p *Phase1) gotKE(msg *isakmp.Message) ([]byte, error) {
 		return reply, nil
 	}
 	p.step = 5
-	return p.sendAuth(), nil
+	return p.sendAuth()
 }
 
 // ownID is this side's phase-1 identity: its address.
@@ -426,20 +432,23 @@ func (p *Phase1) authHash(initiators bool, idB []byte) []byte {
 }
 
 // sendAuth sends this side's identity and its proof (message 5 or 6).
-func (p *Phase1) sendAuth() []byte {
+func (p *Phase1) sendAuth() ([]byte, error) {
 	id := p.ownID()
 	proof := p.authHash(p.Initiator, id)
 	typ := isakmp.PayloadHash
 	if !p.psk {
 		sig, err := pki.Sign(p.cfg.Key, proof)
 		if err != nil {
-			// Signing with a valid key does not fail; a key too small
-			// for the hash would have been refused when loaded.
-			panic(fmt.Sprintf("phase 1: sign: %v", err))
+			// A key too small for the hash, say.
+			return nil, fmt.Errorf("phase 1: sign with this host's RSA key: %w", err)
 		}
 		proof, typ = sig, isakmp.PayloadSig
 	}
-	return p.sendEncrypted(isakmp.Payload{Type: isakmp.PayloadID, Body: id}, isakmp.Payload{Type: typ, Body: proof})
+	pl := []isakmp.Payload{{Type: isakmp.PayloadID, Body: id}, {Type: typ, Body: proof}}
+	if p.cfg.InitialContact {
+		pl = append(pl, p.InitialContact())
+	}
+	return p.sendEncrypted(pl...), nil
 }
 
 // gotAuth checks the peer's identity and proof (message 5 or 6).
@@ -471,11 +480,19 @@ func (p *Phase1) gotAuth(msg *isakmp.Message) ([]byte, error) {
 		}
 	}
 	p.PeerID = isakmp.ID{Type: id.Type, Protocol: id.Protocol, Port: id.Port, Data: bytes.Clone(id.Data)}
+	for _, pl := range msg.Payloads {
+		if n, err := isakmp.ParseNotify(pl.Body); pl.Type == isakmp.PayloadNotify && err == nil && n.Type == isakmp.NotifyInitialContact {
+			p.PeerInitialContact = true
+		}
+	}
 	if p.Initiator {
 		p.step = 6
 		return nil, nil
 	}
-	reply := p.sendAuth()
+	reply, err := p.sendAuth()
+	if err != nil {
+		return nil, err
+	}
 	p.step = 6
 	return reply, nil
 }

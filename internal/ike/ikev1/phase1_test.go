@@ -117,6 +117,22 @@ func TestMainMode(t *testing.T) {
 	}
 }
 
+// TestInitialContact: the side that says it has no other SA with the peer
+// says so in its message 5 or 6.
+func TestInitialContact(t *testing.T) {
+	for _, initiatorSays := range []bool{true, false} {
+		b1, b2 := seedConfigs(false)
+		b1.InitialContact, b2.InitialContact = initiatorSays, !initiatorSays
+		ini, resp, err := runMainMode(t, b1, b2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.PeerInitialContact != initiatorSays || ini.PeerInitialContact == initiatorSays {
+			t.Errorf("initiator says %v: the responder heard %v, the initiator %v", initiatorSays, resp.PeerInitialContact, ini.PeerInitialContact)
+		}
+	}
+}
+
 // TestMainModeChoice: the responder takes a shorter lifetime and, with
 // plain aes, a longer key than 128 bits.
 func TestMainModeChoice(t *testing.T) {
