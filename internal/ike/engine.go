@@ -98,6 +98,7 @@ type Engine struct {
 	children []*child
 	retry    map[int]time.Time // rule index: when an active rule may try again
 	gone     []*child          // children of rules Load removed, to delete at the next Tick
+	goneSAs  []*isakmpSA       // ISAKMP SAs with peers no rule has any more, likewise
 	now      time.Time
 }
 
@@ -176,12 +177,19 @@ func (e *Engine) Load(rules []ipsecconf.IKE) {
 	e.children = kept
 	e.quick = nil
 	e.retry = map[int]time.Time{}
+	kept2 := e.isakmp[:0]
 	for _, sa := range e.isakmp {
 		sa.pendingRules = nil
 		if sa.rule >= 0 {
 			sa.rule = indexRule(rules, old[sa.rule])
 		}
+		if e.ruleForPeer(sa.peer) < 0 {
+			e.goneSAs = append(e.goneSAs, sa) // no rule has this peer any more
+			continue
+		}
+		kept2 = append(kept2, sa)
 	}
+	e.isakmp = kept2
 	e.gone = append(e.gone, gone...)
 	e.mu.Unlock()
 }
@@ -218,6 +226,11 @@ func (e *Engine) Close() {
 	e.children, e.isakmp, e.quick = nil, nil, nil
 	e.mu.Unlock()
 	e.remove(gone)
+	e.removeSAs(sas)
+}
+
+// removeSAs tells the peers of established ISAKMP SAs that they are gone.
+func (e *Engine) removeSAs(sas []*isakmpSA) {
 	for _, sa := range sas {
 		if sa.p1.Done() {
 			if msg, err := sa.p1.Informational(sa.p1.DeleteSelf()); err == nil {

@@ -258,3 +258,24 @@ func TestRestartInitialContact(t *testing.T) {
 	}
 	paired(t, l.i1.list(), l.i2.list())
 }
+
+// TestFlushDeletes: rules flushed (ipsecctl -F loads none) delete their
+// SAs at the next tick and tell the peer, which drops them too.
+func TestFlushDeletes(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.run(2 * time.Second)
+	l.e2.Load(nil)
+	if len(l.i2.list()) == 0 {
+		t.Fatal("Load removed SAs at once; the Installer's locks may be held by its caller")
+	}
+	l.run(time.Second)
+	if n := len(l.i1.list()); n != 0 || len(l.i2.list()) != 0 {
+		t.Errorf("after bridge2's flush: %d and %d pairs installed", n, len(l.i2.list()))
+	}
+	// bridge1's rule is still active: it negotiates again, and bridge2,
+	// without a rule, refuses.
+	l.run(5 * time.Second)
+	if len(l.i1.list())+len(l.i2.list()) != 0 || l.e2.Counters.Dropped.Load() == 0 {
+		t.Errorf("after the flush: %d and %d pairs, bridge2 dropped %d", len(l.i1.list()), len(l.i2.list()), l.e2.Counters.Dropped.Load())
+	}
+}

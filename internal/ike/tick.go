@@ -30,7 +30,8 @@ func (e *Engine) Tick() {
 	e.retransmitMain(&out)
 	e.retransmitQuick(&out)
 	gone := append(e.gone, e.expire()...)
-	e.gone = nil
+	goneSAs := e.goneSAs
+	e.gone, e.goneSAs = nil, nil
 	for ri, r := range e.rules {
 		if r.Start != "passive" && r.Peer.IsValid() && e.needs(ri) {
 			e.ensure(ri, &out)
@@ -41,6 +42,7 @@ func (e *Engine) Tick() {
 		e.send(o.msg, o.local, o.peer)
 	}
 	e.remove(gone)
+	e.removeSAs(goneSAs)
 }
 
 // backoff is the wait after the tries-th send of a message.
