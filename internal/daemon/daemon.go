@@ -58,6 +58,7 @@ type Daemon struct {
 	// them (guarded by mu), newest first.
 	ike        *ike.Engine
 	ikeConns   map[int]IKEConn
+	natConns   map[int]*natConn // port 4500, also in conns as protoESPInUDP
 	negotiated []ipsecconf.SA
 }
 
@@ -94,6 +95,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		rules:     make(map[domainRule]bool),
 		conns:     make(map[transportKey]outer.Conn),
 		ikeConns:  make(map[int]IKEConn),
+		natConns:  make(map[int]*natConn),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -109,6 +111,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
+	// Before the interfaces start sending: it adds a transport.
+	d.startIKE()
 	if err := d.reconcile(tunnel.State{}, saved, true); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
@@ -116,7 +120,6 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	d.state = saved
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
-	d.startIKE()
 	if err := d.restoreIPsec(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore IPsec rules: %w", err)

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gif/internal/ipsec"
 	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/tunnel"
@@ -191,26 +190,27 @@ func (ifc *iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		case wire.ProtoEtherIP:
 			b.eth = append(b.eth, p)
 		default:
-			b.esp.add(off, p)
+			b.esp.add(off, proto, p)
 		}
 	}
 	ifc.send(cfg, wire.ProtoIPv4, b.v4, headroom)
 	ifc.send(cfg, wire.ProtoIPv6, b.v6, headroom)
 	ifc.send(cfg, wire.ProtoEtherIP, b.eth, headroom-wire.EtherIPHeaderLen)
 	for _, g := range b.esp {
-		ifc.send(cfg, ipsec.ProtoESP, g.pkts, g.off)
+		ifc.send(cfg, g.proto, g.pkts, g.off)
 	}
 	return false
 }
 
 // espGroups gathers a batch's ESP packets by where they start in their
-// buffers, since a send takes one offset: the packets of one interface and
-// SA start at the same place.
+// buffers, since a send takes one offset, and by how they go (raw ESP or
+// ESP in UDP): the packets of one interface and SA start at the same place.
 type espGroups []espGroup
 
 type espGroup struct {
-	off  int
-	pkts []outer.Packet
+	off   int
+	proto uint8
+	pkts  []outer.Packet
 }
 
 func (g *espGroups) reset() {
@@ -220,9 +220,9 @@ func (g *espGroups) reset() {
 	*g = (*g)[:0]
 }
 
-func (g *espGroups) add(off int, p outer.Packet) {
+func (g *espGroups) add(off int, proto uint8, p outer.Packet) {
 	for i := range *g {
-		if (*g)[i].off == off {
+		if (*g)[i].off == off && (*g)[i].proto == proto {
 			(*g)[i].pkts = append((*g)[i].pkts, p)
 			return
 		}
@@ -230,10 +230,10 @@ func (g *espGroups) add(off int, p outer.Packet) {
 	if len(*g) < cap(*g) {
 		*g = (*g)[:len(*g)+1]
 		last := &(*g)[len(*g)-1]
-		last.off, last.pkts = off, append(last.pkts[:0], p)
+		last.off, last.proto, last.pkts = off, proto, append(last.pkts[:0], p)
 		return
 	}
-	*g = append(*g, espGroup{off: off, pkts: []outer.Packet{p}})
+	*g = append(*g, espGroup{off: off, proto: proto, pkts: []outer.Packet{p}})
 }
 
 // loops reports, counts and logs (once) a packet that is already an outer

@@ -431,7 +431,7 @@ func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
 func (h *fakeHost) LinkLocal() (netip.Addr, error) { return h.linkLocal, nil }
 
 // ListenIKE returns a socket on which nothing arrives.
-func (h *fakeHost) ListenIKE(family int) (daemon.IKEConn, error) {
+func (h *fakeHost) ListenIKE(family int, port uint16) (daemon.IKEConn, error) {
 	return &quietConn{closed: make(chan struct{})}, nil
 }
 

@@ -30,8 +30,9 @@ type Host interface {
 	WatchAddrs(ctx context.Context, changed func()) error
 	LinkLocal() (netip.Addr, error)
 	Listen(family int, proto uint8) (outer.Conn, error)
-	// ListenIKE opens IKE's UDP socket, port 500, of family 4 or 6.
-	ListenIKE(family int) (IKEConn, error)
+	// ListenIKE opens a UDP socket of family 4 or 6 on port: IKE's 500,
+	// or 4500, where IKE and ESP go after NAT traversal.
+	ListenIKE(family int, port uint16) (IKEConn, error)
 	// AddDomainRules and DelDomainRules add and remove the policy rules
 	// that route outer packets of family (4 or 6) marked domain by routing
 	// table domain (link.AddDomainRules). Both are idempotent.

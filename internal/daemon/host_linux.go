@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 
-	"gif/internal/ike"
 	"gif/internal/link"
 	"gif/internal/outer"
 )
@@ -41,14 +40,14 @@ func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
 	return outer.Listen(family, proto)
 }
 
-// ListenIKE opens a UDP socket on port 500 of every address of family.
-// The kernel chooses the source of what it sends by the route to the peer.
-func (LinuxHost) ListenIKE(family int) (IKEConn, error) {
+// ListenIKE opens a UDP socket on port of every address of family. The
+// kernel chooses the source of what it sends by the route to the peer.
+func (LinuxHost) ListenIKE(family int, port uint16) (IKEConn, error) {
 	network, any := "udp4", netip.IPv4Unspecified()
 	if family == 6 {
 		network, any = "udp6", netip.IPv6Unspecified()
 	}
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(any, ike.Port)))
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(any, port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen for IKE: %w", err)
 	}

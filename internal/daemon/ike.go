@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -11,6 +14,7 @@ import (
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
 	"gif/internal/ike/ikev1"
+	"gif/internal/outer"
 )
 
 // IKEDirEnv names the environment variable that says where the RSA keys
@@ -25,13 +29,22 @@ const ikeTick = 250 * time.Millisecond
 func (d *Daemon) startIKE() {
 	d.ike = ike.New(ike.Config{KeyDir: os.Getenv(IKEDirEnv), Log: d.log}, ikeTransport{d}, ikeInstaller{d})
 	for _, family := range []int{4, 6} {
-		conn, err := d.host.ListenIKE(family)
+		conn, err := d.host.ListenIKE(family, ike.Port)
 		if err != nil {
 			d.log.Warn("no IKE socket: ike rules cannot negotiate", "family", family, "err", err)
 			continue
 		}
 		d.ikeConns[family] = conn
 		go d.receiveIKE(conn)
+		nat, err := d.host.ListenIKE(family, ikev1.NATTPort)
+		if err != nil {
+			d.log.Warn("no socket for NAT traversal: peers behind a NAT cannot negotiate", "family", family, "err", err)
+			continue
+		}
+		c := &natConn{d: d, conn: nat}
+		d.natConns[family] = c
+		d.conns[transportKey{family, protoESPInUDP}] = c
+		go d.receiveLoop(c, protoESPInUDP, d.claimESP)
 	}
 	go func() {
 		t := time.NewTicker(ikeTick)
@@ -63,7 +76,8 @@ func (d *Daemon) receiveIKE(conn IKEConn) {
 	}
 }
 
-// ikeTransport sends the engine's messages on the socket of their family.
+// ikeTransport sends the engine's messages on the socket of their family
+// and port: on 4500 behind the non-ESP marker.
 type ikeTransport struct{ d *Daemon }
 
 func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error {
@@ -71,11 +85,76 @@ func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error
 	if to.Addr().Unmap().Is4() {
 		family = 4
 	}
+	if to.Port() == ikev1.NATTPort {
+		if c := t.d.natConns[family]; c != nil {
+			return c.conn.WriteTo(append(make([]byte, nonESPMarkerLen, nonESPMarkerLen+len(msg)), msg...), to)
+		}
+		return errors.New("no socket for NAT traversal of the peer's family")
+	}
 	conn := t.d.ikeConns[family]
 	if conn == nil {
 		return errors.New("no IKE socket of the peer's family")
 	}
 	return conn.WriteTo(msg, to)
+}
+
+// nonESPMarkerLen is the length of the zeros in front of an IKE message on
+// port 4500, where an ESP packet starts with its SPI, never 0 (RFC 3948).
+const nonESPMarkerLen = 4
+
+// natConn is the socket of port 4500 as an outer transport of ESP in UDP
+// (RFC 3948): what it receives behind the non-ESP marker goes to the IKE
+// engine, NAT keepalives are dropped, and ESP packets come out of Recv as
+// the raw socket's do.
+type natConn struct {
+	d    *Daemon
+	conn IKEConn
+}
+
+func (c *natConn) Send(pkts []outer.Packet, offset int) (int, error) {
+	for i, p := range pkts {
+		if err := c.conn.WriteTo(p.Buf[offset:offset+p.Size], netip.AddrPortFrom(p.Dst, ikev1.NATTPort)); err != nil {
+			return i, fmt.Errorf("send ESP in UDP to %s: %w", p.Dst, err)
+		}
+	}
+	return len(pkts), nil
+}
+
+func (c *natConn) Recv(pkts []outer.Packet, offset int) (int, error) {
+	p := &pkts[0]
+	for {
+		n, from, err := c.conn.ReadFrom(p.Buf[offset:])
+		if err != nil {
+			return 0, err
+		}
+		msg := p.Buf[offset : offset+n]
+		switch {
+		case n == 1 && msg[0] == 0xff: // NAT keepalive
+		case n >= nonESPMarkerLen && binary.BigEndian.Uint32(msg) == 0:
+			c.d.ike.Receive(bytes.Clone(msg[nonESPMarkerLen:]), from, netip.Addr{})
+		case n >= 8:
+			// Without an SA the destination stays zero, and Open counts
+			// the packet as having none (espstat notdb).
+			src := from.Addr().Unmap()
+			p.Size, p.Src, p.Dst, p.TOS, p.TTL = n, src, c.d.espDst(binary.BigEndian.Uint32(msg), src), 0, 0
+			return 1, nil
+		}
+	}
+}
+
+func (c *natConn) BatchSize() int    { return 1 }
+func (c *natConn) Truncated() uint64 { return 0 }
+func (c *natConn) Close() error      { return c.conn.Close() }
+
+// espDst finds the local address of the SA with spi from src: a socket on
+// every address does not tell where a datagram came to.
+func (d *Daemon) espDst(spi uint32, src netip.Addr) netip.Addr {
+	for _, sa := range d.esp.All() {
+		if sa.SPI() == spi && sa.Src() == src {
+			return sa.Dst()
+		}
+	}
+	return netip.Addr{}
 }
 
 // ikeInstaller puts negotiated SAs in the SAD, newest first, so that the
@@ -88,7 +167,7 @@ func (in ikeInstaller) Install(rule ipsecconf.IKE, local, peer netip.Addr, c *ik
 	defer d.mu.Unlock()
 	sa := func(src, dst netip.Addr, spi uint32, enc, auth []byte) ipsecconf.SA {
 		return ipsecconf.SA{File: rule.File, Line: rule.Line, Proto: "esp", Mode: c.Mode, Src: src, Dst: dst, SPI: spi,
-			Auth: c.Auth, Enc: c.Enc, AuthKey: auth, EncKey: enc}
+			Auth: c.Auth, Enc: c.Enc, AuthKey: auth, EncKey: enc, UDPEncap: c.UDPEncap}
 	}
 	d.negotiated = append([]ipsecconf.SA{sa(local, peer, c.SPIOut, c.EncKeyOut, c.AuthKeyOut),
 		sa(peer, local, c.SPIIn, c.EncKeyIn, c.AuthKeyIn)}, d.negotiated...)

@@ -33,8 +33,14 @@ type policy struct {
 
 type outFlow struct {
 	ipsecconf.Flow
-	sa *ipsec.SA // nil for deny and bypass
+	sa  *ipsec.SA // nil for deny and bypass
+	udp bool      // whether sa's ESP goes in UDP
 }
+
+// protoESPInUDP is the transport of ESP in UDP port 4500 (RFC 3948)
+// among the daemon's transports, which are keyed by IP protocol: 255 is
+// reserved, so no real protocol has it.
+const protoESPInUDP = 255
 
 // compilePolicy builds the SAs of cfg and finds the SA of each outgoing
 // flow: the one from the flow's source to its peer. An SA of running that
@@ -56,6 +62,7 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 		}
 	}
 	var sas []*ipsec.SA
+	udp := map[*ipsec.SA]bool{}
 	for _, r := range slices.Concat(negotiated, cfg.SAs) {
 		if r.Proto != "esp" {
 			return nil, fmt.Errorf("%s:%d: %s SAs are not supported; gif does ESP", r.File, r.Line, r.Proto)
@@ -68,6 +75,7 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 			Auth: r.Auth, Enc: r.Enc, AuthKey: r.AuthKey, EncKey: r.EncKey}
 		if i := slices.IndexFunc(running, func(sa *ipsec.SA) bool { return sameParams(sa.Params(), params) }); i >= 0 {
 			sas = append(sas, running[i])
+			udp[running[i]] = r.UDPEncap
 			continue
 		}
 		sa, err := ipsec.NewSA(params)
@@ -75,6 +83,7 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 			return nil, fmt.Errorf("%s:%d: %w", r.File, r.Line, err)
 		}
 		sas = append(sas, sa)
+		udp[sa] = r.UDPEncap
 	}
 	ikeFlows := ikeFlows(cfg.IKE)
 	for i, f := range slices.Concat(cfg.Flows, ikeFlows) {
@@ -91,7 +100,7 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 			}
 			for _, sa := range sas {
 				if sa.Dst() == peer && (f.Src.Contains(sa.Src()) || f.Src.Bits() == 0) {
-					of.sa = sa
+					of.sa, of.udp = sa, udp[sa]
 					break
 				}
 			}
@@ -181,6 +190,9 @@ func (d *Daemon) protect(pol *policy, p outer.Packet, off int, proto uint8) (out
 		return p, off, proto, false
 	}
 	p.Size, p.Src, p.Dst = length, sa.Src(), sa.Dst()
+	if f.udp {
+		return p, start, protoESPInUDP, true
+	}
 	return p, start, ipsec.ProtoESP, true
 }
 

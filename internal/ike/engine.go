@@ -106,7 +106,8 @@ type Engine struct {
 type isakmpSA struct {
 	p1           *ikev1.Phase1
 	local, peer  netip.Addr
-	rule         int // the rule it was made for, or -1 as responder
+	peerPort     uint16 // 500, or where NAT traversal floated
+	rule         int    // the rule it was made for, or -1 as responder
 	started      time.Time
 	sent         time.Time
 	tries        int
@@ -211,7 +212,7 @@ func (e *Engine) remove(gone []*child) {
 	for _, c := range gone {
 		if c.sa != nil && c.sa.p1.Done() {
 			if msg, err := c.sa.p1.Informational(ikev1.DeleteESP(c.c.SPIIn)); err == nil {
-				e.send(msg, c.local, c.peer)
+				e.send(msg, c.sa)
 			}
 		}
 		e.installer.Remove(c.local, c.peer, c.c)
@@ -234,15 +235,20 @@ func (e *Engine) removeSAs(sas []*isakmpSA) {
 	for _, sa := range sas {
 		if sa.p1.Done() {
 			if msg, err := sa.p1.Informational(sa.p1.DeleteSelf()); err == nil {
-				e.send(msg, sa.local, sa.peer)
+				e.send(msg, sa)
 			}
 		}
 	}
 }
 
-func (e *Engine) send(msg []byte, from, to netip.Addr) {
+// send sends a message of sa's exchanges to the peer's port: 500, or
+// 4500 once NAT traversal has floated there.
+func (e *Engine) send(msg []byte, sa *isakmpSA) {
 	e.Counters.Out.Add(1)
-	if err := e.transport.Send(msg, from, netip.AddrPortFrom(to, Port)); err != nil {
+	e.mu.Lock()
+	to := netip.AddrPortFrom(sa.peer, sa.peerPort)
+	e.mu.Unlock()
+	if err := e.transport.Send(msg, sa.local, to); err != nil {
 		e.log.Debug("ike: send", "to", to, "err", err)
 	}
 }
@@ -262,7 +268,7 @@ func localOf(r ipsecconf.IKE) netip.Addr {
 // phase1Config is what Main Mode with r's peer needs.
 func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
 	c := ikev1.Phase1Config{Local: local, Peer: peer, Enc: r.Main.Enc, Hash: r.Main.Auth, Group: r.Main.Group,
-		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand, InitialContact: !e.knows(peer)}
+		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand, InitialContact: !e.knows(peer), NATT: true}
 	if r.PSK != "" {
 		c.PSK = []byte(r.PSK)
 		return c, nil

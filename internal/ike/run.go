@@ -44,14 +44,29 @@ func (e *Engine) Receive(msg []byte, from netip.AddrPort, to netip.Addr) {
 		e.drop(from, fmt.Errorf("exchange %v is not supported", h.Exchange))
 		return
 	}
+	if sa != nil {
+		e.float(sa, from.Port())
+	}
 	e.mu.Unlock()
 	for _, r := range replies {
-		e.send(r, sa.local, sa.peer)
+		e.send(r, sa)
 	}
 	for _, in := range installs {
 		e.installer.Install(in.rule, in.local, in.peer, in.child)
 	}
 	e.remove(gone)
+}
+
+// float moves sa's messages to port 4500 (RFC 3947): the initiator after
+// message 4 when a NAT is on the way, the responder once the initiator's
+// messages come from there.
+func (e *Engine) float(sa *isakmpSA, from uint16) {
+	switch {
+	case from != Port:
+		sa.peerPort = from
+	case sa.p1.Initiator && sa.p1.Floats():
+		sa.peerPort = ikev1.NATTPort
+	}
 }
 
 type install struct {
@@ -158,7 +173,7 @@ func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][
 		e.fail(-1, peer, "Main Mode", err)
 		return nil, nil, nil
 	}
-	sa := &isakmpSA{p1: p1, local: local, peer: peer, rule: -1, started: e.now, sent: e.now, tries: 1, awaiting: true}
+	sa := &isakmpSA{p1: p1, local: local, peer: peer, peerPort: Port, rule: -1, started: e.now, sent: e.now, tries: 1, awaiting: true}
 	e.isakmp = append(e.isakmp, sa)
 	return sa, [][]byte{reply}, nil
 }

@@ -14,10 +14,11 @@ import (
 // send its last message again if the responder repeats its own.
 const keepDone = 2 * time.Minute
 
-// outgoing is a message to send once the lock is released.
+// outgoing is a message of an ISAKMP SA's exchanges to send once the
+// lock is released.
 type outgoing struct {
-	msg         []byte
-	local, peer netip.Addr
+	msg []byte
+	sa  *isakmpSA
 }
 
 // Tick does what time brings: messages sent again or given up, SAs renewed
@@ -39,7 +40,7 @@ func (e *Engine) Tick() {
 	}
 	e.mu.Unlock()
 	for _, o := range out {
-		e.send(o.msg, o.local, o.peer)
+		e.send(o.msg, o.sa)
 	}
 	e.remove(gone)
 	e.removeSAs(goneSAs)
@@ -63,7 +64,7 @@ func (e *Engine) retransmitMain(out *[]outgoing) {
 		sa.tries++
 		sa.sent = e.now
 		e.Counters.Retransmits.Add(1)
-		*out = append(*out, outgoing{sa.p1.LastSent(), sa.local, sa.peer})
+		*out = append(*out, outgoing{sa.p1.LastSent(), sa})
 		return false
 	})
 }
@@ -84,7 +85,7 @@ func (e *Engine) retransmitQuick(out *[]outgoing) {
 		x.tries++
 		x.sent = e.now
 		e.Counters.Retransmits.Add(1)
-		*out = append(*out, outgoing{x.q.LastSent(), x.sa.local, x.sa.peer})
+		*out = append(*out, outgoing{x.q.LastSent(), x.sa})
 		return false
 	})
 }
@@ -149,7 +150,7 @@ func (e *Engine) ensure(ri int, out *[]outgoing) {
 	// An ISAKMP SA about to end is not worth a Quick Mode: renew it too.
 	if sa := e.usableSA(r.Peer, e.now.Add(r.Main.Lifetime/10)); sa != nil {
 		if msg := e.startQuick(sa, ri); msg != nil {
-			*out = append(*out, outgoing{msg, sa.local, sa.peer})
+			*out = append(*out, outgoing{msg, sa})
 		}
 		return
 	}
@@ -174,7 +175,8 @@ func (e *Engine) ensure(ri int, out *[]outgoing) {
 		e.fail(ri, r.Peer, "Main Mode", err)
 		return
 	}
-	e.isakmp = append(e.isakmp, &isakmpSA{p1: p1, local: local, peer: r.Peer, rule: ri, started: e.now, sent: e.now, tries: 1,
-		awaiting: true, pendingRules: []int{ri}})
-	*out = append(*out, outgoing{msg, local, r.Peer})
+	sa := &isakmpSA{p1: p1, local: local, peer: r.Peer, peerPort: Port, rule: ri, started: e.now, sent: e.now, tries: 1,
+		awaiting: true, pendingRules: []int{ri}}
+	e.isakmp = append(e.isakmp, sa)
+	*out = append(*out, outgoing{msg, sa})
 }

@@ -105,6 +105,9 @@ type SA struct {
 	// are its salt (RFC 3686, 4106, 7634). Both are nil when unused.
 	Auth, Enc       string
 	AuthKey, EncKey []byte
+	// UDPEncap says that the SA's ESP travels in UDP port 4500 (RFC 3948):
+	// only SAs negotiated through a NAT have it.
+	UDPEncap bool `json:",omitempty"`
 }
 
 // Flow is one entry of the security policy: packets from Src to Dst whose

@@ -36,6 +36,10 @@ type Phase1Config struct {
 	// InitialContact tells the peer that this side has no other SA with
 	// it, so that it drops the ones it still has (after a restart, say).
 	InitialContact bool
+	// NATT offers NAT traversal (RFC 3947); LocalPort and PeerPort are the
+	// ports the NAT-D hashes name, 500 when zero.
+	NATT                bool
+	LocalPort, PeerPort uint16
 }
 
 // Failure is why an exchange failed, with the notification that tells the
@@ -83,8 +87,12 @@ type Phase1 struct {
 	// PeerInitialContact says that the peer has no other SA with this
 	// side: the old ones are to go.
 	PeerInitialContact bool
-	lastSent           []byte // to send again when the peer repeats itself
-	lastGot            []byte // the last message taken, to know a repeat
+	// natt says that both sides do NAT traversal; NATDetected that a NAT
+	// is on the way (see Floats).
+	natt        bool
+	NATDetected bool
+	lastSent    []byte // to send again when the peer repeats itself
+	lastGot     []byte // the last message taken, to know a repeat
 }
 
 // Done reports whether the exchange has made its ISAKMP SA.
@@ -231,7 +239,11 @@ func StartPhase1(cfg Phase1Config) (*Phase1, []byte, error) {
 	}
 	p.saiB = sa.Append(nil)
 	p.step = 1
-	return p, p.send(isakmp.Payload{Type: isakmp.PayloadSA, Body: p.saiB}), nil
+	pl := []isakmp.Payload{{Type: isakmp.PayloadSA, Body: p.saiB}}
+	if cfg.NATT {
+		pl = append(pl, natTPayload())
+	}
+	return p, p.send(pl...), nil
 }
 
 // AnswerPhase1 answers the first message of a Main Mode, which hdr and
@@ -258,7 +270,11 @@ func AnswerPhase1(cfg Phase1Config, msg *isakmp.Message) (*Phase1, []byte, error
 		Number: sa.Proposals[0].Number, Protocol: isakmp.ProtoISAKMP, Transforms: []isakmp.Transform{*t},
 	}}}
 	p.step = 2
-	return p, p.send(isakmp.Payload{Type: isakmp.PayloadSA, Body: chosen.Append(nil)}), nil
+	pl := []isakmp.Payload{{Type: isakmp.PayloadSA, Body: chosen.Append(nil)}}
+	if p.natt = cfg.NATT && offersNATT(msg); p.natt {
+		pl = append(pl, natTPayload())
+	}
+	return p, p.send(pl...), nil
 }
 
 // send makes a message of p's exchange in the clear, and keeps it.
@@ -356,6 +372,7 @@ func (p *Phase1) gotSA(msg *isakmp.Message) ([]byte, error) {
 	if _, err := p.choose(sa); err != nil {
 		return nil, err
 	}
+	p.natt = p.cfg.NATT && offersNATT(msg)
 	return p.sendKE(3)
 }
 
@@ -375,7 +392,11 @@ func (p *Phase1) sendKE(step phase1Step) ([]byte, error) {
 		p.gxr, p.nr = p.secret.Public(), nonce
 	}
 	p.step = step
-	return p.send(isakmp.Payload{Type: isakmp.PayloadKE, Body: p.secret.Public()}, isakmp.Payload{Type: isakmp.PayloadNonce, Body: nonce}), nil
+	pl := []isakmp.Payload{{Type: isakmp.PayloadKE, Body: p.secret.Public()}, {Type: isakmp.PayloadNonce, Body: nonce}}
+	if p.natt {
+		pl = append(pl, p.natDPayloads()...)
+	}
+	return p.send(pl...), nil
 }
 
 // gotKE takes the peer's KE and nonce (message 3 or 4), makes the keys, and
@@ -388,6 +409,9 @@ func (p *Phase1) gotKE(msg *isakmp.Message) ([]byte, error) {
 	}
 	if len(nonce) < 8 || len(nonce) > 256 {
 		return nil, fail(isakmp.NotifyPayloadMalformed, "phase 1: nonce of %d bytes", len(nonce))
+	}
+	if p.natt {
+		p.checkNATD(msg)
 	}
 	var reply []byte
 	if p.Initiator {

@@ -94,6 +94,8 @@ type ChildSA struct {
 	AuthKeyIn     []byte
 	AuthKeyOut    []byte
 	Lifetime      time.Duration
+	// UDPEncap says that the SAs' ESP travels in UDP, port 4500 (RFC 3948).
+	UDPEncap bool
 }
 
 // Phase2 is one Quick Mode exchange under a phase-1 SA.
@@ -142,7 +144,7 @@ func (q *Phase2) proposal() (*isakmp.SA, error) {
 		}
 		attrs = append(attrs, isakmp.BasicAttr(isakmp.IPsecGroup, g.ID))
 	}
-	attrs = append(attrs, isakmp.BasicAttr(isakmp.IPsecEncapMode, encapMode(c.Mode)))
+	attrs = append(attrs, isakmp.BasicAttr(isakmp.IPsecEncapMode, q.encap()))
 	if !enc.aead && c.Auth != "" {
 		a := findESPAuth(c.Auth)
 		if a == nil {
@@ -159,8 +161,16 @@ func (q *Phase2) proposal() (*isakmp.SA, error) {
 	}}}, nil
 }
 
-func encapMode(mode string) uint16 {
-	if mode == "transport" {
+// encap is the encapsulation mode of q's SAs: in UDP when phase 1 found a
+// NAT (RFC 3947 §5).
+func (q *Phase2) encap() uint16 {
+	transport := q.cfg.Mode == "transport"
+	switch {
+	case q.p1.Floats() && transport:
+		return isakmp.EncapUDPTransport
+	case q.p1.Floats():
+		return isakmp.EncapUDPTunnel
+	case transport:
 		return isakmp.EncapTransport
 	}
 	return isakmp.EncapTunnel
@@ -200,7 +210,7 @@ func (q *Phase2) accept(sa *isakmp.SA) error {
 				why = append(why, fmt.Sprintf("transform %d: authentication %d with an AEAD", t.Number, authID))
 			case (c.Group == "none") == hasGroup || hasGroup && (dh.ByID(uint16(groupID)) == nil || dh.ByID(uint16(groupID)).Name != c.Group):
 				why = append(why, fmt.Sprintf("transform %d: PFS group %d", t.Number, groupID))
-			case uint16(mode) != encapMode(c.Mode):
+			case uint16(mode) != q.encap():
 				why = append(why, fmt.Sprintf("transform %d: encapsulation mode %d", t.Number, mode))
 			default:
 				q.enc, q.auth = want, nil
@@ -521,7 +531,7 @@ func (q *Phase2) child() *ChildSA {
 	authLen := 0
 	c := &ChildSA{Local: q.cfg.Local, Remote: q.cfg.Remote, IPProto: q.cfg.IPProto, Mode: q.cfg.Mode,
 		SPIIn: binary.BigEndian.Uint32(q.spiIn[:]), SPIOut: binary.BigEndian.Uint32(q.spiOut[:]),
-		Enc: q.enc.espName, Lifetime: q.lifetime}
+		Enc: q.enc.espName, Lifetime: q.lifetime, UDPEncap: q.p1.Floats()}
 	if q.auth != nil {
 		c.Auth, authLen = q.auth.name, q.auth.keyLen
 	}

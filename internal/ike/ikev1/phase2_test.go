@@ -180,3 +180,50 @@ func TestInformational(t *testing.T) {
 		t.Errorf("DeleteSelf = %+v, %v", self, err)
 	}
 }
+
+// TestNATTraversal: both sides offer NAT traversal; with a NAT that
+// changed the initiator's port, both find it, float, and agree on ESP in
+// UDP; with none, or with one side not offering it, nothing changes.
+func TestNATTraversal(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		natt1, natt2 bool
+		peerPortAtB2 uint16 // the initiator's port as bridge2 sees it
+		float        bool
+	}{
+		{"no NAT", true, true, 500, false},
+		{"NAT", true, true, 1024, true},
+		{"NAT, the responder does not offer it", true, false, 1024, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b1, b2 := seedConfigs(true)
+			b1.NATT, b2.NATT, b2.PeerPort = c.natt1, c.natt2, c.peerPortAtB2
+			ini, resp, err := runMainMode(t, b1, b2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ini.Floats() != c.float || resp.Floats() != c.float {
+				t.Fatalf("floats: initiator %v, responder %v; want %v", ini.Floats(), resp.Floats(), c.float)
+			}
+			q := seedQuick()
+			qi, msg1, err := ini.StartQuick(q, 0x1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qr, msg2, err := resp.AnswerQuick(msg1, onlyFlow(mirror(q)), 0x2000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg3, err := qi.Handle(msg2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := qr.Handle(msg3); err != nil {
+				t.Fatal(err)
+			}
+			if qi.Child.UDPEncap != c.float || qr.Child.UDPEncap != c.float {
+				t.Errorf("ESP in UDP: initiator %v, responder %v; want %v", qi.Child.UDPEncap, qr.Child.UDPEncap, c.float)
+			}
+		})
+	}
+}
