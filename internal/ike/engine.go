@@ -11,6 +11,7 @@ package ike
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -193,6 +194,27 @@ func (e *Engine) Load(rules []ipsecconf.IKE) {
 	e.isakmp = kept2
 	e.gone = append(e.gone, gone...)
 	e.mu.Unlock()
+	// This host's RSA key is made as soon as a rule needs it, as OpenBSD's
+	// rc makes it at boot, so that its local.pub can go to the peers.
+	for _, r := range rules {
+		if r.PSK == "" {
+			e.localKey()
+			break
+		}
+	}
+}
+
+// localKey returns this host's RSA key, made and logged the first time.
+func (e *Engine) localKey() (*rsa.PrivateKey, error) {
+	key, created, err := pki.LocalKey(e.cfg.KeyDir)
+	if err != nil {
+		e.log.Warn("ike: this host's RSA key: "+err.Error(), "dir", e.cfg.KeyDir)
+		return nil, err
+	}
+	if created {
+		e.log.Info("ike: made this host's RSA key; give the peers "+pki.LocalPubPath(e.cfg.KeyDir), "key", pki.LocalKeyPath(e.cfg.KeyDir))
+	}
+	return key, nil
 }
 
 // indexRule finds r in rules by what it negotiates, its place aside.
@@ -273,12 +295,9 @@ func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Ph
 		c.PSK = []byte(r.PSK)
 		return c, nil
 	}
-	key, created, err := pki.LocalKey(e.cfg.KeyDir)
+	key, err := e.localKey()
 	if err != nil {
 		return c, err
-	}
-	if created {
-		e.log.Info("ike: made this host's RSA key; give the peers "+pki.LocalPubPath(e.cfg.KeyDir), "key", pki.LocalKeyPath(e.cfg.KeyDir))
 	}
 	if c.PeerKey, err = pki.PeerKey(e.cfg.KeyDir, peer); err != nil {
 		return c, err

@@ -1,6 +1,10 @@
 package integration
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"os"
@@ -10,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"gif/internal/ike/pki"
 	"gif/internal/netns"
 )
 
@@ -19,9 +24,20 @@ var charonChild = regexp.MustCompile(`etherip: #\d+, reqid \d+, INSTALLED, (\S+)
 
 // TestStrongSwanDaemon: gif's daemon with an ike rule for the EtherIP flow
 // negotiates with strongSwan's charon, whose userspace ESP claims a NAT:
-// both float to port 4500, charon installs the SAs with ESP in UDP, and
-// both report the same SPIs.
+// both float to port 4500, charon installs the SAs with ESP in UDP, both
+// report the same SPIs, and traffic crosses. By pre-shared key and by RSA
+// raw keys, with gif initiating (an active rule) and with charon
+// initiating (a passive rule, swanctl --initiate).
 func TestStrongSwanDaemon(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		rsa, passive bool
+	}{{"psk gif initiates", false, false}, {"rsa gif initiates", true, false}, {"psk charon initiates", false, true}, {"rsa charon initiates", true, true}} {
+		t.Run(c.name, func(t *testing.T) { strongSwanDaemon(t, c.rsa, c.passive) })
+	}
+}
+
+func strongSwanDaemon(t *testing.T, rsaKeys, passive bool) {
 	const psk = "a lab-only pre-shared key"
 	lab := netns.NewTestLab(t, "gifss")
 	a := newNode(t, lab, "a")
@@ -37,7 +53,34 @@ func TestStrongSwanDaemon(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := b.StartCharon(t.TempDir(), netip.MustParseAddr(outerB4), netip.MustParseAddr(outerA4), netns.CharonAuth{PSK: psk})
+	auth, rule := netns.CharonAuth{PSK: psk}, ` psk "`+psk+`"`
+	if rsaKeys {
+		// gif's key as its daemon makes it, charon's given to gif where
+		// isakmpd keeps a peer's.
+		gifKey, _, err := pki.LocalKey(a.ikeDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		charonKey, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&charonKey.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := pki.PeerKeyPath(a.ikeDir(), netip.MustParseAddr(outerB4))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		auth, rule = netns.CharonAuth{Key: charonKey, Peer: &gifKey.PublicKey}, ""
+	}
+	start := ""
+	if passive {
+		start = " passive"
+	}
+	c, err := b.StartCharon(t.TempDir(), netip.MustParseAddr(outerB4), netip.MustParseAddr(outerA4), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +90,16 @@ func TestStrongSwanDaemon(t *testing.T) {
 		}
 	})
 	path := filepath.Join(t.TempDir(), "ipsec.conf")
-	conf := "ike esp proto etherip from " + outerA4 + " to " + outerB4 + ` psk "` + psk + `"` + "\n"
+	conf := "ike" + start + " esp proto etherip from " + outerA4 + " to " + outerB4 + rule + "\n"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a.gif("ipsecctl", "-f", path)
+	if passive {
+		if out, err := c.Swanctl("--initiate", "--child", "etherip", "--timeout", "15"); err != nil {
+			t.Fatalf("charon's initiate: %v\n%s\ngif:\n%s", err, out, a.gif("ipsecctl", "-s", "ike"))
+		}
+	}
 	var m []string
 	for deadline := time.Now().Add(15 * time.Second); m == nil; time.Sleep(200 * time.Millisecond) {
 		sas, err := c.Swanctl("--list-sas")

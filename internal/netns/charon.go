@@ -70,14 +70,18 @@ func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) 
 }
 `, dir)
 	method, ownPub, peerPub := "psk", "", ""
+	secrets := fmt.Sprintf(`secrets {
+  ike-gif { id-1 = %s
+            id-2 = %s
+            secret = "%s" }
+}
+`, local, peer, auth.PSK)
 	files := map[string]string{"strongswan.conf": conf}
 	if auth.PSK == "" {
-		// charon finds the peer's key in pubkey/ beside swanctl.conf.
-		method = "pubkey"
-		ownPub = "\n            pubkeys = " + filepath.Join(dir, "own.pub")
-		peerPub = "\n             pubkeys = peer.pem"
+		// charon finds public keys by name in pubkey/ beside swanctl.conf.
+		method, ownPub, peerPub, secrets = "pubkey", "\n            pubkeys = own.pem", "\n             pubkeys = peer.pem", ""
 		var err error
-		for name, key := range map[string]any{"private/own.pem": auth.Key, "own.pub": &auth.Key.PublicKey, "pubkey/peer.pem": auth.Peer} {
+		for name, key := range map[string]any{"private/own.pem": auth.Key, "pubkey/own.pem": &auth.Key.PublicKey, "pubkey/peer.pem": auth.Peer} {
 			if files[name], err = pemOf(key); err != nil {
 				return nil, err
 			}
@@ -105,12 +109,7 @@ func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) 
     }
   }
 }
-secrets {
-  ike-gif { id-1 = %[1]s
-            id-2 = %[2]s
-            secret = "%[3]s" }
-}
-`, local, peer, auth.PSK, method, ownPub, peerPub)
+%[3]s`, local, peer, secrets, method, ownPub, peerPub)
 	for name, data := range files {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
