@@ -168,7 +168,7 @@ func scaleNetstart(ctx context.Context, tb *toolbox, res *scaleResult, logf func
 	defer cancel()
 	w := watch(ctx, n, pid, cancel)
 	start := time.Now()
-	_, runErr := n.Run(run, "env", "GIF_STATE_DIR="+n.stateDir, tb.gif, "netstart", "-d", dir)
+	_, runErr := n.Run(run, "env", "GIF_STATE_DIR="+n.stateDir, ikeDirEnv(n.stateDir), tb.gif, "netstart", "-d", dir)
 	res.Netstart = time.Since(start)
 	stopped, allAt := w.stop()
 	res.AllAt = allAt

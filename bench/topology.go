@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gif/internal/daemon"
 	"gif/internal/netns"
 )
 
@@ -54,13 +55,13 @@ func (n *node) run(ctx context.Context, name string, args ...string) (string, er
 
 // gif runs the gif command inside the host.
 func (n *node) gif(ctx context.Context, args ...string) (string, error) {
-	return n.run(ctx, "env", append([]string{"GIF_STATE_DIR=" + n.stateDir, n.tb.gif}, args...)...)
+	return n.run(ctx, "env", append([]string{"GIF_STATE_DIR=" + n.stateDir, ikeDirEnv(n.stateDir), n.tb.gif}, args...)...)
 }
 
 // startGif starts the host's gif daemon in the foreground, as systemd
 // would, and waits until it serves; the lab stops it.
 func (n *node) startGif(ctx context.Context) error {
-	p, err := n.Start("env", "GIF_STATE_DIR="+n.stateDir, n.tb.gif, "daemon")
+	p, err := n.Start("env", "GIF_STATE_DIR="+n.stateDir, ikeDirEnv(n.stateDir), n.tb.gif, "daemon")
 	if err != nil {
 		return fmt.Errorf("start gif daemon in %s: %w", n, err)
 	}
@@ -242,4 +243,10 @@ func (p *pair) reassemblies(ctx context.Context) (uint64, error) {
 		total += v
 	}
 	return total, nil
+}
+
+// ikeDirEnv keeps the RSA key a daemon makes at its first start in its
+// state directory, not in the machine's /etc/gif/isakmpd.
+func ikeDirEnv(stateDir string) string {
+	return daemon.IKEDirEnv + "=" + filepath.Join(stateDir, "isakmpd")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
 	"gif/internal/ike/ikev1"
+	"gif/internal/ike/pki"
 	"gif/internal/outer"
 )
 
@@ -21,13 +23,35 @@ import (
 // of ike rules are, instead of /etc/gif/isakmpd.
 const IKEDirEnv = "GIF_IKE_DIR"
 
+// ikeKeyDir is where the RSA keys of ike rules are.
+func ikeKeyDir() string {
+	if dir := os.Getenv(IKEDirEnv); dir != "" {
+		return dir
+	}
+	return pki.DefaultDir
+}
+
+// makeLocalKey makes this host's RSA key for ike rules if it has none, as
+// OpenBSD's rc does at boot, so that its local.pub is there to give to the
+// peers.
+func makeLocalKey(log *slog.Logger) {
+	dir := ikeKeyDir()
+	_, created, err := pki.LocalKey(dir)
+	switch {
+	case err != nil:
+		log.Warn("this host's RSA key for ike rules", "err", err)
+	case created:
+		log.Info("made this host's RSA key for ike rules", "key", pki.LocalKeyPath(dir), "public", pki.LocalPubPath(dir))
+	}
+}
+
 // ikeTick is how often the IKE engine's timers are looked at.
 const ikeTick = 250 * time.Millisecond
 
 // startIKE opens IKE's sockets and starts the engine that negotiates the
 // SAs of ike rules.
 func (d *Daemon) startIKE() {
-	d.ike = ike.New(ike.Config{KeyDir: os.Getenv(IKEDirEnv), Log: d.log}, ikeTransport{d}, ikeInstaller{d})
+	d.ike = ike.New(ike.Config{KeyDir: ikeKeyDir(), Log: d.log}, ikeTransport{d}, ikeInstaller{d})
 	for _, family := range []int{4, 6} {
 		conn, err := d.host.ListenIKE(family, ike.Port)
 		if err != nil {

@@ -34,6 +34,7 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
+	makeLocalKey(log)
 	go func() {
 		if err := d.WatchAddrs(ctx); err != nil && ctx.Err() == nil {
 			log.Error("watch addresses", "err", err)

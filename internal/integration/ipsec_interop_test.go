@@ -83,7 +83,7 @@ func loadSeedIPsec(t *testing.T, n seedLAN) map[string]string {
 	dirs := ipsecDirs(t)
 	for host, b := range map[string]*node{"b1": n.b1, "b2": n.b2} {
 		b.gif("sysctl", "net.inet.etherip.allow=0")
-		b.sh("sh", "-c", "cd "+dirs[host]+" && env GIF_STATE_DIR="+b.stateDir+" "+gifBin+" ipsecctl -f ipsec.conf")
+		b.sh("sh", "-c", "cd "+dirs[host]+" && env GIF_STATE_DIR="+b.stateDir+" GIF_IKE_DIR="+b.ikeDir()+" "+gifBin+" ipsecctl -f ipsec.conf")
 	}
 	return dirs
 }
@@ -639,6 +639,6 @@ func TestIPsecReload(t *testing.T) {
 	n.configure(4)
 	dirs := loadSeedIPsec(t, n)
 	n.mustPingESP(t, 3)
-	n.b1.sh("sh", "-c", "cd "+dirs["b1"]+" && env GIF_STATE_DIR="+n.b1.stateDir+" "+gifBin+" ipsecctl -f ipsec.conf")
+	n.b1.sh("sh", "-c", "cd "+dirs["b1"]+" && env GIF_STATE_DIR="+n.b1.stateDir+" GIF_IKE_DIR="+n.b1.ikeDir()+" "+gifBin+" ipsecctl -f ipsec.conf")
 	n.mustPingESP(t, 3)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gif/internal/ike/pki"
 	"gif/internal/netns"
 )
 
@@ -78,7 +79,7 @@ func TestIPsecSeedExample(t *testing.T) {
 	dirs := ipsecDirs(t)
 	for host, b := range map[string]*node{"b1": n.b1, "b2": n.b2} {
 		b.gif("sysctl", "net.inet.etherip.allow=0")
-		b.sh("sh", "-c", "cd "+dirs[host]+" && env GIF_STATE_DIR="+b.stateDir+" "+gifBin+" ipsecctl -f ipsec.conf")
+		b.sh("sh", "-c", "cd "+dirs[host]+" && env GIF_STATE_DIR="+b.stateDir+" GIF_IKE_DIR="+b.ikeDir()+" "+gifBin+" ipsecctl -f ipsec.conf")
 	}
 	capture, err := n.b2.Capture("eth0", "ip")
 	if err != nil {
@@ -97,7 +98,7 @@ func TestIPsecSeedExample(t *testing.T) {
 	}
 	// -d deletes the file's rules; without them nothing crosses, as
 	// etherip.allow is 0.
-	n.b1.sh("sh", "-c", "cd "+dirs["b1"]+" && env GIF_STATE_DIR="+n.b1.stateDir+" "+gifBin+" ipsecctl -d -f ipsec.conf")
+	n.b1.sh("sh", "-c", "cd "+dirs["b1"]+" && env GIF_STATE_DIR="+n.b1.stateDir+" GIF_IKE_DIR="+n.b1.ikeDir()+" "+gifBin+" ipsecctl -d -f ipsec.conf")
 	if out := n.b1.gif("ipsecctl", "-s", "all"); !strings.Contains(out, "No flows") || !strings.Contains(out, "No entries") {
 		t.Fatalf("after ipsecctl -d:\n%s", out)
 	}
@@ -137,5 +138,12 @@ func TestIPsecIKEShow(t *testing.T) {
 	}
 	if st := h.gif("ipsecctl", "-s", "all"); !strings.Contains(st, "No flows") || !strings.Contains(st, "No entries") {
 		t.Errorf("after the refused load, ipsecctl -s all shows\n%s", st)
+	}
+	// The daemon's first start made the host's RSA key, as OpenBSD's rc
+	// does at boot.
+	for path, mode := range map[string]os.FileMode{pki.LocalKeyPath(h.ikeDir()): 0o600, pki.LocalPubPath(h.ikeDir()): 0o644} {
+		if st, err := os.Stat(path); err != nil || st.Mode() != mode {
+			t.Errorf("%s: %v, %v; want mode %v", path, st, err, mode)
+		}
 	}
 }

@@ -273,7 +273,7 @@ func (n *node) gifStderr(args ...string) (string, error) {
 	}
 	defer f.Close()
 	script := `"$@" 2>` + f.Name()
-	argv := append([]string{"-c", script, "sh", "env", "GIF_STATE_DIR=" + n.stateDir, gifBin}, args...)
+	argv := append([]string{"-c", script, "sh", "env", "GIF_STATE_DIR=" + n.stateDir, "GIF_IKE_DIR=" + n.ikeDir(), gifBin}, args...)
 	_, err = n.Run(n.t.Context(), "sh", argv...)
 	out, rerr := os.ReadFile(f.Name())
 	if err != nil {

@@ -153,7 +153,7 @@ func TestServiceRestart(t *testing.T) {
 	start := func() *netns.Proc {
 		notify := filepath.Join(t.TempDir(), "notify")
 		ready := listenNotify(t, notify)
-		p, err := n.b1.Start("env", "NOTIFY_SOCKET="+notify, "GIF_STATE_DIR="+n.b1.stateDir, gifBin, "daemon")
+		p, err := n.b1.Start("env", "NOTIFY_SOCKET="+notify, "GIF_STATE_DIR="+n.b1.stateDir, "GIF_IKE_DIR="+n.b1.ikeDir(), gifBin, "daemon")
 		if err != nil {
 			t.Fatal(err)
 		}
