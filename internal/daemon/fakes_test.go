@@ -441,12 +441,12 @@ type quietConn struct {
 	closed chan struct{}
 }
 
-func (c *quietConn) ReadFrom(buf []byte) (int, netip.AddrPort, error) {
+func (c *quietConn) ReadFrom(buf []byte) (int, netip.AddrPort, netip.Addr, error) {
 	<-c.closed
-	return 0, netip.AddrPort{}, net.ErrClosed
+	return 0, netip.AddrPort{}, netip.Addr{}, net.ErrClosed
 }
 
-func (c *quietConn) WriteTo(msg []byte, to netip.AddrPort) error { return nil }
+func (c *quietConn) WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error { return nil }
 
 func (c *quietConn) Close() error {
 	c.once.Do(func() { close(c.closed) })

@@ -40,9 +40,13 @@ type Host interface {
 	DelDomainRules(family, domain int) error
 }
 
-// IKEConn is IKE's UDP socket of one family.
+// IKEConn is a UDP socket of IKE of one family, on every address.
 type IKEConn interface {
-	ReadFrom(buf []byte) (n int, from netip.AddrPort, err error)
-	WriteTo(msg []byte, to netip.AddrPort) error
+	// ReadFrom reads a datagram, and says who sent it and to which of
+	// this host's addresses (the zero Addr when it cannot tell).
+	ReadFrom(buf []byte) (n int, from netip.AddrPort, to netip.Addr, err error)
+	// WriteTo sends msg from this host's address from (the route's choice
+	// when zero) to to.
+	WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error
 	Close() error
 }

@@ -87,7 +87,7 @@ func (d *Daemon) startIKE() {
 func (d *Daemon) receiveIKE(conn IKEConn) {
 	buf := make([]byte, 65535)
 	for {
-		n, from, err := conn.ReadFrom(buf)
+		n, from, to, err := conn.ReadFrom(buf)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
@@ -96,7 +96,7 @@ func (d *Daemon) receiveIKE(conn IKEConn) {
 			time.Sleep(errorPause)
 			continue
 		}
-		d.ike.Receive(buf[:n], from, netip.Addr{})
+		d.ike.Receive(buf[:n], from, to)
 	}
 }
 
@@ -111,7 +111,7 @@ func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error
 	}
 	if to.Port() == ikev1.NATTPort {
 		if c := t.d.natConns[family]; c != nil {
-			return c.conn.WriteTo(append(make([]byte, nonESPMarkerLen, nonESPMarkerLen+len(msg)), msg...), to)
+			return c.conn.WriteTo(append(make([]byte, nonESPMarkerLen, nonESPMarkerLen+len(msg)), msg...), from, to)
 		}
 		return errors.New("no socket for NAT traversal of the peer's family")
 	}
@@ -119,7 +119,7 @@ func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error
 	if conn == nil {
 		return errors.New("no IKE socket of the peer's family")
 	}
-	return conn.WriteTo(msg, to)
+	return conn.WriteTo(msg, from, to)
 }
 
 // nonESPMarkerLen is the length of the zeros in front of an IKE message on
@@ -137,7 +137,7 @@ type natConn struct {
 
 func (c *natConn) Send(pkts []outer.Packet, offset int) (int, error) {
 	for i, p := range pkts {
-		if err := c.conn.WriteTo(p.Buf[offset:offset+p.Size], netip.AddrPortFrom(p.Dst, ikev1.NATTPort)); err != nil {
+		if err := c.conn.WriteTo(p.Buf[offset:offset+p.Size], p.Src, netip.AddrPortFrom(p.Dst, ikev1.NATTPort)); err != nil {
 			return i, fmt.Errorf("send ESP in UDP to %s: %w", p.Dst, err)
 		}
 	}
@@ -147,7 +147,7 @@ func (c *natConn) Send(pkts []outer.Packet, offset int) (int, error) {
 func (c *natConn) Recv(pkts []outer.Packet, offset int) (int, error) {
 	p := &pkts[0]
 	for {
-		n, from, err := c.conn.ReadFrom(p.Buf[offset:])
+		n, from, to, err := c.conn.ReadFrom(p.Buf[offset:])
 		if err != nil {
 			return 0, err
 		}
@@ -155,12 +155,9 @@ func (c *natConn) Recv(pkts []outer.Packet, offset int) (int, error) {
 		switch {
 		case n == 1 && msg[0] == 0xff: // NAT keepalive
 		case n >= nonESPMarkerLen && binary.BigEndian.Uint32(msg) == 0:
-			c.d.ike.Receive(bytes.Clone(msg[nonESPMarkerLen:]), from, netip.Addr{})
+			c.d.ike.Receive(bytes.Clone(msg[nonESPMarkerLen:]), from, to)
 		case n >= 8:
-			// Without an SA the destination stays zero, and Open counts
-			// the packet as having none (espstat notdb).
-			src := from.Addr().Unmap()
-			p.Size, p.Src, p.Dst, p.TOS, p.TTL = n, src, c.d.espDst(binary.BigEndian.Uint32(msg), src), 0, 0
+			p.Size, p.Src, p.Dst, p.TOS, p.TTL = n, from.Addr().Unmap(), to, 0, 0
 			return 1, nil
 		}
 	}
@@ -169,17 +166,6 @@ func (c *natConn) Recv(pkts []outer.Packet, offset int) (int, error) {
 func (c *natConn) BatchSize() int    { return 1 }
 func (c *natConn) Truncated() uint64 { return 0 }
 func (c *natConn) Close() error      { return c.conn.Close() }
-
-// espDst finds the local address of the SA with spi from src: a socket on
-// every address does not tell where a datagram came to.
-func (d *Daemon) espDst(spi uint32, src netip.Addr) netip.Addr {
-	for _, sa := range d.esp.All() {
-		if sa.SPI() == spi && sa.Src() == src {
-			return sa.Dst()
-		}
-	}
-	return netip.Addr{}
-}
 
 // ikeInstaller puts negotiated SAs in the SAD, newest first, so that the
 // flow of their rule uses the newest.

@@ -151,3 +151,34 @@ func TestIPsecIKERestart(t *testing.T) {
 		}
 	}
 }
+
+// TestIKESourceAddress: a's ike rule is from its second address on eth0,
+// not the one the route to b prefers. gif sends its IKE messages from the
+// rule's address (IP_PKTINFO), so b, whose passive rule names that address
+// and waits for it, answers, and both make their SAs.
+func TestIKESourceAddress(t *testing.T) {
+	const second = "192.0.2.3"
+	a, b := newPair(t)
+	if err := a.AddAddr("eth0", second+"/24"); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		n        *node
+		src, dst string
+		start    string
+	}{{a, second, outerB4, ""}, {b, outerB4, second, " passive"}} {
+		path := filepath.Join(t.TempDir(), "ipsec.conf")
+		rule := "ike" + side.start + " esp proto etherip from " + side.src + " to " + side.dst + ` psk "a lab-only pre-shared key"` + "\n"
+		if err := os.WriteFile(path, []byte(rule), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		side.n.gif("ipsecctl", "-f", path)
+	}
+	waitFor(t, "both sides to make their SAs", func() bool {
+		return !strings.Contains(a.gif("ipsecctl", "-s", "ike"), "ESP SA pairs made 0") &&
+			!strings.Contains(b.gif("ipsecctl", "-s", "ike"), "ESP SA pairs made 0")
+	})
+	if out := a.gif("ipsecctl", "-s", "ike"); !strings.Contains(out, "isakmp "+second+" <-> "+outerB4) {
+		t.Errorf("a's ipsecctl -s ike:\n%s", out)
+	}
+}
