@@ -279,3 +279,28 @@ func TestFlushDeletes(t *testing.T) {
 		t.Errorf("after the flush: %d and %d pairs, bridge2 dropped %d", len(l.i1.list()), len(l.i2.list()), l.e2.Counters.Dropped.Load())
 	}
 }
+
+// TestOtherSourceDropped: a message of an established exchange, sent again
+// from another address, is dropped and counted, whatever its cookies.
+func TestOtherSourceDropped(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.run(2 * time.Second)
+	// bridge1 deletes the ESP SAs it has: bridge2 would take that message
+	// from bridge1.
+	e1 := l.e1
+	e1.mu.Lock()
+	c := e1.children[0]
+	e1.mu.Unlock()
+	last, err := c.sa.p1.Informational(ikev1.DeleteESP(c.c.SPIIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last == nil {
+		t.Fatal("nothing recorded")
+	}
+	before, installed := l.e2.Counters.Dropped.Load(), len(l.i2.list())
+	l.e2.Receive(last, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.99"), Port), bridge2)
+	if l.e2.Counters.Dropped.Load() != before+1 || len(l.i2.list()) != installed {
+		t.Errorf("dropped %d (want %d), %d pairs installed (want %d)", l.e2.Counters.Dropped.Load(), before+1, len(l.i2.list()), installed)
+	}
+}

@@ -80,9 +80,13 @@ func (e *Engine) drop(from netip.AddrPort, err error) {
 	e.log.Debug("ike: message dropped", "from", from, "err", err)
 }
 
-// findSA returns the ISAKMP SA of a message's cookies.
-func (e *Engine) findSA(h isakmp.Header) *isakmpSA {
+// findSA returns the ISAKMP SA of a message's cookies with peer: a
+// message from another address is not of it, whatever its cookies.
+func (e *Engine) findSA(h isakmp.Header, peer netip.Addr) *isakmpSA {
 	for _, sa := range e.isakmp {
+		if sa.peer != peer {
+			continue
+		}
 		if sa.p1.ICookie == h.ICookie && (sa.p1.RCookie == h.RCookie || sa.awaiting && sa.p1.Initiator && !sa.p1.Done() && isZero(sa.p1.RCookie)) {
 			return sa
 		}
@@ -111,7 +115,7 @@ func (e *Engine) ruleForPeer(peer netip.Addr) int {
 // mainMode handles a Main Mode message. It returns the SAs a peer that
 // starts afresh (INITIAL-CONTACT) has no longer.
 func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
-	sa := e.findSA(h)
+	sa := e.findSA(h, peer)
 	if sa == nil {
 		if !isZero(h.RCookie) {
 			e.drop(netip.AddrPortFrom(peer, Port), errors.New("Main Mode message of no exchange"))
@@ -220,7 +224,7 @@ func (e *Engine) startQuick(sa *isakmpSA, ri int) []byte {
 
 // quickMode handles a Quick Mode message.
 func (e *Engine) quickMode(h isakmp.Header, msg []byte, peer netip.Addr) (*isakmpSA, [][]byte, []install) {
-	sa := e.findSA(h)
+	sa := e.findSA(h, peer)
 	if sa == nil || !sa.p1.Done() {
 		e.drop(netip.AddrPortFrom(peer, Port), errors.New("Quick Mode message of no ISAKMP SA"))
 		return nil, nil, nil
@@ -320,7 +324,7 @@ func (e *Engine) ruleOfChild(c *ikev1.ChildSA) int {
 
 // informational handles deletes and INITIAL-CONTACT.
 func (e *Engine) informational(h isakmp.Header, msg []byte, peer netip.Addr) (*isakmpSA, []*child) {
-	sa := e.findSA(h)
+	sa := e.findSA(h, peer)
 	if sa == nil || !sa.p1.Done() {
 		e.drop(netip.AddrPortFrom(peer, Port), errors.New("informational message of no ISAKMP SA"))
 		return nil, nil
