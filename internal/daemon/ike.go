@@ -122,6 +122,21 @@ func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error
 	return conn.WriteTo(msg, from, to)
 }
 
+func (t ikeTransport) Keepalive(from netip.Addr, to netip.AddrPort) error {
+	family := 6
+	if to.Addr().Unmap().Is4() {
+		family = 4
+	}
+	c := t.d.natConns[family]
+	if c == nil {
+		return errors.New("no socket for NAT traversal of the peer's family")
+	}
+	return c.conn.WriteTo([]byte{natKeepalive}, from, to)
+}
+
+// natKeepalive is the one byte of a NAT keepalive (RFC 3948 §2.3).
+const natKeepalive = 0xff
+
 // nonESPMarkerLen is the length of the zeros in front of an IKE message on
 // port 4500, where an ESP packet starts with its SPI, never 0 (RFC 3948).
 const nonESPMarkerLen = 4
@@ -153,7 +168,7 @@ func (c *natConn) Recv(pkts []outer.Packet, offset int) (int, error) {
 		}
 		msg := p.Buf[offset : offset+n]
 		switch {
-		case n == 1 && msg[0] == 0xff: // NAT keepalive
+		case n == 1 && msg[0] == natKeepalive:
 		case n >= nonESPMarkerLen && binary.BigEndian.Uint32(msg) == 0:
 			c.d.ike.Receive(bytes.Clone(msg[nonESPMarkerLen:]), from, to)
 		case n >= 8:

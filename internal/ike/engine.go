@@ -49,6 +49,8 @@ const (
 // Transport sends IKE datagrams.
 type Transport interface {
 	Send(msg []byte, from netip.Addr, to netip.AddrPort) error
+	// Keepalive sends a NAT keepalive (RFC 3948 §2.3) to port 4500.
+	Keepalive(from netip.Addr, to netip.AddrPort) error
 }
 
 // Installer is where negotiated SAs go.
@@ -115,6 +117,7 @@ type isakmpSA struct {
 	awaiting     bool // whether this side waits for the peer's message
 	established  time.Time
 	expires      time.Time
+	keepalive    time.Time // when the next NAT keepalive is due
 	renewed      bool
 	pendingRules []int // rules whose Quick Mode waits for this SA
 }

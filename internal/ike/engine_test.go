@@ -68,6 +68,10 @@ type fakeNet struct {
 	queue   []datagram
 	drop    func(n int) bool
 	sent    int
+	// nat maps the source port of what an address sends, as a NAT in
+	// front of it would; keepalives counts NAT keepalives by sender.
+	nat        map[netip.Addr]uint16
+	keepalives map[netip.Addr]int
 }
 
 type datagram struct {
@@ -90,13 +94,22 @@ func (p port) Send(msg []byte, from netip.Addr, to netip.AddrPort) error {
 	return nil
 }
 
+func (p port) Keepalive(from netip.Addr, to netip.AddrPort) error {
+	p.net.keepalives[from]++
+	return nil
+}
+
 // deliver hands every queued datagram over, and what they bring in turn.
 func (n *fakeNet) deliver() {
 	for len(n.queue) > 0 {
 		d := n.queue[0]
 		n.queue = n.queue[1:]
+		srcPort := uint16(Port)
+		if p, ok := n.nat[d.from]; ok {
+			srcPort = p
+		}
 		if e, ok := n.engines[d.to]; ok {
-			e.Receive(d.msg, netip.AddrPortFrom(d.from, Port), d.to)
+			e.Receive(d.msg, netip.AddrPortFrom(d.from, srcPort), d.to)
 		}
 	}
 }
@@ -111,7 +124,8 @@ type lab struct {
 }
 
 func newLab(t testing.TB, r1, r2 ipsecconf.IKE) *lab {
-	l := &lab{net: &fakeNet{engines: map[netip.Addr]*Engine{}}, now: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
+	l := &lab{net: &fakeNet{engines: map[netip.Addr]*Engine{}, nat: map[netip.Addr]uint16{}, keepalives: map[netip.Addr]int{}},
+		now: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return l.now }
 	l.i1, l.i2 = &installed{}, &installed{}
 	l.e1 = New(Config{KeyDir: t.TempDir(), Now: clock}, port{l.net, bridge1}, l.i1)
@@ -302,5 +316,27 @@ func TestOtherSourceDropped(t *testing.T) {
 	l.e2.Receive(last, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.99"), Port), bridge2)
 	if l.e2.Counters.Dropped.Load() != before+1 || len(l.i2.list()) != installed {
 		t.Errorf("dropped %d (want %d), %d pairs installed (want %d)", l.e2.Counters.Dropped.Load(), before+1, len(l.i2.list()), installed)
+	}
+}
+
+// TestNATKeepalive: bridge1 is behind a NAT that maps its port 500 to
+// 1024. Both sides see it in the NAT-D hashes, float to port 4500 and agree
+// on ESP in UDP, and bridge1, the side behind the NAT, sends a keepalive
+// every 20 seconds while bridge2 sends none.
+func TestNATKeepalive(t *testing.T) {
+	r2 := seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute)
+	r2.Start = "passive"
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), r2)
+	l.net.nat[bridge1] = 1024
+	l.run(2 * time.Second)
+	paired(t, l.i1.list(), l.i2.list())
+	for _, c := range append(l.i1.list(), l.i2.list()...) {
+		if !c.UDPEncap {
+			t.Errorf("SPIs %08x/%08x: ESP not in UDP", c.SPIIn, c.SPIOut)
+		}
+	}
+	l.run(time.Minute)
+	if n := l.net.keepalives[bridge1]; n < 3 || n > 4 || l.net.keepalives[bridge2] != 0 {
+		t.Errorf("keepalives in a minute and 2 s: bridge1 %d (want 3 or 4), bridge2 %d", n, l.net.keepalives[bridge2])
 	}
 }

@@ -30,7 +30,7 @@ func (e *Engine) Receive(msg []byte, from netip.AddrPort, to netip.Addr) {
 	var sa *isakmpSA
 	switch h.Exchange {
 	case isakmp.ExchangeMain:
-		sa, replies, gone = e.mainMode(h, msg, peer, to.Unmap())
+		sa, replies, gone = e.mainMode(h, msg, from, to.Unmap())
 	case isakmp.ExchangeQuick:
 		sa, replies, installs = e.quickMode(h, msg, peer)
 	case isakmp.ExchangeInformational:
@@ -114,14 +114,15 @@ func (e *Engine) ruleForPeer(peer netip.Addr) int {
 
 // mainMode handles a Main Mode message. It returns the SAs a peer that
 // starts afresh (INITIAL-CONTACT) has no longer.
-func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
+func (e *Engine) mainMode(h isakmp.Header, msg []byte, from netip.AddrPort, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
+	peer := from.Addr().Unmap()
 	sa := e.findSA(h, peer)
 	if sa == nil {
 		if !isZero(h.RCookie) {
 			e.drop(netip.AddrPortFrom(peer, Port), errors.New("Main Mode message of no exchange"))
 			return nil, nil, nil
 		}
-		return e.answerMainMode(msg, peer, to)
+		return e.answerMainMode(msg, from, to)
 	}
 	wasDone := sa.p1.Done()
 	reply, err := sa.p1.Handle(msg)
@@ -151,8 +152,8 @@ func (e *Engine) mainMode(h isakmp.Header, msg []byte, peer, to netip.Addr) (*is
 
 // answerMainMode begins a Main Mode as responder, with the rule of the
 // peer.
-func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
-	from := netip.AddrPortFrom(peer, Port)
+func (e *Engine) answerMainMode(msg []byte, from netip.AddrPort, to netip.Addr) (*isakmpSA, [][]byte, []*child) {
+	peer := from.Addr().Unmap()
 	ri := e.ruleForPeer(peer)
 	if ri < 0 {
 		e.drop(from, errors.New("no ike rule has this peer"))
@@ -168,6 +169,9 @@ func (e *Engine) answerMainMode(msg []byte, peer, to netip.Addr) (*isakmpSA, [][
 		local = to
 	}
 	cfg, err := e.phase1Config(e.rules[ri], local, peer)
+	// The port the peer's message came from is the one its NAT-D hash
+	// must show when no NAT is on the way.
+	cfg.PeerPort = from.Port()
 	if err != nil {
 		e.fail(-1, peer, "Main Mode", err)
 		return nil, nil, nil

@@ -38,9 +38,15 @@ func (e *Engine) Tick() {
 			e.ensure(ri, &out)
 		}
 	}
+	keepalives := e.keepalives()
 	e.mu.Unlock()
 	for _, o := range out {
 		e.send(o.msg, o.sa)
+	}
+	for _, to := range keepalives {
+		if err := e.transport.Keepalive(to.local, to.peer); err != nil {
+			e.log.Debug("ike: NAT keepalive", "to", to.peer, "err", err)
+		}
 	}
 	e.remove(gone)
 	e.removeSAs(goneSAs)
@@ -179,4 +185,24 @@ func (e *Engine) ensure(ri int, out *[]outgoing) {
 		awaiting: true, pendingRules: []int{ri}}
 	e.isakmp = append(e.isakmp, sa)
 	*out = append(*out, outgoing{msg, sa})
+}
+
+// keepalive is a NAT keepalive to send.
+type keepalive struct {
+	local netip.Addr
+	peer  netip.AddrPort
+}
+
+// keepalives returns the NAT keepalives due: one every
+// ikev1.KeepaliveInterval to each peer this side reaches through a NAT.
+func (e *Engine) keepalives() []keepalive {
+	var due []keepalive
+	for _, sa := range e.isakmp {
+		if !sa.p1.Done() || !sa.p1.Floats() || !sa.p1.BehindNAT || e.now.Before(sa.keepalive) {
+			continue
+		}
+		sa.keepalive = e.now.Add(ikev1.KeepaliveInterval)
+		due = append(due, keepalive{sa.local, netip.AddrPortFrom(sa.peer, sa.peerPort)})
+	}
+	return due
 }

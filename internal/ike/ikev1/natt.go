@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
+	"time"
 
 	"gif/internal/ike/isakmp"
 )
@@ -20,6 +21,11 @@ var natTVendorID, _ = hex.DecodeString("4a131c81070358455c5728f20e95452f")
 
 // NATTPort is the port of IKE and ESP after a NAT is found.
 const NATTPort = 4500
+
+// KeepaliveInterval is how often the side behind a NAT sends a NAT
+// keepalive, so that the NAT keeps its mapping while no ESP flows (RFC
+// 3948 §4 suggests 20 s).
+const KeepaliveInterval = 20 * time.Second
 
 func (c *Phase1Config) ports() (local, peer uint16) {
 	local, peer = c.LocalPort, c.PeerPort
@@ -74,7 +80,7 @@ func (p *Phase1) checkNATD(msg *isakmp.Message) {
 	}
 	local, peer := p.cfg.ports()
 	if len(hashes) < 2 || !bytes.Equal(hashes[0], p.natD(p.cfg.Local, local)) {
-		p.NATDetected = true
+		p.NATDetected, p.BehindNAT = true, true
 		return
 	}
 	peerHash := p.natD(p.cfg.Peer, peer)

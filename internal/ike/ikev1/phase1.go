@@ -91,8 +91,11 @@ type Phase1 struct {
 	// is on the way (see Floats).
 	natt        bool
 	NATDetected bool
-	lastSent    []byte // to send again when the peer repeats itself
-	lastGot     []byte // the last message taken, to know a repeat
+	// BehindNAT says that the NAT changed this side's address or port:
+	// it is the side that sends NAT keepalives.
+	BehindNAT bool
+	lastSent  []byte // to send again when the peer repeats itself
+	lastGot   []byte // the last message taken, to know a repeat
 }
 
 // Done reports whether the exchange has made its ISAKMP SA.

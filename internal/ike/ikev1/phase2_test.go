@@ -205,6 +205,10 @@ func TestNATTraversal(t *testing.T) {
 			if ini.Floats() != c.float || resp.Floats() != c.float {
 				t.Fatalf("floats: initiator %v, responder %v; want %v", ini.Floats(), resp.Floats(), c.float)
 			}
+			// The NAT changed the initiator's port: it is behind it.
+			if ini.BehindNAT != c.float || resp.BehindNAT {
+				t.Errorf("behind the NAT: initiator %v, responder %v; want %v, false", ini.BehindNAT, resp.BehindNAT, c.float)
+			}
 			q := seedQuick()
 			qi, msg1, err := ini.StartQuick(q, 0x1000)
 			if err != nil {
