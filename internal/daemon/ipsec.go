@@ -57,8 +57,6 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 		switch {
 		case r.Proto != "esp":
 			return nil, fmt.Errorf("%s:%d: ike %s rules are not supported; gif does ESP", r.File, r.Line, r.Proto)
-		case r.SrcID != "" || r.DstID != "":
-			return nil, fmt.Errorf("%s:%d: srcid and dstid are not supported yet: gif's IKE identifies each side by its address", r.File, r.Line)
 		}
 	}
 	var sas []*ipsec.SA

@@ -294,6 +294,14 @@ func localOf(r ipsecconf.IKE) netip.Addr {
 func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
 	c := ikev1.Phase1Config{Local: local, Peer: peer, Enc: r.Main.Enc, Hash: r.Main.Auth, Group: r.Main.Group,
 		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand, InitialContact: !e.knows(peer), NATT: true}
+	if r.SrcID != "" {
+		id := isakmp.NamedID(r.SrcID)
+		c.LocalID = &id
+	}
+	if r.DstID != "" {
+		id := isakmp.NamedID(r.DstID)
+		c.PeerID = &id
+	}
 	if r.PSK != "" {
 		c.PSK = []byte(r.PSK)
 		return c, nil
@@ -302,7 +310,7 @@ func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Ph
 	if err != nil {
 		return c, err
 	}
-	if c.PeerKey, err = pki.PeerKey(e.cfg.KeyDir, peer); err != nil {
+	if c.PeerKey, err = pki.PeerKey(e.cfg.KeyDir, peer, c.PeerID); err != nil {
 		return c, err
 	}
 	c.Key = key

@@ -182,3 +182,41 @@ func TestIKESourceAddress(t *testing.T) {
 		t.Errorf("a's ipsecctl -s ike:\n%s", out)
 	}
 }
+
+// TestIPsecIKENames: the seed's lines with srcid and dstid host names:
+// each bridge says its name in Main Mode and finds the other's RSA key
+// under pubkeys/fqdn/NAME, as isakmpd does.
+func TestIPsecIKENames(t *testing.T) {
+	n := newSeedLAN(t)
+	n.configure(4)
+	names := map[*node]string{n.b1: "bridge1.example", n.b2: "bridge2.example"}
+	for b, other := range map[*node]*node{n.b1: n.b2, n.b2: n.b1} {
+		if _, _, err := pki.LocalKey(b.ikeDir()); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := os.ReadFile(pki.LocalPubPath(b.ikeDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(other.ikeDir(), "pubkeys", "fqdn", names[b])
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, pub, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for host, b := range map[string]*node{"b1": n.b1, "b2": n.b2} {
+		other := n.b2
+		if b == n.b2 {
+			other = n.b1
+		}
+		path := filepath.Join(t.TempDir(), "ipsec.conf")
+		conf := seedIKE[host] + " srcid " + names[b] + " dstid " + names[other] + "\n"
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b.gif("sysctl", "net.inet.etherip.allow=0")
+		b.gif("ipsecctl", "-f", path)
+	}
+	waitReach(t, n)
+	n.h1.mustPing(lanH2, 3)
+}

@@ -131,10 +131,10 @@ func TestIPsecIKEShow(t *testing.T) {
 	}
 	path := write("flow esp proto etherip from 1.2.3.4 to 4.3.2.1\n" +
 		"esp from 1.2.3.4 to 4.3.2.1 spi 0x4242 authkey " + strings.Repeat("11", 32) + " enckey " + strings.Repeat("33", 16) + "\n" +
-		"ike esp from 1.2.3.4 to 4.3.2.1 srcid bridge1.example psk x\n")
+		"ike ah from 1.2.3.4 to 4.3.2.1 psk x\n")
 	out, err := h.gifTry("ipsecctl", "-f", path)
-	if err == nil || !strings.Contains(err.Error(), path+":3: srcid and dstid are not supported yet") {
-		t.Errorf("ipsecctl -f with srcid: %q, %v; want the refusal at line 3", out, err)
+	if err == nil || !strings.Contains(err.Error(), path+":3: ike ah rules are not supported; gif does ESP") {
+		t.Errorf("ipsecctl -f with an ike ah rule: %q, %v; want the refusal at line 3", out, err)
 	}
 	if st := h.gif("ipsecctl", "-s", "all"); !strings.Contains(st, "No flows") || !strings.Contains(st, "No entries") {
 		t.Errorf("after the refused load, ipsecctl -s all shows\n%s", st)

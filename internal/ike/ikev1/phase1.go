@@ -36,6 +36,9 @@ type Phase1Config struct {
 	// InitialContact tells the peer that this side has no other SA with
 	// it, so that it drops the ones it still has (after a restart, say).
 	InitialContact bool
+	// LocalID and PeerID are the identities of phase 1 (srcid and dstid);
+	// nil is the side's address.
+	LocalID, PeerID *isakmp.ID
 	// NATT offers NAT traversal (RFC 3947); LocalPort and PeerPort are the
 	// ports the NAT-D hashes name, 500 when zero.
 	NATT                bool
@@ -447,7 +450,22 @@ func (p *Phase1) gotKE(msg *isakmp.Message) ([]byte, error) {
 }
 
 // ownID is this side's phase-1 identity: its address.
-func (p *Phase1) ownID() []byte { return isakmp.AddrID(p.cfg.Local, 0, 0).Append(nil) }
+func (p *Phase1) ownID() []byte {
+	if p.cfg.LocalID != nil {
+		return p.cfg.LocalID.Append(nil)
+	}
+	return isakmp.AddrID(p.cfg.Local, 0, 0).Append(nil)
+}
+
+// peerIs reports whether id is who the peer must be: PeerID when set,
+// else its address.
+func (p *Phase1) peerIs(id isakmp.ID) bool {
+	if want := p.cfg.PeerID; want != nil {
+		return id.Type == want.Type && bytes.EqualFold(id.Data, want.Data)
+	}
+	pfx, err := id.Prefix()
+	return err == nil && pfx.IsSingleIP() && pfx.Addr() == p.cfg.Peer
+}
 
 // authHash is HASH_I when mine is the initiator's, else HASH_R, over the
 // sender's ID body.
@@ -488,8 +506,8 @@ func (p *Phase1) gotAuth(msg *isakmp.Message) ([]byte, error) {
 	if err != nil {
 		return nil, fail(isakmp.NotifyPayloadMalformed, "phase 1: %w", err)
 	}
-	if pfx, err := id.Prefix(); err != nil || !pfx.IsSingleIP() || pfx.Addr() != p.cfg.Peer {
-		return nil, fail(isakmp.NotifyInvalidIDInformation, "phase 1: the peer says it is %v %x, not %s", id.Type, id.Data, p.cfg.Peer)
+	if !p.peerIs(id) {
+		return nil, fail(isakmp.NotifyInvalidIDInformation, "phase 1: the peer says it is %v %q, not whom the rule names", id.Type, id.Data)
 	}
 	want := p.authHash(!p.Initiator, idB)
 	if p.psk {

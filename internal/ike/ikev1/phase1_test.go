@@ -216,3 +216,28 @@ func TestMainModeRepeat(t *testing.T) {
 		t.Errorf("message 5 after a changed message 4: %v, want a *Failure", err)
 	}
 }
+
+// TestMainModeNamedIDs: srcid and dstid as names: each side says its name
+// and checks the other's, by pre-shared key and by RSA keys; a peer that
+// names itself otherwise is refused.
+func TestMainModeNamedIDs(t *testing.T) {
+	for _, psk := range []bool{true, false} {
+		for _, names := range [][2]string{{"bridge1.example", "bridge2.example"}, {"admin@bridge1.example", "bridge2.example"}} {
+			b1, b2 := seedConfigs(psk)
+			id1, id2 := isakmp.NamedID(names[0]), isakmp.NamedID(names[1])
+			b1.LocalID, b1.PeerID, b2.LocalID, b2.PeerID = &id1, &id2, &id2, &id1
+			ini, resp, err := runMainMode(t, b1, b2)
+			if err != nil {
+				t.Fatalf("psk %v, %v: %v", psk, names, err)
+			}
+			if string(resp.PeerID.Data) != names[0] || ini.PeerID.Type != isakmp.IDFQDN {
+				t.Errorf("psk %v: the responder knows the initiator as %v %q", psk, resp.PeerID.Type, resp.PeerID.Data)
+			}
+			other := isakmp.NamedID("intruder.example")
+			b2.PeerID = &other
+			if _, _, err := runMainMode(t, b1, b2); !errors.As(err, new(*Failure)) || err.(*Failure).Notify != isakmp.NotifyInvalidIDInformation {
+				t.Errorf("psk %v: a peer with another name: %v, want INVALID-ID-INFORMATION", psk, err)
+			}
+		}
+	}
+}

@@ -233,3 +233,14 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestNamedID(t *testing.T) {
+	for s, want := range map[string]IDType{"192.0.2.1": IDIPv4, "2001:db8::1": IDIPv6, "gif.example": IDFQDN, "me@gif.example": IDUserFQDN} {
+		if got := NamedID(s); got.Type != want {
+			t.Errorf("NamedID(%q) is %v, want %v", s, got.Type, want)
+		}
+	}
+	if id := NamedID("gif.example"); string(id.Data) != "gif.example" {
+		t.Errorf("NamedID data %q", id.Data)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // SA is the body of a Security Association payload of the IPsec DOI (RFC
@@ -331,6 +332,20 @@ func PrefixID(p netip.Prefix, protocol uint8, port uint16) ID {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
 	return ID{Type: t, Protocol: protocol, Port: port, Data: append(addr, mask...)}
+}
+
+// NamedID returns the identity ipsecctl makes of a srcid or dstid (parse.y
+// get_id_type): an IPv4 or IPv6 address, USER_FQDN when it has an @, FQDN
+// otherwise.
+func NamedID(s string) ID {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return AddrID(a, 0, 0)
+	}
+	t := IDFQDN
+	if strings.Contains(s, "@") {
+		t = IDUserFQDN
+	}
+	return ID{Type: t, Data: []byte(s)}
 }
 
 // Prefix returns the addresses an address or subnet identity names; a

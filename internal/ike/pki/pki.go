@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"gif/internal/ike/isakmp"
 	"gif/internal/state"
 )
 
@@ -45,6 +46,19 @@ func PeerKeyPath(dir string, addr netip.Addr) string {
 		family = "ipv4"
 	}
 	return filepath.Join(dir, "pubkeys", family, addr.Unmap().String())
+}
+
+// PeerKeyPathByID is where dir keeps the public key of a peer known by a
+// host name (pubkeys/fqdn/NAME) or a user@host name (pubkeys/ufqdn/NAME),
+// as isakmpd keeps them; "" for an address, which PeerKeyPath places.
+func PeerKeyPathByID(dir string, id isakmp.ID) string {
+	switch id.Type {
+	case isakmp.IDFQDN:
+		return filepath.Join(dir, "pubkeys", "fqdn", string(id.Data))
+	case isakmp.IDUserFQDN:
+		return filepath.Join(dir, "pubkeys", "ufqdn", string(id.Data))
+	}
+	return ""
 }
 
 // LocalKey returns this host's private key, making it (and local.pub) when
@@ -75,12 +89,18 @@ func LocalKey(dir string) (key *rsa.PrivateKey, created bool, err error) {
 	return key, true, nil
 }
 
-// PeerKey returns the public key of the peer at addr.
-func PeerKey(dir string, addr netip.Addr) (*rsa.PublicKey, error) {
-	path := PeerKeyPath(dir, addr)
+// PeerKey returns the public key of the peer at addr, or of the one
+// known by id when id is a name.
+func PeerKey(dir string, addr netip.Addr, id *isakmp.ID) (*rsa.PublicKey, error) {
+	path, who := PeerKeyPath(dir, addr), addr.String()
+	if id != nil {
+		if byID := PeerKeyPathByID(dir, *id); byID != "" {
+			path, who = byID, string(id.Data)
+		}
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no public key for peer %s: put its local.pub in %s", addr, path)
+		return nil, fmt.Errorf("no public key for peer %s: put its local.pub in %s", who, path)
 	}
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gif/internal/ike/isakmp"
 )
 
 // openssl runs the openssl command, which the tests check gif against.
@@ -61,7 +63,7 @@ func TestLocalKeyMadeOnce(t *testing.T) {
 	if err := os.WriteFile(peerPath, pubPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := PeerKey(dir, peer)
+	pub, err := PeerKey(dir, peer, nil)
 	if err != nil || !pub.Equal(&key.PublicKey) {
 		t.Errorf("PeerKey = %v; want local.pub's key", err)
 	}
@@ -89,7 +91,7 @@ func TestOpenSSLKeys(t *testing.T) {
 		if err != nil || created {
 			t.Fatalf("%v: LocalKey of openssl's key: created %v, %v", format, created, err)
 		}
-		pub, err := PeerKey(dir, peer)
+		pub, err := PeerKey(dir, peer, nil)
 		if err != nil || !pub.Equal(&key.PublicKey) {
 			t.Fatalf("%v: PeerKey of openssl rsa -pubout: %v", format, err)
 		}
@@ -136,8 +138,32 @@ func TestKeyErrors(t *testing.T) {
 			t.Errorf("LocalKey of %q (mode %v) = %v, want %q", c.data, c.mode, err, c.want)
 		}
 	}
-	if _, err := PeerKey(dir, netip.MustParseAddr("192.0.2.9")); err == nil ||
+	if _, err := PeerKey(dir, netip.MustParseAddr("192.0.2.9"), nil); err == nil ||
 		!strings.Contains(err.Error(), "no public key for peer 192.0.2.9: put its local.pub in "+filepath.Join(dir, "pubkeys/ipv4/192.0.2.9")) {
 		t.Errorf("PeerKey of a peer without a file = %v", err)
+	}
+}
+
+func TestPeerKeyByName(t *testing.T) {
+	dir := t.TempDir()
+	key, _, err := LocalKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := os.ReadFile(LocalPubPath(dir))
+	id := isakmp.NamedID("bridge2.example")
+	path := PeerKeyPathByID(dir, id)
+	if path != filepath.Join(dir, "pubkeys", "fqdn", "bridge2.example") {
+		t.Fatalf("PeerKeyPathByID = %s", path)
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, pub, 0o644)
+	got, err := PeerKey(dir, netip.MustParseAddr("192.0.2.2"), &id)
+	if err != nil || !got.Equal(&key.PublicKey) {
+		t.Errorf("PeerKey by name: %v", err)
+	}
+	other := isakmp.NamedID("me@bridge3.example")
+	if _, err := PeerKey(dir, netip.MustParseAddr("192.0.2.3"), &other); err == nil || !strings.Contains(err.Error(), "pubkeys/ufqdn/me@bridge3.example") {
+		t.Errorf("PeerKey of a user without a file = %v", err)
 	}
 }
