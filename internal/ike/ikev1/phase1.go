@@ -85,7 +85,6 @@ type Phase1 struct {
 	ni, nr   []byte
 	Keys     Keys
 	cipher   *Cipher
-	iv       []byte
 	PeerID   isakmp.ID
 	// PeerInitialContact says that the peer has no other SA with this
 	// side: the old ones are to go.
@@ -97,16 +96,11 @@ type Phase1 struct {
 	// BehindNAT says that the NAT changed this side's address or port:
 	// it is the side that sends NAT keepalives.
 	BehindNAT bool
-	lastSent  []byte // to send again when the peer repeats itself
-	lastGot   []byte // the last message taken, to know a repeat
+	exchange
 }
 
 // Done reports whether the exchange has made its ISAKMP SA.
 func (p *Phase1) Done() bool { return p.step == 6 }
-
-// LastSent is the last message this side sent, to send again when the
-// peer's answer does not come or the peer repeats itself.
-func (p *Phase1) LastSent() []byte { return p.lastSent }
 
 func (c *Phase1Config) rand() io.Reader {
 	if c.Rand == nil {
@@ -292,31 +286,12 @@ func (p *Phase1) send(pl ...isakmp.Payload) []byte {
 
 // sendEncrypted makes an encrypted message of p's exchange, and keeps it.
 func (p *Phase1) sendEncrypted(pl ...isakmp.Payload) []byte {
-	ct, next := p.cipher.Encrypt(p.iv, isakmp.AppendPayloads(nil, pl))
-	p.iv = next
-	h := isakmp.Header{ICookie: p.ICookie, RCookie: p.RCookie, Next: pl[0].Type, Exchange: isakmp.ExchangeMain, Flags: isakmp.FlagEncryption}
-	p.lastSent = append(isakmp.AppendHeader(nil, h, len(ct)), ct...)
-	return p.lastSent
+	return p.seal(p.cipher, isakmp.Header{ICookie: p.ICookie, RCookie: p.RCookie, Exchange: isakmp.ExchangeMain}, pl)
 }
 
 // Handle takes the peer's next message of the exchange and returns the
 // answer, nil when there is none to send (the initiator, once done).
-func (p *Phase1) Handle(raw []byte) ([]byte, error) {
-	if bytes.Equal(raw, p.lastGot) {
-		// The peer sent it again: it missed the answer.
-		return p.lastSent, nil
-	}
-	// A message that fails, forged or garbled, must not move the IV on:
-	// the peer's genuine one may still come.
-	iv := p.iv
-	reply, err := p.handle(raw)
-	if err != nil {
-		p.iv = iv
-		return nil, err
-	}
-	p.lastGot = bytes.Clone(raw)
-	return reply, nil
-}
+func (p *Phase1) Handle(raw []byte) ([]byte, error) { return p.take(raw, p.handle) }
 
 func (p *Phase1) handle(raw []byte) ([]byte, error) {
 	h, body, err := isakmp.ParseHeader(raw)

@@ -104,7 +104,6 @@ type Phase2 struct {
 	cfg       Phase2Config
 	Initiator bool
 	MessageID uint32
-	iv        []byte
 	step      int
 	spiIn     [4]byte
 	spiOut    [4]byte
@@ -115,16 +114,12 @@ type Phase2 struct {
 	group     *dh.Group // nil without PFS
 	lifetime  time.Duration
 	gqmxy     []byte
-	lastSent  []byte
-	lastGot   []byte
 	Child     *ChildSA // once done
+	exchange
 }
 
 // Done reports whether the exchange has made its SAs.
 func (q *Phase2) Done() bool { return q.Child != nil }
-
-// LastSent is the last message this side sent.
-func (q *Phase2) LastSent() []byte { return q.lastSent }
 
 // proposal returns the ESP proposal of cfg with SPI spi.
 func (q *Phase2) proposal() (*isakmp.SA, error) {
@@ -304,12 +299,8 @@ func flowID(p netip.Prefix, proto uint8) []byte {
 
 // send makes an encrypted message of q's exchange, and keeps it.
 func (q *Phase2) send(pl []isakmp.Payload) []byte {
-	ct, next := q.p1.cipher.Encrypt(q.iv, isakmp.AppendPayloads(nil, pl))
-	q.iv = next
-	h := isakmp.Header{ICookie: q.p1.ICookie, RCookie: q.p1.RCookie, Next: pl[0].Type, Exchange: isakmp.ExchangeQuick,
-		Flags: isakmp.FlagEncryption, MessageID: q.MessageID}
-	q.lastSent = append(isakmp.AppendHeader(nil, h, len(ct)), ct...)
-	return q.lastSent
+	return q.seal(q.p1.cipher, isakmp.Header{ICookie: q.p1.ICookie, RCookie: q.p1.RCookie, Exchange: isakmp.ExchangeQuick,
+		MessageID: q.MessageID}, pl)
 }
 
 // open decrypts a message of q's exchange and checks that its first
@@ -454,21 +445,7 @@ func (p1 *Phase1) AnswerQuick(raw []byte, policy QuickPolicy, spi uint32) (*Phas
 
 // Handle takes the peer's next message of the exchange and returns the
 // answer, nil when there is none.
-func (q *Phase2) Handle(raw []byte) ([]byte, error) {
-	if bytes.Equal(raw, q.lastGot) {
-		return q.lastSent, nil
-	}
-	// A message that fails, forged or garbled, must not move the IV on:
-	// the peer's genuine one may still come.
-	iv := q.iv
-	reply, err := q.handle(raw)
-	if err != nil {
-		q.iv = iv
-		return nil, err
-	}
-	q.lastGot = bytes.Clone(raw)
-	return reply, nil
-}
+func (q *Phase2) Handle(raw []byte) ([]byte, error) { return q.take(raw, q.handle) }
 
 func (q *Phase2) handle(raw []byte) ([]byte, error) {
 	p1 := q.p1
