@@ -340,3 +340,23 @@ func TestNATKeepalive(t *testing.T) {
 		t.Errorf("keepalives in a minute and 2 s: bridge1 %d (want 3 or 4), bridge2 %d", n, l.net.keepalives[bridge2])
 	}
 }
+
+// TestLateMainModeNoInitialContact: bridge1's first Main Mode reaches
+// bridge2 before bridge2 has its rule and is dropped; bridge2 then
+// negotiates, and bridge1's Main Mode, sent again, ends after that: it must
+// not say INITIAL-CONTACT, or bridge2 would drop the SAs bridge1 still
+// uses.
+func TestLateMainModeNoInitialContact(t *testing.T) {
+	r1 := seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute)
+	r2 := seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute)
+	l := newLab(t, r1, r2)
+	l.e2.Load(nil)
+	l.e1.Tick()
+	l.net.deliver() // dropped: bridge2 has no rule yet
+	l.e2.Load([]ipsecconf.IKE{r2})
+	l.run(5 * time.Second) // bridge2 negotiates; bridge1 sends its first message again
+	paired(t, l.i1.list(), l.i2.list())
+	if l.i2.removed != 0 {
+		t.Errorf("bridge2 dropped %d pairs of SAs", l.i2.removed)
+	}
+}

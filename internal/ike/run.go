@@ -125,6 +125,9 @@ func (e *Engine) mainMode(h isakmp.Header, msg []byte, from netip.AddrPort, to n
 		return e.answerMainMode(msg, from, to)
 	}
 	wasDone := sa.p1.Done()
+	// INITIAL-CONTACT means no other SA with the peer when it is said: a
+	// Main Mode sent again while another finished must not say it.
+	sa.p1.SetInitialContact(!e.knows(peer))
 	reply, err := sa.p1.Handle(msg)
 	if err != nil {
 		e.failSA(sa, "Main Mode", err)

@@ -99,6 +99,11 @@ type Phase1 struct {
 	exchange
 }
 
+// SetInitialContact says whether this side's message 5 or 6, when it
+// comes to be sent, says INITIAL-CONTACT: whether this side has no other SA
+// with the peer then, which may have changed since the exchange began.
+func (p *Phase1) SetInitialContact(v bool) { p.cfg.InitialContact = v }
+
 // Done reports whether the exchange has made its ISAKMP SA.
 func (p *Phase1) Done() bool { return p.step == 6 }
 
