@@ -193,18 +193,11 @@ func (p *Phase1) accept(t *isakmp.Transform) error {
 	if t.ID != isakmp.TransformKeyIKE {
 		return fmt.Errorf("transform ID %d", t.ID)
 	}
-	val := func(typ uint16) (uint64, bool) {
-		a, ok := t.Find(typ)
-		if !ok {
-			return 0, false
-		}
-		return a.Uint()
-	}
-	enc, _ := val(isakmp.P1Encryption)
-	bits, _ := val(isakmp.P1KeyLength)
-	hashID, _ := val(isakmp.P1Hash)
-	auth, _ := val(isakmp.P1AuthMethod)
-	groupID, _ := val(isakmp.P1Group)
+	enc, _ := t.Value(isakmp.P1Encryption)
+	bits, _ := t.Value(isakmp.P1KeyLength)
+	hashID, _ := t.Value(isakmp.P1Hash)
+	auth, _ := t.Value(isakmp.P1AuthMethod)
+	groupID, _ := t.Value(isakmp.P1Group)
 	_, lo, hi := keyBits(p.cfg.Enc)
 	wantAuth := uint64(isakmp.AuthRSASig)
 	if p.cfg.PSK != nil {
@@ -222,8 +215,8 @@ func (p *Phase1) accept(t *isakmp.Transform) error {
 		return fmt.Errorf("authentication method %d", auth)
 	}
 	life := p.cfg.Lifetime
-	if lt, ok := val(isakmp.P1LifeType); ok && lt == isakmp.LifeSeconds {
-		if d, ok := val(isakmp.P1LifeDuration); ok && d > 0 && time.Duration(d)*time.Second < life {
+	if lt, ok := t.Value(isakmp.P1LifeType); ok && lt == isakmp.LifeSeconds {
+		if d, ok := t.Value(isakmp.P1LifeDuration); ok && d > 0 && time.Duration(d)*time.Second < life {
 			life = time.Duration(d) * time.Second
 		}
 	}

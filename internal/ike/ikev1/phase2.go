@@ -184,17 +184,10 @@ func (q *Phase2) accept(sa *isakmp.SA) error {
 			continue
 		}
 		for _, t := range prop.Transforms {
-			val := func(typ uint16) (uint64, bool) {
-				a, ok := t.Find(typ)
-				if !ok {
-					return 0, false
-				}
-				return a.Uint()
-			}
-			bits, _ := val(isakmp.IPsecKeyLength)
-			authID, hasAuth := val(isakmp.IPsecAuthAlg)
-			groupID, hasGroup := val(isakmp.IPsecGroup)
-			mode, _ := val(isakmp.IPsecEncapMode)
+			bits, _ := t.Value(isakmp.IPsecKeyLength)
+			authID, hasAuth := t.Value(isakmp.IPsecAuthAlg)
+			groupID, hasGroup := t.Value(isakmp.IPsecGroup)
+			mode, _ := t.Value(isakmp.IPsecEncapMode)
 			wantAuth := findESPAuth(c.Auth)
 			switch {
 			case want == nil || t.ID != want.id || int(bits) != want.bits:
@@ -216,8 +209,8 @@ func (q *Phase2) accept(sa *isakmp.SA) error {
 					q.group = dh.ByID(uint16(groupID))
 				}
 				q.lifetime = c.Lifetime
-				if lt, ok := val(isakmp.IPsecLifeType); ok && lt == isakmp.LifeSeconds {
-					if d, ok := val(isakmp.IPsecLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < q.lifetime {
+				if lt, ok := t.Value(isakmp.IPsecLifeType); ok && lt == isakmp.LifeSeconds {
+					if d, ok := t.Value(isakmp.IPsecLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < q.lifetime {
 						q.lifetime = time.Duration(d) * time.Second
 					}
 				}

@@ -114,6 +114,16 @@ func (t *Transform) Find(typ uint16) (Attribute, bool) {
 	return Attribute{}, false
 }
 
+// Value returns the value of the first attribute of type typ as a number,
+// and whether there is one that fits in 8 bytes.
+func (t *Transform) Value(typ uint16) (uint64, bool) {
+	a, ok := t.Find(typ)
+	if !ok {
+		return 0, false
+	}
+	return a.Uint()
+}
+
 // ParseSA reads the body of an SA payload.
 func ParseSA(b []byte) (*SA, error) {
 	if len(b) < 8 {
