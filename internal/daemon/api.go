@@ -24,6 +24,10 @@ const (
 	MethodIPsecDel  = "ipsec.del"  // ipsecconf.Config → IPsecStatus; removes those rules
 )
 
+// MethodTransaction applies several ifconfig commands as one change
+// (Daemon.ApplyTransaction): TransactionParams → no result.
+const MethodTransaction = "transaction"
+
 // PingResult says who answered.
 type PingResult struct {
 	PID       int    `json:"pid"`
@@ -37,6 +41,13 @@ type PingResult struct {
 type IfconfigParams struct {
 	Name string      `json:"name"`
 	Ops  []tunnel.Op `json:"ops"`
+}
+
+// TransactionParams applies the commands of a Transaction all or nothing,
+// or with DryRun only checks them.
+type TransactionParams struct {
+	tunnel.Transaction
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // ShowParams selects one interface, or every gif and bridge when Name is

@@ -3,7 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"slices"
 
+	"gif/internal/link"
 	"gif/internal/tunnel"
 )
 
@@ -17,31 +19,63 @@ func (d *Daemon) Ethernet(name string) (exists, ethernet bool) {
 	return true, info.Ethernet
 }
 
-// applyLink applies up, down and mtu to a Linux interface gif does not own,
-// such as a bridge's internal Ethernet interface (the seed's
-// "ifconfig fxp1 up"), and puts back what it had when one of them fails.
-// gif keeps nothing of it: Linux does.
-func (d *Daemon) applyLink(name string, ops []tunnel.Op) error {
-	before, err := d.host.Info(name)
-	if err != nil {
-		return fmt.Errorf("%s: no such interface", name)
-	}
-	for _, op := range ops {
-		switch op.Kind {
-		case tunnel.OpUp, tunnel.OpDown:
-			err = d.host.SetUp(name, op.Kind == tunnel.OpUp)
-		case tunnel.OpMTU:
-			err = d.host.SetMTU(name, op.Int)
-		default:
-			err = fmt.Errorf("gif sets only up, down and mtu on an interface it does not own")
+// checkLinks checks the commands of t for Linux interfaces gif does not
+// own, such as a bridge's internal Ethernet interface (the seed's
+// "ifconfig fxp1 up"): the interface exists, and they set only up, down
+// and mtu. gif keeps nothing of them: Linux does.
+func (d *Daemon) checkLinks(t tunnel.Transaction) error {
+	for i, c := range t.Commands {
+		if ownedBy(c) {
+			continue
 		}
-		if err != nil {
-			undo := errors.Join(d.host.SetMTU(name, before.MTU), d.host.SetUp(name, before.Up))
-			if undo != nil {
-				d.log.Error("could not restore the interface", "interface", name, "err", undo)
+		if _, err := d.host.Info(c.Name); err != nil {
+			return t.At(i, fmt.Errorf("%s: no such interface", c.Name))
+		}
+		for _, op := range c.Ops {
+			switch op.Kind {
+			case tunnel.OpUp, tunnel.OpDown, tunnel.OpMTU:
+			default:
+				return t.At(i, fmt.Errorf("%s: %q: gif sets only up, down and mtu on an interface it does not own", c.Name, op.Token))
 			}
-			return fmt.Errorf("%s: %q: %w", name, op.Token, err)
 		}
 	}
 	return nil
+}
+
+// applyLinks sets what the commands of t for Linux interfaces gif does not
+// own ask, as checkLinks found them. When Linux refuses one it puts back
+// what each had; the undo it returns does the same after a later failure.
+func (d *Daemon) applyLinks(t tunnel.Transaction) (undo func(), err error) {
+	var before []link.LinkInfo
+	undo = func() {
+		for _, b := range slices.Backward(before) {
+			if err := errors.Join(d.host.SetMTU(b.Name, b.MTU), d.host.SetUp(b.Name, b.Up)); err != nil {
+				d.log.Error("could not restore the interface", "interface", b.Name, "err", err)
+			}
+		}
+	}
+	for i, c := range t.Commands {
+		if ownedBy(c) {
+			continue
+		}
+		info, err := d.host.Info(c.Name)
+		if err != nil {
+			undo()
+			return nil, t.At(i, fmt.Errorf("%s: no such interface", c.Name))
+		}
+		info.Name = c.Name
+		before = append(before, info) // the first of a name is put back last
+		for _, op := range c.Ops {
+			if op.Kind == tunnel.OpMTU {
+				err = d.host.SetMTU(c.Name, op.Int)
+			} else {
+				err = d.host.SetUp(c.Name, op.Kind == tunnel.OpUp)
+			}
+			if err != nil {
+				undo()
+				return nil, t.At(i, fmt.Errorf("%s: %q: %w", c.Name, op.Token, err))
+			}
+		}
+	}
+	return undo, nil
 }

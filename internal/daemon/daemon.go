@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -209,25 +211,62 @@ func (d *Daemon) Close() {
 func (d *Daemon) Apply(name string, ops []tunnel.Op) (ShowResult, []string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !tunnel.IsGif(name) && !tunnel.IsBridge(name) {
-		if err := d.applyLink(name, ops); err != nil {
-			return ShowResult{}, nil, err
-		}
-		r, err := d.show(name)
-		return r, nil, err
-	}
-	next, warnings, err := d.state.Apply(name, ops, d)
+	warnings, err := d.applyTransaction(tunnel.Transaction{Commands: []tunnel.Command{{Name: name, Ops: ops}}}, false)
 	if err != nil {
 		return ShowResult{}, nil, err
 	}
-	if err := d.commit(next); err != nil {
-		return ShowResult{}, nil, fmt.Errorf("%s: %w", name, err)
-	}
 	r, err := d.show(name)
-	if err != nil { // destroyed
+	if err != nil && (tunnel.IsGif(name) || tunnel.IsBridge(name)) { // destroyed
 		return ShowResult{}, warnings, nil
 	}
-	return r, warnings, nil
+	return r, warnings, err
+}
+
+// ApplyTransaction applies the commands of t as one change: every one or,
+// when any fails, none, and Linux changes once. An error names the command
+// that failed by t's file and line. With dryRun it checks t as it would
+// apply it, and changes neither the state nor Linux.
+func (d *Daemon) ApplyTransaction(t tunnel.Transaction, dryRun bool) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.applyTransaction(t, dryRun)
+}
+
+func (d *Daemon) applyTransaction(t tunnel.Transaction, dryRun bool) ([]string, error) {
+	next, warnings, err := d.state.ApplyTransaction(t, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkLinks(t); err != nil || dryRun {
+		return nil, err // a dry run's warnings come when it applies
+	}
+	undo, err := d.applyLinks(t)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(t.Commands, ownedBy) {
+		return warnings, nil
+	}
+	if err := d.commit(next); err != nil {
+		undo()
+		return nil, t.Whole(fmt.Errorf("%s: %w", strings.Join(commandNames(t), ", "), err))
+	}
+	return warnings, nil
+}
+
+// ownedBy reports whether c names a gif or bridge, whose configuration
+// the daemon keeps in its state.
+func ownedBy(c tunnel.Command) bool { return tunnel.IsGif(c.Name) || tunnel.IsBridge(c.Name) }
+
+// commandNames returns the interfaces the commands of t name, each once.
+func commandNames(t tunnel.Transaction) []string {
+	var names []string
+	for _, c := range t.Commands {
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
 
 // SetSysctl sets one sysctl variable and stores it.

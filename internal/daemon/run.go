@@ -29,6 +29,13 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 			return nil, nil, err
 		}
 		return d.Apply(p.Name, p.Ops)
+	case MethodTransaction:
+		var p TransactionParams
+		if err := decode(params, &p); err != nil {
+			return nil, nil, err
+		}
+		warnings, err := d.ApplyTransaction(p.Transaction, p.DryRun)
+		return nil, warnings, err
 	case MethodShow:
 		var p ShowParams
 		if err := decode(params, &p); err != nil {
