@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"gif/internal/conf/hostname"
 	"gif/internal/conf/ipsecconf"
@@ -67,7 +68,6 @@ func (n *netstart) run(only []string) error {
 	if len(only) == 0 {
 		n.sysctlConf()
 	}
-	n.createVirtual(files)
 	for _, f := range files {
 		n.start(f)
 	}
@@ -86,34 +86,6 @@ func unjoin(err error) []error {
 		return joined.Unwrap()
 	}
 	return []error{err}
-}
-
-// createVirtual creates every gif and bridge that has a file before any
-// file is applied, as OpenBSD's netstart creates pseudo-interfaces first.
-func (n *netstart) createVirtual(files []*hostname.File) {
-	for _, f := range files {
-		ifname := f.Interface
-		if !tunnel.IsGif(ifname) && !tunnel.IsBridge(ifname) {
-			continue
-		}
-		if n.dryRun {
-			fmt.Fprintf(n.stdout, "gif ifconfig %s create\n", ifname)
-			continue
-		}
-		ops := n.skipDone(ifname, []tunnel.Op{{Kind: tunnel.OpCreate, Token: "create"}})
-		if len(ops) == 0 {
-			continue
-		}
-		if err := call(n.stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: ifname, Ops: ops}, nil); err != nil {
-			n.report(fmt.Errorf("%s: %w", f.Name, err))
-		}
-	}
-	if !n.dryRun {
-		// What exists now is what the later files must not create again.
-		if err := call(n.stderr, daemon.MethodShow, daemon.ShowParams{}, &n.running); err != nil {
-			n.report(err)
-		}
-	}
 }
 
 // sysctlConf applies DIR/sysctl.conf before any interface, as netstart's
@@ -146,73 +118,93 @@ func (n *netstart) sysctlConf() {
 	}
 }
 
-// start applies one hostname.IF file: its ifconfig lines, each run of them
-// as one command (all or nothing), and its !commands in between.
+// start applies one hostname.IF file whole or not at all. Its ifconfig
+// lines, after the creation of its gif or bridge when that does not exist
+// yet, go to the daemon as one transaction. A file with !commands is
+// checked whole first (a dry run: the daemon changes nothing), then the
+// lines before, between and after them go as one transaction each, with
+// the !commands run in between; what a !command did stays when a later
+// part fails.
 func (n *netstart) start(f *hostname.File) {
-	ifname, path := f.Interface, f.Name
 	for _, w := range f.Warnings {
 		fmt.Fprintf(n.stderr, "gif netstart: warning: %s\n", w)
 	}
+	virtual := tunnel.IsGif(f.Interface) || tunnel.IsBridge(f.Interface)
 	if n.dryRun {
+		if virtual {
+			fmt.Fprintf(n.stdout, "gif ifconfig %s create\n", f.Interface)
+		}
 		for _, c := range f.Commands() {
 			fmt.Fprintln(n.stdout, c)
 		}
 		return
 	}
-	var ops []tunnel.Op
-	flush := func() bool {
-		ops = n.skipDone(ifname, ops)
-		if len(ops) == 0 {
+	create := virtual && !n.exists(f.Interface)
+	send := func(steps []hostname.Step, dryRun bool) bool {
+		t := n.skipDone(f.Transaction(steps, create))
+		if len(t.Commands) == 0 {
 			return true
 		}
-		var r daemon.ShowResult
-		err := call(n.stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: ifname, Ops: ops}, &r)
-		ops = nil
+		err := call(n.stderr, daemon.MethodTransaction, daemon.TransactionParams{Transaction: t, DryRun: dryRun}, nil)
+		if err != nil && !strings.HasPrefix(err.Error(), f.Name+":") {
+			err = fmt.Errorf("%s: %w", f.Name, err) // not the daemon's answer, which names the line
+		}
 		if err != nil {
-			n.report(fmt.Errorf("%s: %w", path, err))
+			n.report(err)
 			return false
 		}
 		return true
 	}
+	hasShell := slices.ContainsFunc(f.Steps, func(s hostname.Step) bool { return s.Shell != "" })
+	if hasShell && !send(f.Steps, true) {
+		return
+	}
+	var part []hostname.Step
 	for _, step := range f.Steps {
 		if step.Shell == "" {
-			ops = append(ops, step.Ops...)
+			part = append(part, step)
 			continue
 		}
-		if !flush() {
+		if !send(part, false) {
 			return
 		}
+		part, create = nil, false
 		cmd := exec.Command("/bin/sh", "-c", step.Shell)
 		cmd.Stdout, cmd.Stderr = n.stdout, n.stderr
 		if err := cmd.Run(); err != nil {
-			n.report(fmt.Errorf("%s:%d: !%s: %w", path, step.Line, step.Shell, err))
+			n.report(fmt.Errorf("%s:%d: !%s: %w", f.Name, step.Line, step.Shell, err))
 			return
 		}
 	}
-	flush()
+	send(part, false)
 }
 
-// skipDone drops the operations that the running configuration already
-// satisfies and that ifconfig would refuse a second time (create of an
-// interface that exists, add of a member already there), so that netstart
-// can run again and change nothing.
-func (n *netstart) skipDone(ifname string, ops []tunnel.Op) []tunnel.Op {
-	exists := slices.ContainsFunc(n.running.Interfaces, func(s daemon.InterfaceStatus) bool { return s.Name == ifname })
-	var members []string
+// exists reports whether the daemon had a gif or bridge called name when
+// netstart began.
+func (n *netstart) exists(name string) bool {
+	return slices.ContainsFunc(n.running.Interfaces, func(s daemon.InterfaceStatus) bool { return s.Name == name }) ||
+		slices.ContainsFunc(n.running.Bridges, func(b daemon.BridgeStatus) bool { return b.Name == name })
+}
+
+// skipDone drops from t the bridge members that the running configuration
+// already has, which ifconfig would refuse to add a second time, so that
+// netstart can run again and change nothing.
+func (n *netstart) skipDone(t tunnel.Transaction) tunnel.Transaction {
+	members := make(map[string][]string)
 	for _, b := range n.running.Bridges {
-		if b.Name == ifname {
-			exists, members = true, b.Members
+		members[b.Name] = b.Members
+	}
+	commands := t.Commands[:0:0]
+	for _, c := range t.Commands {
+		c.Ops = slices.DeleteFunc(slices.Clone(c.Ops), func(op tunnel.Op) bool {
+			return op.Kind == tunnel.OpBridgeAdd && slices.Contains(members[c.Name], op.Text)
+		})
+		if len(c.Ops) > 0 {
+			commands = append(commands, c)
 		}
 	}
-	return slices.DeleteFunc(ops, func(op tunnel.Op) bool {
-		switch op.Kind {
-		case tunnel.OpCreate:
-			return exists
-		case tunnel.OpBridgeAdd:
-			return slices.Contains(members, op.Text)
-		}
-		return false
-	})
+	t.Commands = commands
+	return t
 }
 
 // loadIPsec loads DIR/ipsec.conf after the interfaces, as OpenBSD's rc

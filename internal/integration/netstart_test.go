@@ -1,15 +1,19 @@
 package integration
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"gif/internal/daemon"
 	"gif/internal/netns"
+	"gif/internal/tools"
 )
 
 // writeFiles writes name → content into a new directory and returns it.
@@ -75,12 +79,12 @@ func TestNetstartDryRun(t *testing.T) {
 	out := a.gif("netstart", "-n", "-d", dir)
 	want := []string{
 		"gif sysctl net.inet.etherip.allow=1",
-		"gif ifconfig gif0 create",
-		"gif ifconfig bridge0 create",
 		"gif ifconfig eth1 up",
+		"gif ifconfig gif0 create",
 		"gif ifconfig gif0 tunnel 1.2.3.4 4.3.2.1",
 		"echo configured gif0 > /nonexistent/bang",
 		"gif ifconfig gif0 up",
+		"gif ifconfig bridge0 create",
 		"gif ifconfig bridge0 add gif0 add eth1",
 		"gif ifconfig bridge0 up link2",
 	}
@@ -132,14 +136,67 @@ func TestNetstartErrors(t *testing.T) {
 	}
 }
 
-// TestNetstartNetmaskPitfall keeps OpenBSD's file grammar, where the second
-// address of an inet line is a netmask, and warns when it is not one.
-func TestNetstartNetmaskPitfall(t *testing.T) {
+// TestNetstartFileWhole: a file applies whole or not at all. A file whose
+// third line only the daemon can refuse leaves no interface, in the
+// daemon's state or in Linux, nor does a bridge file naming a missing
+// member, nor a file with a ! line (which does not run); each error names
+// its file and line, and the good file beside them still applies.
+func TestNetstartFileWhole(t *testing.T) {
 	a, _ := newPair(t)
-	dir := writeFiles(t, map[string]string{"hostname.gif0": "inet 198.51.100.1 198.51.100.2\n"})
+	mark := filepath.Join(t.TempDir(), "mark")
+	dir := writeFiles(t, map[string]string{
+		"hostname.gif0":    "tunnel " + outerA4 + " " + outerB4 + "\nup\nmtu 99999\n",
+		"hostname.bridge5": "add eth9\nup\n",
+		"hostname.gif2":    "up\n!touch " + mark + "\nmtu 99999\n",
+		"hostname.gif1":    "tunnel " + outerA4 + " " + outerB4 + "\ninet 198.51.100.1 255.255.255.255\ndest 198.51.100.2\nup\n",
+	})
 	out, err := a.gifStderr("netstart", "-d", dir)
-	if !strings.Contains(out, "hostname.gif0:1:") || !strings.Contains(out, "dest 198.51.100.2") {
-		t.Fatalf("netstart: %v, stderr %q; want a warning naming the line and the dest form", err, out)
+	if err == nil {
+		t.Fatalf("netstart succeeded; stderr %q", out)
+	}
+	for _, want := range []string{"hostname.gif0:3: gif0: \"mtu 99999\"", "hostname.bridge5:1: bridge5: \"add eth9\"", "hostname.gif2:3: gif2: \"mtu 99999\""} {
+		if !strings.Contains(out, filepath.Join(dir, want)) {
+			t.Errorf("stderr %q; want an error starting %s", out, filepath.Join(dir, want))
+		}
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("the ! line of a file that fails ran")
+	}
+	var r daemon.ShowResult
+	if err := json.Unmarshal([]byte(a.gif("ifconfig", "-j")), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Interfaces) != 1 || r.Interfaces[0].Name != "gif1" || len(r.Bridges) != 0 {
+		t.Errorf("the daemon has %+v; want gif1 alone", r)
+	}
+	ip, err := tools.Path("ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := a.sh(ip, "-o", "link")
+	for _, name := range []string{"gif0", "gif2", "bridge5"} {
+		if regexp.MustCompile(`(?m)^\d+: ` + name + `[:@]`).MatchString(links) {
+			t.Errorf("Linux has %s:\n%s", name, links)
+		}
+	}
+	if st := a.status("gif1"); !st.Up || len(st.Addrs) != 1 || st.Addrs[0].Peer.String() != "198.51.100.2" {
+		t.Fatalf("gif1 from the good file: %+v", st.Config)
+	}
+}
+
+// TestNetstartNetmask keeps OpenBSD's file grammar: the second word of an
+// inet line is a netmask, and one that is no netmask is an error naming
+// the line (with the dest form a point-to-point peer wants); the file is
+// not applied and netstart exits 1.
+func TestNetstartNetmask(t *testing.T) {
+	a, _ := newPair(t)
+	dir := writeFiles(t, map[string]string{"hostname.gif0": "up\ninet 198.51.100.1 198.51.100.2\n"})
+	out, err := a.gifStderr("netstart", "-d", dir)
+	if err == nil || !strings.Contains(out, "hostname.gif0:2:") || !strings.Contains(out, "dest 198.51.100.2") {
+		t.Fatalf("netstart: %v, stderr %q; want exit 1 and an error naming the line and the dest form", err, out)
+	}
+	if _, err := a.gifTry("ifconfig", "gif0"); err == nil {
+		t.Fatal("gif0 exists after its file failed")
 	}
 }
 

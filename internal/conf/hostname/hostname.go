@@ -313,3 +313,24 @@ func (f *File) Commands() []string {
 	}
 	return cmds
 }
+
+// Transaction returns the ifconfig steps among steps as one transaction
+// for f's interface, each command at its line. With create, the
+// interface's creation comes first, at the line of the first step (1 in a
+// file without any), so that an error there names a line too.
+func (f *File) Transaction(steps []Step, create bool) tunnel.Transaction {
+	t := tunnel.Transaction{File: f.Name}
+	if create {
+		line := 1
+		if len(steps) > 0 {
+			line = steps[0].Line
+		}
+		t.Commands = append(t.Commands, tunnel.Command{Name: f.Interface, Ops: []tunnel.Op{{Kind: tunnel.OpCreate, Token: "create"}}, Line: line})
+	}
+	for _, s := range steps {
+		if s.Shell == "" {
+			t.Commands = append(t.Commands, tunnel.Command{Name: f.Interface, Ops: s.Ops, Line: s.Line})
+		}
+	}
+	return t
+}
