@@ -275,3 +275,31 @@ type fakeEnv struct{}
 
 func (fakeEnv) IsLocal(netip.Addr) bool                 { return true }
 func (fakeEnv) Ethernet(string) (exists, ethernet bool) { return true, true }
+
+// TestTransaction: a file's ifconfig steps become commands at their lines,
+// after the interface's creation at the first one's line, and its shell
+// steps are left out.
+func TestTransaction(t *testing.T) {
+	f, err := ParseFile("hostname.gif0", "gif0", []byte("# gif0\n\ntunnel 1.2.3.4 4.3.2.1\n!echo $if\nmtu 1400 up\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.Transaction(f.Steps, true).Commands {
+		words := []string{strconv.Itoa(c.Line), c.Name}
+		for _, op := range c.Ops {
+			words = append(words, op.Token)
+		}
+		got = append(got, strings.Join(words, " "))
+	}
+	want := []string{"3 gif0 create", "3 gif0 tunnel 1.2.3.4 4.3.2.1", "5 gif0 mtu 1400 up"}
+	if !slices.Equal(got, want) {
+		t.Errorf("transaction %q, want %q", got, want)
+	}
+	if tx := f.Transaction(nil, true); len(tx.Commands) != 1 || tx.Commands[0].Line != 1 || tx.File != "hostname.gif0" {
+		t.Errorf("an empty part's transaction: %+v", tx)
+	}
+	if tx := f.Transaction(f.Steps[1:2], false); len(tx.Commands) != 0 {
+		t.Errorf("a shell step's transaction: %+v", tx)
+	}
+}
