@@ -100,16 +100,17 @@ func view(t *testing.T, a *node) string {
 
 var bridgeTimers = regexp.MustCompile(`(\w+_timer)\s+[0-9.]+`)
 
-// settledView returns a's view once two looks a moment apart agree: IPv6
-// duplicate address detection and the bridge's ports change it for a
-// while after a configuration.
+// settledView returns a's view once no IPv6 address is tentative (still
+// in duplicate address detection) and two looks a moment apart agree: a
+// configuration change goes on changing it for a while (the bridge's
+// ports, addresses coming up).
 func settledView(t *testing.T, a *node) string {
 	t.Helper()
 	prev := view(t, a)
-	for range 20 {
-		time.Sleep(500 * time.Millisecond)
+	for range 40 {
+		time.Sleep(250 * time.Millisecond)
 		cur := view(t, a)
-		if cur == prev {
+		if cur == prev && !strings.Contains(cur, " tentative") {
 			return cur
 		}
 		prev = cur
