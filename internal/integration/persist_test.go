@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gif/internal/tools"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +29,10 @@ func TestRefusedChangeLeavesLinux(t *testing.T) {
 	}{
 		{"full", fillUp},
 		{"immutable", makeImmutable},
+		{"immutable files", func(t *testing.T, dir string) {
+			makeImmutable(t, filepath.Join(dir, "state.json"))
+			makeImmutable(t, filepath.Join(dir, "ipsec.json"))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := newPair(t)
@@ -179,37 +187,28 @@ func fillUp(t *testing.T, dir string) {
 	}
 }
 
-// fsImmutable is FS_IMMUTABLE_FL of linux/fs.h, which x/sys/unix lacks.
-const fsImmutable = 0x10
-
-// makeImmutable sets the immutable attribute (chattr +i) on dir: no file
-// can be made, removed or renamed in it, even by root. It is cleared when
-// the test ends, failed or not.
-func makeImmutable(t *testing.T, dir string) {
+// makeImmutable sets the immutable attribute (chattr +i) on path: no file
+// can be made, removed or renamed in a directory that has it, and a file
+// that has it cannot be changed or replaced, even by root. It is cleared
+// when the test ends, failed or not.
+func makeImmutable(t *testing.T, path string) {
 	t.Helper()
-	set := func(on bool) error {
-		f, err := os.Open(dir)
+	chattr := func(flag string) error {
+		cmd, err := tools.Command(context.Background(), "chattr", flag, path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-		if err != nil {
-			return err
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("chattr %s %s: %w: %s", flag, path, err, out)
 		}
-		if on {
-			flags |= fsImmutable
-		} else {
-			flags &^= fsImmutable
-		}
-		return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
+		return nil
 	}
 	t.Cleanup(func() {
-		if err := set(false); err != nil {
-			t.Errorf("clear the immutable attribute of %s: %v", dir, err)
+		if err := chattr("-i"); err != nil {
+			t.Error(err)
 		}
 	})
-	if err := set(true); err != nil {
-		t.Fatalf("make %s immutable: %v", dir, err)
+	if err := chattr("+i"); err != nil {
+		t.Fatal(err)
 	}
 }

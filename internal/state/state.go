@@ -80,6 +80,9 @@ func Prepare(path string, v any) (*Pending, error) {
 // PrepareFile writes data with mode perm beside path, as WriteFile does,
 // without putting it in place.
 func PrepareFile(path string, data []byte, perm os.FileMode) (*Pending, error) {
+	if err := checkReplaceable(path); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
 	tmp, err := writeTemp(path, data)
 	if err == nil {
 		if err = os.Chmod(tmp, perm); err != nil {
