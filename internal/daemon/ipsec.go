@@ -310,6 +310,7 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 		if pending != nil {
 			pending.Discard()
 		}
+		d.reinstall(prev) // and the reservations skipSent replaced
 		return err
 	}
 	if pending != nil {
@@ -322,8 +323,8 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 	return nil
 }
 
-// reinstall puts back prev, the policy before a load that was refused,
-// and the reservations of its SAs, which the load replaced.
+// reinstall puts back prev, the policy before a load that failed, and the
+// reservations of its SAs, which the load replaced.
 func (d *Daemon) reinstall(prev *policy) {
 	if prev == nil {
 		prev = &policy{}
