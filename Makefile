@@ -8,7 +8,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 DOCDIR   ?= $(PREFIX)/share/doc/gif
 UNITDIR  ?= /etc/systemd/system
 CONFDIR  ?= /etc/gif
-DEB_PKGS := iproute2 iputils-ping tshark iperf3 python3-scapy systemd openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
+DEB_PKGS := iproute2 iputils-ping tshark iperf3 python3-scapy systemd openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins e2fsprogs
 
 .PHONY: all build deps test demo fuzz bench vet install uninstall clean
 

@@ -305,23 +305,24 @@ func (d *Daemon) Sysctl(names []string) ([]SysctlValue, error) {
 	return out, nil
 }
 
-// commit makes Linux match next, stores next and hands it to the data
-// plane; if Linux refuses, it puts back the previous state.
+// commit stores next, makes Linux match it and hands it to the data plane,
+// all or nothing. The state file is written before Linux is touched, so a
+// disk that refuses it refuses the change with nothing changed; it is put
+// in place after, and if Linux refuses, the previous state is put back.
 func (d *Daemon) commit(next tunnel.State) error {
 	prev := d.state
+	pending, err := state.Prepare(d.statePath, next)
+	if err != nil {
+		return refused(err)
+	}
 	if err := d.reconcile(prev, next, false); err != nil {
-		if rerr := d.reconcile(next, prev, true); rerr != nil {
-			d.log.Error("could not restore the previous configuration", "err", rerr)
-		}
-		d.publish()
+		pending.Discard()
+		d.undo(next, prev)
 		return err
 	}
-	if err := state.Save(d.statePath, next); err != nil {
-		if rerr := d.reconcile(next, prev, true); rerr != nil {
-			d.log.Error("could not restore the previous configuration", "err", rerr)
-		}
-		d.publish()
-		return fmt.Errorf("store state: %w", err)
+	if err := d.putInPlace(pending); err != nil {
+		d.undo(next, prev)
+		return err
 	}
 	d.state = next
 	d.sysctl.Store(&next.Sysctl)
@@ -333,6 +334,35 @@ func (d *Daemon) commit(next tunnel.State) error {
 				delete(d.counters, name) // destroyed: a new gif of that name starts from zero
 			}
 		}
+	}
+	return nil
+}
+
+// undo puts Linux back from next to prev after a change failed halfway.
+func (d *Daemon) undo(next, prev tunnel.State) {
+	if err := d.reconcile(next, prev, true); err != nil {
+		d.log.Error("could not restore the previous configuration", "err", err)
+	}
+	d.publish()
+}
+
+// refused says that a change was refused because its file could not be
+// stored.
+func refused(err error) error {
+	return fmt.Errorf("%w: nothing changed", err)
+}
+
+// putInPlace commits a prepared file. A file in place whose directory
+// could not be synced keeps the change: it is what the next daemon reads
+// unless the machine crashes first.
+func (d *Daemon) putInPlace(p *state.Pending) error {
+	err := p.Commit()
+	if errors.Is(err, state.ErrNotSynced) {
+		d.log.Warn("stored, but may not survive a crash", "err", err)
+		return nil
+	}
+	if err != nil {
+		return refused(err)
 	}
 	return nil
 }

@@ -372,7 +372,8 @@ func TestApplyIsAllOrNothing(t *testing.T) {
 }
 
 // TestApplyStateSaveFails checks that a command whose state cannot be
-// stored is undone in Linux too.
+// stored is refused before Linux is touched: not changed and undone, which
+// would give a destroyed gif back under a new index, without its routes.
 func TestApplyStateSaveFails(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local)
@@ -390,12 +391,20 @@ func TestApplyStateSaveFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	before.stateFile = nil
-	if _, _, err := ifconfigCmd(d, "gif0 mtu 1500 inet 192.0.2.1/28 inet6 2001:db8::1"); err == nil {
-		t.Fatal("ifconfig succeeded without a place to store its state")
+	h.mu.Lock()
+	callsBefore := len(h.calls)
+	h.mu.Unlock()
+	for _, cmd := range []string{"gif0 mtu 1500 inet 192.0.2.1/28 inet6 2001:db8::1", "gif1 tunnel 198.51.100.1 203.0.113.2", "gif0 destroy"} {
+		_, _, err := ifconfigCmd(d, cmd)
+		refusedWith(t, "ifconfig "+cmd+" without a state directory", err, path)
 	}
-	if _, _, err := ifconfigCmd(d, "gif1 tunnel 198.51.100.1 203.0.113.2"); err == nil {
-		t.Fatal("ifconfig created gif1 without a place to store its state")
+	_, err := d.SetSysctl("net.inet.ipip.allow", "1")
+	refusedWith(t, "sysctl without a state directory", err, path)
+	h.mu.Lock()
+	if changes := h.calls[callsBefore:]; len(changes) != 0 {
+		t.Errorf("refused commands called Linux: %v", changes)
 	}
+	h.mu.Unlock()
 	before.check(t, takeSnapshot(t, d, h, path))
 }
 

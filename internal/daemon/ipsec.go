@@ -296,17 +296,43 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 	if err != nil {
 		return err
 	}
-	d.skipSent(pol.sas)
+	// Stored before the SAs change, so that a disk that refuses the rules
+	// refuses them whole; put in place once they are installed.
+	var pending *state.Pending
 	if save {
-		if err := state.Save(d.ipsecPath(), cfg); err != nil {
-			return fmt.Errorf("store IPsec rules: %w", err)
+		if pending, err = state.Prepare(d.ipsecPath(), cfg); err != nil {
+			return refused(err)
 		}
 	}
+	d.skipSent(pol.sas)
+	prev := d.policy.Load()
 	if err := d.install(pol); err != nil {
+		if pending != nil {
+			pending.Discard()
+		}
+		d.reinstall(prev) // and the reservations skipSent replaced
 		return err
+	}
+	if pending != nil {
+		if err := d.putInPlace(pending); err != nil {
+			d.reinstall(prev)
+			return err
+		}
 	}
 	d.ike.Load(cfg.IKE)
 	return nil
+}
+
+// reinstall puts back prev, the policy before a load that failed, and the
+// reservations of its SAs, which the load replaced.
+func (d *Daemon) reinstall(prev *policy) {
+	if prev == nil {
+		prev = &policy{}
+	}
+	if err := d.install(prev); err != nil {
+		d.log.Error("could not restore the previous IPsec rules", "err", err)
+	}
+	d.reserveSeq(prev.sas, true)
 }
 
 // usePolicy installs cfg again with the negotiated SAs of now.

@@ -29,6 +29,9 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer l.Close()
+	if err := claimStateDir(dir, ns, log); err != nil {
+		return err
+	}
 	d, err := New(LinuxHost{}, Config{StatePath: filepath.Join(dir, StateFileName), Namespace: ns, Log: log})
 	if err != nil {
 		return err
@@ -45,4 +48,26 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		log.Warn("tell systemd the daemon is ready", "err", err)
 	}
 	return control.Serve(ctx, l, control.HandlerFunc(d.serve))
+}
+
+// claimStateDir makes dir this namespace's state directory: a deleted
+// namespace's state that this one found under its name is moved aside,
+// not restored.
+func claimStateDir(dir, ns string, log *slog.Logger) error {
+	owner, err := state.CurrentOwner()
+	if err != nil {
+		log.Warn("cannot tell whether the state was written by this network namespace or by a deleted one of the same name; restoring it", "err", err)
+		return nil
+	}
+	aside, err := state.SetAsideForeign(dir, owner, []string{StateFileName, ipsecFileName, seqFileName})
+	if err != nil {
+		return err
+	}
+	if aside != "" {
+		log.Warn("state written by a deleted network namespace of the same name is not restored: moved aside", "namespace", ns, "to", aside)
+	}
+	if err := state.RecordOwner(dir, owner); err != nil {
+		log.Warn("record which network namespace owns the state", "err", err)
+	}
+	return nil
 }

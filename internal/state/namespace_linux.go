@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // namespaceSources are the files NamespaceID compares; tests replace them.
@@ -59,4 +62,26 @@ func (s namespaceSources) id() (string, error) {
 		return "default", nil
 	}
 	return "netns-" + strconv.FormatUint(self.Sys().(*syscall.Stat_t).Ino, 10), nil
+}
+
+// bootIDFile holds a random identifier the kernel draws at each boot.
+const bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+// CurrentOwner names the calling thread's network namespace in this boot
+// (SO_NETNS_COOKIE: Linux 5.14 or later).
+func CurrentOwner() (Owner, error) {
+	boot, err := os.ReadFile(bootIDFile)
+	if err != nil {
+		return Owner{}, fmt.Errorf("identify this boot: %w", err)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return Owner{}, fmt.Errorf("identify network namespace: %w", err)
+	}
+	defer unix.Close(fd)
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return Owner{}, fmt.Errorf("identify network namespace: SO_NETNS_COOKIE: %w", err)
+	}
+	return Owner{Boot: strings.TrimSpace(string(boot)), Cookie: cookie}, nil
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,8 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+
+	"gif/internal/tools"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -124,4 +127,69 @@ func TestNamespaceIDUnnamed(t *testing.T) {
 			t.Errorf("NamespaceID() = %q, %v in a new unnamed namespace, want %q", got, err, want)
 		}
 	})
+}
+
+// TestOwnerOfRecreatedNamespace deletes a named namespace and adds one of
+// the same name: the second does not own what the first wrote, a daemon
+// restart in the first would.
+func TestOwnerOfRecreatedNamespace(t *testing.T) {
+	name := fmt.Sprintf("gif-owner-test-%d", os.Getpid())
+	ip := func(args ...string) {
+		t.Helper()
+		cmd, err := tools.Command(context.Background(), "ip", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if cmd, err := tools.Command(context.Background(), "ip", "netns", "delete", name); err == nil {
+			cmd.Run() // gone already when the test got that far
+		}
+	})
+	dir := t.TempDir()
+	files := []string{"state.json"}
+	ownerIn := func() Owner {
+		t.Helper()
+		var o Owner
+		onThreadIn(t, func() (netns.NsHandle, error) { return netns.GetFromName(name) }, func() {
+			var err error
+			if o, err = CurrentOwner(); err != nil {
+				t.Error(err)
+			}
+		})
+		return o
+	}
+
+	ip("netns", "add", name)
+	first := ownerIn()
+	if again := ownerIn(); again != first || first.Boot == "" || first.Cookie == 0 {
+		t.Fatalf("owner of one namespace: %+v, then %+v", first, again)
+	}
+	if err := RecordOwner(dir, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(filepath.Join(dir, "state.json"), "gif0"); err != nil {
+		t.Fatal(err)
+	}
+	if aside, err := SetAsideForeign(dir, first, files); err != nil || aside != "" {
+		t.Fatalf("the namespace that wrote the state: moved to %q, %v", aside, err)
+	}
+
+	ip("netns", "delete", name)
+	ip("netns", "add", name)
+	second := ownerIn()
+	if second.Boot != first.Boot || second.Cookie == first.Cookie {
+		t.Fatalf("namespace %s added again is %+v, the deleted one was %+v", name, second, first)
+	}
+	aside, err := SetAsideForeign(dir, second, files)
+	if err != nil || aside == "" {
+		t.Fatalf("a new namespace of the same name: moved to %q, %v", aside, err)
+	}
+	var got string
+	if err := Load(filepath.Join(aside, "state.json"), &got); err != nil || got != "gif0" {
+		t.Errorf("state moved aside: %q, %v", got, err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -36,42 +37,87 @@ func Dir() (string, error) {
 // directory, fsync, rename, fsync of the directory. Files are created 0600,
 // directories 0700.
 func Save(path string, v any) error {
-	data, err := json.Marshal(v) // compact: with a thousand gifs, indenting costs more than writing
+	p, err := Prepare(path, v)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
+		return err
 	}
-	if err := replace(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
+	return p.Commit()
 }
 
 // WriteFile writes data to path atomically, as Save does, with mode perm;
 // a missing directory is made with mode 0700.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	if err := replace(path, data, perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	p, err := PrepareFile(path, data, perm)
+	if err != nil {
+		return err
+	}
+	return p.Commit()
+}
+
+// Pending is a file written and synced beside its destination but not yet
+// in its place. It lets a caller store first, change what the file
+// describes second and put the file in place third, so that a disk that
+// refuses the file (full, read-only, immutable) refuses the change with it.
+type Pending struct {
+	tmp, path string
+}
+
+// ErrNotSynced says that Commit put the file in place but could not sync
+// its directory: the new file is what every reader sees, but a crash may
+// still bring back the old one.
+var ErrNotSynced = errors.New("in place, but its directory could not be synced")
+
+// Prepare writes v as JSON beside path, as Save does, without putting it in
+// place.
+func Prepare(path string, v any) (*Pending, error) {
+	data, err := json.Marshal(v) // compact: with a thousand gifs, indenting costs more than writing
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return PrepareFile(path, append(data, '\n'), 0o600)
+}
+
+// PrepareFile writes data with mode perm beside path, as WriteFile does,
+// without putting it in place.
+func PrepareFile(path string, data []byte, perm os.FileMode) (*Pending, error) {
+	if err := checkReplaceable(path); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	tmp, err := writeTemp(path, data)
+	if err == nil {
+		if err = os.Chmod(tmp, perm); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return &Pending{tmp: tmp, path: path}, nil
+}
+
+// Commit puts the file in place: a rename, then a sync of the directory so
+// that the rename survives a crash. When the rename fails, nothing changed
+// and the file is dropped; when only the sync fails, the error matches
+// ErrNotSynced.
+func (p *Pending) Commit() error {
+	if err := os.Rename(p.tmp, p.path); err != nil {
+		os.Remove(p.tmp)
+		return fmt.Errorf("store %s: %w", p.path, causeOf(err))
+	}
+	if err := syncDir(filepath.Dir(p.path)); err != nil {
+		return fmt.Errorf("store %s: %w: %w", p.path, ErrNotSynced, err)
 	}
 	return nil
 }
 
-// replace puts data at path through a temporary file and a rename.
-func replace(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTemp(path, data)
-	if err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp, perm); err == nil {
-		err = commit(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+// Discard drops the file: the change it was written for did not happen.
+func (p *Pending) Discard() {
+	os.Remove(p.tmp)
 }
 
 // writeTemp writes data to a new hidden file beside path, on the same file
-// system so that it can be renamed over path, and syncs it.
+// system so that it can be renamed over path, and syncs it. Errors about
+// the temp file say only their cause: the caller names path.
 func writeTemp(path string, data []byte) (string, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -79,7 +125,7 @@ func writeTemp(path string, data []byte) (string, error) {
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
-		return "", err
+		return "", causeOf(err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -90,18 +136,26 @@ func writeTemp(path string, data []byte) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", err
+		return "", causeOf(err)
 	}
 	return f.Name(), nil
 }
 
-// commit renames tmp to path and syncs the directory, so that the rename
-// itself survives a crash.
-func commit(tmp, path string) error {
-	if err := os.Rename(tmp, path); err != nil {
-		return err
+// causeOf strips the path from a file operation's error.
+func causeOf(err error) error {
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	switch {
+	case errors.As(err, &pathErr):
+		return pathErr.Err
+	case errors.As(err, &linkErr):
+		return linkErr.Err
 	}
-	dir, err := os.Open(filepath.Dir(path))
+	return err
+}
+
+func syncDir(path string) error {
+	dir, err := os.Open(path)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -93,7 +94,7 @@ func TestSaveFailureKeepsOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Save(path, 1)
-	if err == nil || !strings.Contains(err.Error(), "save "+path) {
+	if err == nil || !strings.HasPrefix(err.Error(), "store "+path+": ") || strings.Contains(err.Error(), ".tmp-") {
 		t.Errorf("Save over a directory: %v", err)
 	}
 	if names := dirEntries(t, dir); len(names) != 1 || names[0] != "state.json" {
@@ -110,17 +111,17 @@ func TestCrashBeforeRename(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tmp, err := writeTemp(path, []byte(`"new"`+"\n"))
+	p, err := Prepare(path, "new")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Dir(tmp) != dir {
-		t.Errorf("temp file %s is not beside %s, so rename could cross file systems", tmp, path)
+	if filepath.Dir(p.tmp) != dir {
+		t.Errorf("temp file %s is not beside %s, so rename could cross file systems", p.tmp, path)
 	}
-	if base := filepath.Base(tmp); !strings.HasPrefix(base, ".state.json.tmp-") {
+	if base := filepath.Base(p.tmp); !strings.HasPrefix(base, ".state.json.tmp-") {
 		t.Errorf("temp file %s is not a hidden name derived from state.json", base)
 	}
-	if info, err := os.Stat(tmp); err != nil || info.Mode() != 0o600 {
+	if info, err := os.Stat(p.tmp); err != nil || info.Mode() != 0o600 {
 		t.Errorf("temp file mode %v (%v), want 0600", info.Mode(), err)
 	}
 	var got string
@@ -128,14 +129,68 @@ func TestCrashBeforeRename(t *testing.T) {
 		t.Errorf("after crash before rename loaded %q (%v), want old", got, err)
 	}
 
-	if err := commit(tmp, path); err != nil {
+	if err := p.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if err := Load(path, &got); err != nil || got != "new" {
 		t.Errorf("after rename loaded %q (%v), want new", got, err)
 	}
-	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(p.tmp); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("temp file still exists after rename: %v", err)
+	}
+}
+
+// Discard drops a prepared file and leaves the old one as it was.
+func TestPrepareDiscard(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys")
+	if err := WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := PrepareFile(path, []byte("new"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(p.tmp); err != nil || info.Mode() != 0o644 {
+		t.Errorf("prepared file mode %v (%v), want 0644 before it is in place", info.Mode(), err)
+	}
+	p.Discard()
+	if data, err := os.ReadFile(path); err != nil || string(data) != "old" {
+		t.Errorf("after Discard %s holds %q (%v), want old", path, data, err)
+	}
+	if names := dirEntries(t, dir); len(names) != 1 || names[0] != "keys" {
+		t.Errorf("Discard left %q", names)
+	}
+}
+
+// A refused Prepare or Commit names the file it was for and the cause,
+// not the temp file, and leaves nothing behind.
+func TestPrepareCommitRefused(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(blocker, "state.json")
+	if _, err := Prepare(path, 1); err == nil || !strings.HasPrefix(err.Error(), "store "+path+": ") || !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("Prepare under a file: %v, want store %s: ... not a directory", err, path)
+	}
+
+	path = filepath.Join(dir, "state.json")
+	p, err := Prepare(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A directory that appears in the way makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Commit()
+	if want := "store " + path + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), ".tmp-") || errors.Is(err, ErrNotSynced) {
+		t.Errorf("Commit over a directory: %v, want %s<cause>, not ErrNotSynced", err, want)
+	}
+	if names := dirEntries(t, dir); len(names) != 2 {
+		t.Errorf("failed Commit left %q, want file and state.json", names)
 	}
 }
 

@@ -28,6 +28,7 @@ var Packages = map[string]string{
 	"swanctl":         "strongswan-swanctl",
 	"setpriv":         "util-linux",
 	"systemd-analyze": "systemd",
+	"chattr":          "e2fsprogs",
 }
 
 // Path returns the path of program, or an error that names the Debian
