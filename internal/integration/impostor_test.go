@@ -2,8 +2,10 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -70,7 +72,8 @@ func impostorCopy(t *testing.T) string {
 // TestImpostorOnControlSocket: while no daemon runs, an unprivileged
 // process takes the control socket's name in the namespace. Every gif
 // command run as root there refuses it by pid and uid, exits non-zero and
-// sends it nothing: not ipsecctl's keys, not even a ping.
+// sends it nothing: not ipsecctl's keys, not even a ping. None tries to
+// start a daemon.
 func TestImpostorOnControlSocket(t *testing.T) {
 	lab := netns.NewTestLab(t, "gifi")
 	n := newNode(t, lab, "a")
@@ -117,6 +120,11 @@ func TestImpostorOnControlSocket(t *testing.T) {
 		} else if t.Logf("gif %s: %v", strings.Join(args, " "), err); !strings.Contains(err.Error(), refusal) {
 			t.Errorf("gif %s: error %q lacks %q", strings.Join(args, " "), err, refusal)
 		}
+	}
+
+	// Starting a daemon would have opened its log.
+	if _, err := os.Stat(filepath.Join(n.stateDir, "daemon.log")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a command tried to start a daemon: daemon.log: %v", err)
 	}
 
 	// A marker connection after all others: the impostor reads connections
