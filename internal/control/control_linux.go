@@ -37,7 +37,9 @@ func Listen(name string) (net.Listener, error) {
 
 // nameTaken says who holds addr, which Listen could not bind.
 func nameTaken(addr string) error {
-	conn, err := dial(context.Background(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	conn, err := dial(ctx, addr)
 	var impostor *ImpostorError
 	switch {
 	case errors.As(err, &impostor):
