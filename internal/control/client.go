@@ -11,8 +11,9 @@ import (
 // Call sends method with params (encoded as JSON; nil sends none) to the
 // daemon listening on name and decodes the result into result unless it is
 // nil. It returns the daemon's warnings, also when the method failed. If
-// nothing listens on name the error wraps ErrNoDaemon. ctx bounds the whole
-// call.
+// nothing listens on name the error wraps ErrNoDaemon; if a process that is
+// not root holds it, the error wraps an *ImpostorError and nothing was sent.
+// ctx bounds the whole call.
 func Call(ctx context.Context, name, method string, params, result any) (warnings []string, err error) {
 	req := Request{Method: method}
 	if params != nil {
@@ -29,6 +30,9 @@ func Call(ctx context.Context, name, method string, params, result any) (warning
 	}
 
 	conn, err := dial(ctx, name)
+	if impostor := (*ImpostorError)(nil); errors.As(err, &impostor) {
+		return nil, fmt.Errorf("%w: nothing sent", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,21 @@
 // environment variable GIF_SOCKET overrides it, for the daemon and the CLI
 // alike.
 //
-// Only root may use the socket: the server reads the peer's uid with
-// SO_PEERCRED and refuses anyone else.
+// Only root may use the socket, and only root may serve it. The server
+// reads the client's uid with SO_PEERCRED and refuses anyone but root. The
+// client reads the server's credentials the same way before it writes a
+// byte, because an abstract name belongs to whoever binds it first: while no
+// daemon runs, any user of the namespace could bind @gif/control and would
+// otherwise receive root's next request, keys included. A holder that is not
+// root is an ImpostorError, naming its pid, uid and command: the client sends
+// nothing, does not start a daemon, and gif daemon says who holds the name.
+//
+// The name stays squattable; that costs availability, never secrets. A
+// socket file in a root-only directory could not be squatted, but it is not
+// scoped to the network namespace (it would need a path per namespace) and a
+// daemon killed with SIGKILL leaves it behind. Under systemd the daemon binds
+// the name at boot, before users log in, which leaves no window in the
+// default namespace; root ends a squatter named in the error.
 //
 // Protocol: one request per connection. The client sends one Request as a
 // single line of JSON ended by a newline, at most MaxRequestSize bytes; the
@@ -56,6 +69,30 @@ var ErrNoDaemon = errors.New("no gif daemon runs in this network namespace")
 // ErrDaemonRunning is returned (wrapped) by Listen when the socket name is
 // taken.
 var ErrDaemonRunning = errors.New("a gif daemon already runs in this network namespace")
+
+// ImpostorError says that the socket name is held by a process that is not
+// root, so it cannot be a gif daemon.
+type ImpostorError struct {
+	Addr string // such as "@gif/control"
+	PID  int32  // as seen from this process's pid namespace
+	UID  uint32
+	Comm string // the holder's command name, or "" when it cannot be read
+}
+
+func (e *ImpostorError) Error() string {
+	who := fmt.Sprintf("uid %d", e.UID)
+	if e.Comm != "" {
+		who += ", " + e.Comm
+	}
+	return fmt.Sprintf("%s is held by pid %d (%s), not by a root gif daemon", e.Addr, e.PID, who)
+}
+
+// peer is the process at the other end of a Unix socket, as the kernel
+// recorded it at connect(2) (for a server) or listen(2) (for a client).
+type peer struct {
+	pid int32
+	uid uint32
+}
 
 // Request is what the client sends.
 type Request struct {

@@ -50,6 +50,21 @@ func TestMain(m *testing.M) {
 			return "ok", nil, nil
 		}))
 		os.Exit(0)
+	case "impostor":
+		runImpostor()
+	case "squatter":
+		// Binds the name without listening: connect(2) is refused.
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err == nil {
+			err = unix.Bind(fd, &unix.SockaddrUnix{Name: "@" + SocketName()})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("squatting")
+		time.Sleep(time.Minute)
+		os.Exit(0)
 	case "fail":
 		fmt.Fprintln(os.Stderr, "helper: open /dev/net/tun: boom")
 		os.Exit(3)
@@ -60,6 +75,29 @@ func TestMain(m *testing.M) {
 	default:
 		fmt.Fprintf(os.Stderr, "unknown %s=%q\n", helperEnv, mode)
 		os.Exit(2)
+	}
+}
+
+// runImpostor listens on SocketName() as a plain Unix socket, not a gif
+// daemon, and prints what each connection sent, one connection after the
+// other, so a connection's line follows those of every earlier one.
+func runImpostor() {
+	l, err := net.Listen("unix", "@"+SocketName())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("impostor listening")
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(conn)
+		fmt.Printf("received %q (%v)\n", got, err)
+		conn.Close()
 	}
 }
 
@@ -578,5 +616,149 @@ func TestStartDaemonTimeout(t *testing.T) {
 	pid, _ := strconv.Atoi(m[1])
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("the daemon that did not answer still exists: kill(%d, 0) = %v", pid, err)
+	}
+}
+
+// startAsNobody runs the test binary in helper mode as uid 65534 with the
+// socket name name, and waits until it prints ready.
+func startAsNobody(t *testing.T, mode, name, ready string) (*exec.Cmd, *lockedOutput) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: it runs a helper as uid 65534")
+	}
+	cmd := exec.Command(copyForUser(t), "-test.run=^$")
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, SocketEnv+"="+name)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out := &lockedOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), ready); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("helper %s did not say %q: %q", mode, ready, out.String())
+		}
+	}
+	return cmd, out
+}
+
+// lockedOutput collects a helper's output while the test reads it.
+type lockedOutput struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (o *lockedOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *lockedOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// checkImpostor checks that err refuses the holder cmd by pid, uid and
+// command name.
+func checkImpostor(t *testing.T, what, name string, err error, cmd *exec.Cmd) {
+	t.Helper()
+	var impostor *ImpostorError
+	if !errors.As(err, &impostor) {
+		t.Errorf("%s: error %v, want an ImpostorError", what, err)
+		return
+	}
+	want := fmt.Sprintf("@%s is held by pid %d (uid 65534, control.test), not by a root gif daemon", name, cmd.Process.Pid)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("%s: error %q lacks %q", what, err, want)
+	}
+	if errors.Is(err, ErrNoDaemon) || errors.Is(err, ErrDaemonRunning) {
+		t.Errorf("%s: error %q says a daemon runs or none does", what, err)
+	}
+}
+
+// TestImpostorGetsNothing: a process that is not root holds the name. Root's
+// calls, Listen and StartDaemon refuse it by pid and uid, and not one byte
+// reaches it.
+func TestImpostorGetsNothing(t *testing.T) {
+	name := testName(t)
+	t.Setenv(SocketEnv, name)
+	cmd, out := startAsNobody(t, "impostor", name, "impostor listening")
+	ctx := context.Background()
+
+	_, err := Call(ctx, name, "ipsec.load", map[string]string{"enckey": "0x0123456789abcdef"}, nil)
+	checkImpostor(t, "Call", name, err, cmd)
+	if err != nil && !strings.HasSuffix(err.Error(), ": nothing sent") {
+		t.Errorf("Call: error %q does not say that nothing was sent", err)
+	}
+	_, err = Call(ctx, name, MethodPing, nil, nil)
+	checkImpostor(t, "ping", name, err, cmd)
+
+	l, err := Listen(name)
+	if l != nil {
+		l.Close()
+	}
+	checkImpostor(t, "Listen", name, err, cmd)
+	if err != nil && !strings.Contains(err.Error(), "end that process") {
+		t.Errorf("Listen: error %q does not say what to do", err)
+	}
+
+	start := time.Now()
+	pid, _, err := startHelper(t, ctx, "daemon")
+	checkImpostor(t, "StartDaemon", name, err, cmd)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("StartDaemon took %v to give up on the impostor", d)
+	}
+	if pid != 0 {
+		t.Errorf("StartDaemon returned pid %d", pid)
+	}
+
+	// A marker connection after all others: the impostor reads connections
+	// in order, so once it has printed the marker it has printed them all.
+	marker, err := net.Dial("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(marker, "marker")
+	marker.Close()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `received "marker"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the impostor did not receive the marker: %q", out.String())
+		}
+	}
+	t.Logf("the impostor's output:\n%s", out)
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line != "impostor listening" && !strings.HasPrefix(line, `received "" `) && !strings.HasPrefix(line, `received "marker"`) {
+			t.Errorf("the impostor received something: %s", line)
+		}
+	}
+}
+
+// TestSquatterIsNamed: a process that is not root binds the name without
+// listening. Nothing can reach it, and the client says who holds the name
+// rather than that no daemon runs, so the CLI does not start one.
+func TestSquatterIsNamed(t *testing.T) {
+	name := testName(t)
+	cmd, _ := startAsNobody(t, "squatter", name, "squatting")
+	_, err := Call(context.Background(), name, MethodPing, nil, nil)
+	checkImpostor(t, "Call", name, err, cmd)
+	l, err := Listen(name)
+	if l != nil {
+		l.Close()
+	}
+	checkImpostor(t, "Listen", name, err, cmd)
+}
+
+// TestListenNamesDaemon: a second daemon is told the pid of the first.
+func TestListenNamesDaemon(t *testing.T) {
+	name := testName(t)
+	serve(t, name, echo)
+	_, err := Listen(name)
+	want := fmt.Sprintf("listen on @%s: a gif daemon already runs in this network namespace: pid %d", name, os.Getpid())
+	if err == nil || err.Error() != want {
+		t.Errorf("second Listen: %v, want %q", err, want)
 	}
 }

@@ -17,6 +17,6 @@ func Listen(name string) (net.Listener, error) { return nil, errUnsupported }
 
 func dial(ctx context.Context, name string) (net.Conn, error) { return nil, errUnsupported }
 
-func peerUID(conn net.Conn) (uint32, error) { return 0, errUnsupported }
+func peerCred(conn net.Conn) (peer, error) { return peer{}, errUnsupported }
 
 func detach(cmd *exec.Cmd) error { return errUnsupported }

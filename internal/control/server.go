@@ -62,12 +62,12 @@ func serveConn(ctx context.Context, conn net.Conn, h Handler) {
 
 // handle authorizes the peer, reads its request and runs it.
 func handle(ctx context.Context, conn net.Conn, h Handler) Response {
-	uid, err := peerUID(conn)
+	client, err := peerCred(conn)
 	if err != nil {
 		return Response{Error: fmt.Sprintf("read peer credentials: %v", err)}
 	}
-	if uid != 0 {
-		return Response{Error: fmt.Sprintf("permission denied: the gif control socket is for root (uid 0); you are uid %d", uid)}
+	if client.uid != 0 {
+		return Response{Error: fmt.Sprintf("permission denied: the gif control socket is for root (uid 0); you are uid %d", client.uid)}
 	}
 
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))

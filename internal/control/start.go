@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +25,9 @@ const logTailLines = 10
 // environment, so it listens on SocketName(). StartDaemon waits until a
 // daemon answers a ping there, at most 5 s and while ctx lasts, and returns
 // that daemon's pid. If the new daemon exits first or does not answer, it
-// is killed and the error shows what it wrote to the log.
+// is killed and the error shows what it wrote to the log. If a process that
+// is not root holds the name, the new daemon is killed at once and the
+// error wraps an *ImpostorError.
 func StartDaemon(ctx context.Context, exe string, args []string, logPath string) (pid int, err error) {
 	addr, err := abstractAddr(SocketName())
 	if err != nil {
@@ -70,8 +73,16 @@ func StartDaemon(ctx context.Context, exe string, args []string, logPath string)
 	defer poll.Stop()
 	for {
 		var pong PingResult
-		if _, err := Call(wait, addr, MethodPing, nil, &pong); err == nil {
+		_, err := Call(wait, addr, MethodPing, nil, &pong)
+		if err == nil {
 			return pong.PID, nil
+		}
+		// The name was free a moment ago; the new daemon cannot take it
+		// from whoever took it since, however long it waits.
+		if impostor := (*ImpostorError)(nil); errors.As(err, &impostor) {
+			cmd.Process.Kill()
+			<-exited
+			return 0, fmt.Errorf("gif daemon (pid %d) cannot serve: %w; killed it", cmd.Process.Pid, err)
 		}
 		select {
 		case err := <-exited:

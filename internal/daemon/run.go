@@ -25,7 +25,7 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		return d.Ping(), nil, nil
 	case MethodIfconfig:
 		var p IfconfigParams
-		if err := decode(params, &p); err != nil {
+		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		return d.Apply(p.Name, p.Ops)
@@ -38,21 +38,21 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		return nil, warnings, err
 	case MethodShow:
 		var p ShowParams
-		if err := decode(params, &p); err != nil {
+		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.Show(p.Name)
 		return st, nil, err
 	case MethodSysctlGet:
 		var p SysctlGetParams
-		if err := decode(params, &p); err != nil {
+		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		v, err := d.Sysctl(p.Names)
 		return v, nil, err
 	case MethodSysctlSet:
 		var p SysctlSetParams
-		if err := decode(params, &p); err != nil {
+		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		v, err := d.SetSysctl(p.Name, p.Value)
@@ -61,14 +61,14 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		return d.Stats(), nil, nil
 	case MethodIPsecLoad:
 		var cfg ipsecconf.Config
-		if err := decode(params, &cfg); err != nil {
+		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.LoadIPsec(cfg)
 		return st, nil, err
 	case MethodIPsecDel:
 		var cfg ipsecconf.Config
-		if err := decode(params, &cfg); err != nil {
+		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.DeleteIPsec(cfg)
@@ -79,12 +79,14 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 	return nil, nil, fmt.Errorf("unknown method %q", method)
 }
 
-func decode(params json.RawMessage, v any) error {
+// decode reads the params of method into v; errors name the method, and
+// encoding/json's name the field.
+func decode(method string, params json.RawMessage, v any) error {
 	if len(params) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(params, v); err != nil {
-		return fmt.Errorf("bad parameters: %w", err)
+		return fmt.Errorf("bad parameters of %s: %w", method, err)
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ import (
 var gifBin string
 
 func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == impostorArg {
+		runImpostor()
+	}
 	dir, err := os.MkdirTemp("", "gif-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
