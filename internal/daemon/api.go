@@ -22,11 +22,10 @@ const (
 	MethodIPsecLoad = "ipsec.load" // ipsecconf.Config → IPsecStatus; replaces what was loaded
 	MethodIPsecShow = "ipsec.show" // → IPsecStatus
 	MethodIPsecDel  = "ipsec.del"  // ipsecconf.Config → IPsecStatus; removes those rules
+	// MethodTransaction applies several ifconfig commands as one change
+	// (Daemon.ApplyTransaction): TransactionParams → no result.
+	MethodTransaction = "transaction"
 )
-
-// MethodTransaction applies several ifconfig commands as one change
-// (Daemon.ApplyTransaction): TransactionParams → no result.
-const MethodTransaction = "transaction"
 
 // PingResult says who answered.
 type PingResult struct {

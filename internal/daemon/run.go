@@ -31,7 +31,7 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		return d.Apply(p.Name, p.Ops)
 	case MethodTransaction:
 		var p TransactionParams
-		if err := decode(params, &p); err != nil {
+		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		warnings, err := d.ApplyTransaction(p.Transaction, p.DryRun)

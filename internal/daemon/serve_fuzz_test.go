@@ -11,12 +11,14 @@ import (
 	"gif/internal/conf/ifconfig"
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
+	"gif/internal/tunnel"
 )
 
 // methods are the control API's methods.
 var methods = []string{
 	daemon.MethodPing, daemon.MethodIfconfig, daemon.MethodShow, daemon.MethodSysctlGet, daemon.MethodSysctlSet,
 	daemon.MethodStats, daemon.MethodIPsecLoad, daemon.MethodIPsecShow, daemon.MethodIPsecDel,
+	daemon.MethodTransaction,
 }
 
 // FuzzServe sends the daemon, on fake hosts, requests of any method name
@@ -26,6 +28,10 @@ var methods = []string{
 // a result must encode, as the control socket sends it.
 func FuzzServe(f *testing.F) {
 	ops, err := ifconfig.Parse("gif0", strings.Fields("tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1 192.0.2.2 mtu 1400 up"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	mtu, err := ifconfig.Parse("eth0", strings.Fields("mtu 1400"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -52,6 +58,10 @@ func FuzzServe(f *testing.F) {
 		{daemon.MethodIPsecShow, nil},
 		{daemon.MethodIPsecDel, ipsecConf},
 		{daemon.MethodIfconfig, "gif0"},
+		{daemon.MethodTransaction, daemon.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
+			Commands: []tunnel.Command{{Name: "gif0", Ops: ops, Line: 1}, {Name: "eth0", Ops: mtu, Line: 2}}}, DryRun: true}},
+		{daemon.MethodTransaction, daemon.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
+			Commands: []tunnel.Command{{Name: "gif0", Ops: ops, Line: 1}}}}},
 		{daemon.MethodSysctlSet, daemon.SysctlSetParams{Name: "net.inet.ipip.allow", Value: "-1"}},
 		{"nope", nil},
 		{"", nil},
