@@ -8,7 +8,14 @@ SBINDIR  ?= $(PREFIX)/sbin
 DOCDIR   ?= $(PREFIX)/share/doc/gif
 UNITDIR  ?= /etc/systemd/system
 CONFDIR  ?= /etc/gif
-DEB_PKGS := iproute2 iputils-ping tshark iperf3 python3-scapy systemd openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
+# DEB_PKGS is every Debian package that the tests, the demo and the bench
+# need, and the one list: `make deps` installs it, and so does CI (.ci/run)
+# through make. internal/tools maps each program they run to its package,
+# and its tests fail when a package is not here.
+DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping ethtool \
+	tshark iperf3 wireguard-tools python3-scapy systemd openssl \
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
+	libstrongswan-extra-plugins libstrongswan-standard-plugins
 
 .PHONY: all build deps test demo fuzz bench vet install uninstall clean
 
@@ -51,8 +58,7 @@ fuzz:
 # ping, CPU, memory, 1,000 gifs, the micro-benchmarks' allocations) and
 # writes bench/results/ and the README's table. BENCH_TIME, BENCH_REPS and
 # BENCH_ONLY tune it (bench/main.go).
-bench: build
-	@$(MAKE) --no-print-directory deps DEB_PKGS="iperf3 wireguard-tools iproute2 iputils-ping"
+bench: deps build
 	$(GO) run ./bench
 
 # install puts the binary, the systemd unit and the documentation in place,
