@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
+
+	"gif/internal/tools"
 )
 
 // machine describes where a run happened, for the report's header.
@@ -59,7 +60,10 @@ func cpuModel(cpuinfo string) string {
 // tree differs from it, or says why there is none.
 func gitCommit(ctx context.Context, root string) string {
 	git := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd, err := tools.Command(ctx, "git", args...)
+		if err != nil {
+			return "", err
+		}
 		cmd.Dir = root
 		out, err := cmd.Output()
 		return strings.TrimSpace(string(out)), err

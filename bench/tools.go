@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"gif/internal/tools"
 )
 
 // wireguardModule is the module whose main package is wireguard-go, and
@@ -17,14 +20,8 @@ const (
 	wireguardVersion = "v0.0.0-20260522210424-ecfc5a8d5446"
 )
 
-// requiredTools names the Debian package of each program the run needs;
-// `make bench` installs them.
-var requiredTools = map[string]string{
-	"ip":     "iproute2",
-	"ping":   "iputils-ping",
-	"iperf3": "iperf3",
-	"wg":     "wireguard-tools",
-}
+// requiredTools are the programs the run needs; `make bench` installs them.
+var requiredTools = []string{"ip", "ping", "iperf3", "wg"}
 
 // toolbox is what the run builds and finds before it measures anything.
 type toolbox struct {
@@ -37,14 +34,14 @@ type toolbox struct {
 
 // prepare checks the tools and builds gif and wireguard-go into work.
 func prepare(ctx context.Context, work string) (*toolbox, error) {
-	var missing []string
-	for tool, pkg := range requiredTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (apt-get install %s)", tool, pkg))
+	var missing []error
+	for _, tool := range requiredTools {
+		if _, err := tools.Path(tool); err != nil {
+			missing = append(missing, err)
 		}
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing tools: %s; `make bench` installs them", strings.Join(missing, ", "))
+	if err := errors.Join(missing...); err != nil {
+		return nil, fmt.Errorf("missing tools; `make bench` installs them:\n%w", err)
 	}
 	gomod, err := goOutput(ctx, "", "env", "GOMOD")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -82,16 +81,12 @@ func (n *node) readFile(ctx context.Context, path string) (string, error) {
 // processOf returns the pid of the one process in the host whose command
 // name is comm, such as the gif daemon ("gif").
 func (n *node) processOf(ctx context.Context, comm string) (int, error) {
-	out, err := exec.CommandContext(ctx, "ip", "netns", "pids", n.Name()).Output()
+	pids, err := n.Pids(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list processes of %s: %w", n, err)
 	}
 	var found []int
-	for _, field := range strings.Fields(string(out)) {
-		pid, err := strconv.Atoi(field)
-		if err != nil {
-			continue
-		}
+	for _, pid := range pids {
 		name, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if err == nil && strings.TrimSpace(string(name)) == comm {
 			found = append(found, pid)

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"gif/internal/tools"
 )
 
 const (
@@ -105,7 +106,10 @@ func startWireguard(ctx context.Context, p *pair, n *node, name string) error {
 // wg runs wg(8) outside the hosts, with stdin as its standard input, and
 // returns its output trimmed.
 func wg(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "wg", args...)
+	cmd, err := tools.Command(ctx, "wg", args...)
+	if err != nil {
+		return "", err
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.Output()
 	if err != nil {

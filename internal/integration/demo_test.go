@@ -4,16 +4,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"gif/internal/tools"
 )
 
 // TestDemo runs `gif demo`, the README's first quick-start command, as a
 // user would: it must succeed, show traffic across the seed's bridges and
 // through each IP mode, and leave no namespace behind.
 func TestDemo(t *testing.T) {
-	before, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := netnsList(t)
 	out, err := exec.CommandContext(t.Context(), gifBin, "demo").CombinedOutput()
 	if err != nil {
 		t.Fatalf("gif demo: %v\n%s", err, out)
@@ -40,11 +39,22 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(string(out), "3/3 replies"); n != 9 {
 		t.Errorf("%d lines with 3/3 replies, want 9 (3 across the bridges, 1 under manual keys, 1 under IKE, 4 modes):\n%s", n, out)
 	}
-	after, err := exec.Command("ip", "netns", "list").Output()
+	after := netnsList(t)
+	if strings.Count(after, "gifdemo") != strings.Count(before, "gifdemo") {
+		t.Errorf("gif demo left namespaces behind:\n%s", after)
+	}
+}
+
+// netnsList returns what `ip netns list` shows.
+func netnsList(t *testing.T) string {
+	t.Helper()
+	cmd, err := tools.Command(t.Context(), "ip", "netns", "list")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(string(after), "gifdemo") != strings.Count(string(before), "gifdemo") {
-		t.Errorf("gif demo left namespaces behind:\n%s", after)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
 	}
+	return string(out)
 }

@@ -3,7 +3,6 @@ package integration
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -196,23 +195,14 @@ func domainRules(n *node, family int) string {
 // stopDaemon stops the daemon of n with SIGTERM and waits for it to end.
 func stopDaemon(t *testing.T, n *node) {
 	t.Helper()
-	pids := func() []string {
-		// Asked from outside: a command run inside n would list itself.
-		out, err := exec.Command("ip", "netns", "pids", n.Name()).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Fields(string(out))
-	}
-	running := pids()
+	running := n.pids()
 	if len(running) == 0 {
 		t.Fatalf("no daemon process in %s", n.Name())
 	}
-	for _, p := range running {
-		pid, _ := strconv.Atoi(p)
+	for _, pid := range running {
 		syscall.Kill(pid, syscall.SIGTERM)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(pids()) > 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); len(n.pids()) > 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the daemon of %s did not stop", n.Name())
 		}

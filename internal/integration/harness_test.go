@@ -91,6 +91,18 @@ func (n *node) gif(args ...string) string {
 	return out
 }
 
+// pids returns the processes in the host, and fails the test if it cannot.
+func (n *node) pids() []int {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	pids, err := n.Pids(ctx)
+	if err != nil {
+		n.t.Fatalf("%s: %v", n.Name(), err)
+	}
+	return pids
+}
+
 // sh runs a command in the host and fails the test if it fails.
 func (n *node) sh(name string, args ...string) string {
 	n.t.Helper()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -581,12 +580,11 @@ func TestIPsecIPinIP(t *testing.T) {
 // and waits until its gif0 is gone.
 func killDaemon(t *testing.T, b *node) {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "pids", b.Name()).Output()
-	if err != nil {
-		t.Fatal(err)
+	pids := b.pids()
+	if len(pids) == 0 {
+		t.Fatalf("no daemon process in %s", b.Name())
 	}
-	for _, p := range strings.Fields(string(out)) {
-		pid, _ := strconv.Atoi(p)
+	for _, pid := range pids {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	waitGone(t, b, "gif0")

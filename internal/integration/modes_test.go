@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -192,20 +190,7 @@ func TestRestart(t *testing.T) {
 	a.gif("sysctl", "net.inet.ipip.allow=1")
 	a.mustPing(innerB4, 2)
 	before := a.status("gif0")
-	// Asked from outside: a command run inside a would list itself.
-	out, err := exec.Command("ip", "netns", "pids", a.Name()).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pids := strings.Fields(string(out))
-	if len(pids) == 0 {
-		t.Fatal("no daemon process in a")
-	}
-	for _, p := range pids {
-		pid, _ := strconv.Atoi(p)
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-	waitGone(t, a, "gif0")
+	killDaemon(t, a)
 	stderr, err := a.gifStderr("ifconfig", "gif0")
 	if err != nil {
 		t.Fatal(err)

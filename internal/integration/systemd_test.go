@@ -2,19 +2,16 @@ package integration
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gif/internal/tools"
 )
 
 // TestSystemdUnit checks the shipped unit with systemd's own verifier, as
 // make install writes it.
 func TestSystemdUnit(t *testing.T) {
-	verify, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Fatal("systemd-analyze not found: apt-get install systemd")
-	}
 	unit, err := os.ReadFile("../../dist/gif.service")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +26,11 @@ func TestSystemdUnit(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(verify, "verify", "--man=no", path).CombinedOutput(); err != nil || len(out) > 0 {
+	verify, err := tools.Command(t.Context(), "systemd-analyze", "verify", "--man=no", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"testing"
 
+	"gif/internal/tools"
 	"gif/internal/wire"
 )
-
-// scapyPython is the interpreter that Debian's python3-scapy installs for.
-const scapyPython = "/usr/bin/python3"
 
 // scapyNames are scapy's names (scapy.layers.ipsec CRYPT_ALGOS and
 // AUTH_ALGOS) for the transforms.
@@ -65,8 +62,12 @@ type scapyCheck struct {
 // TestScapy has scapy's ESP decrypt what Seal made and encrypt what Open
 // must accept, for every transform, in tunnel and transport mode.
 func TestScapy(t *testing.T) {
-	if err := exec.Command(scapyPython, "-c", "import scapy.layers.ipsec").Run(); err != nil {
-		t.Skipf("no scapy for %s (Debian package python3-scapy): %v", scapyPython, err)
+	check, err := tools.Command(t.Context(), tools.ScapyPython, "-c", "import scapy.layers.ipsec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("no scapy for %s (apt-get install python3-scapy): %v\n%s", tools.ScapyPython, err, out)
 	}
 	var cases []scapyCase
 	var checks []scapyCheck
@@ -127,7 +128,10 @@ func runScapy(t *testing.T, cases []scapyCase) []scapyResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(scapyPython, "testdata/scapy_esp.py")
+	cmd, err := tools.Command(t.Context(), tools.ScapyPython, "testdata/scapy_esp.py")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

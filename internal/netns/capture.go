@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"gif/internal/tools"
 )
 
 // flushDelay is how long Capture.Stop lets dumpcap run after the last
@@ -28,7 +30,7 @@ type Capture struct {
 // pcap-filter(7) syntax, such as "ip proto 4" ("" captures everything). It
 // returns once packets are being captured.
 func (h *Host) Capture(ifname, filter string) (*Capture, error) {
-	if _, err := lookTool("tshark"); err != nil {
+	if _, err := tools.Path("tshark"); err != nil {
 		return nil, err // Stop needs it: fail before capturing, not after.
 	}
 	f, err := os.CreateTemp(h.lab.dir, h.name+"-"+ifname+"-*.pcapng")

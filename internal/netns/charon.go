@@ -13,15 +13,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"gif/internal/tools"
 )
-
-// charonBin is strongSwan's IKE daemon, the independent peer of gif's IKE
-// tests.
-const charonBin = "/usr/lib/ipsec/charon"
-
-// charonPackages are the Debian packages of charon with the plugins the
-// tests load.
-const charonPackages = "strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins"
 
 // Charon is charon running in a host with its own /run (its pid file and
 // sockets) and configuration directory, with an IKEv1 connection "gif"
@@ -46,8 +40,16 @@ type CharonAuth struct {
 // StartCharon starts charon in h, its files in dir, for the connection
 // from local to peer.
 func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) (*Charon, error) {
-	if _, err := os.Stat(charonBin); err != nil {
-		return nil, fmt.Errorf("strongSwan is missing (apt-get install %s): %w", charonPackages, err)
+	charon, err := tools.Path(tools.Charon)
+	if err != nil {
+		return nil, err
+	}
+	mount, err := tools.Path("mount") // run by the shell that execs charon
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tools.Path("swanctl"); err != nil {
+		return nil, err // Swanctl needs it: fail before starting charon, not after.
 	}
 	c := &Charon{host: h, dir: dir}
 	conf := fmt.Sprintf(`charon {
@@ -124,9 +126,8 @@ func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) 
 	if err := h.ip("rule", "add", "pref", "100", "ipproto", "udp", "lookup", "main"); err != nil {
 		return nil, err
 	}
-	var err error
 	if c.proc, err = h.Start("unshare", "-m", "sh", "-c",
-		"mount -t tmpfs charonrun /run && STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf")+" exec "+charonBin); err != nil {
+		mount+" -t tmpfs charonrun /run && STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf")+" exec "+charon); err != nil {
 		return nil, err
 	}
 	for i := 0; ; i++ {

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"gif/internal/tools"
 )
 
 // T is the part of testing.TB that NewTestLab uses.
@@ -68,7 +70,7 @@ func NewLab(prefix string) (*Lab, error) {
 	if prefix == "" || strings.ContainsAny(prefix, "/- \t\n") {
 		return nil, fmt.Errorf("new lab: prefix %q: want a short word", prefix)
 	}
-	if _, err := lookTool("ip"); err != nil {
+	if _, err := tools.Path("ip"); err != nil {
 		return nil, err
 	}
 	// Skip lab prefixes left behind by a crashed process with a colliding pid.
@@ -212,24 +214,20 @@ func (h *Host) AddAddr(ifname, cidr string) error {
 // Run runs the command name inside h and returns its standard output. The
 // error names the command line and carries its standard error.
 func (h *Host) Run(ctx context.Context, name string, args ...string) (stdout string, err error) {
-	argv, err := h.exec(name, args)
+	cmd, err := h.command(ctx, name, args)
 	if err != nil {
 		return "", err
 	}
-	return command(ctx, argv[0], argv[1:]...)
+	return run(cmd)
 }
 
-// exec returns the command line that runs name inside h.
-func (h *Host) exec(name string, args []string) ([]string, error) {
-	ip, err := lookTool("ip")
+// command returns the command that runs name inside h.
+func (h *Host) command(ctx context.Context, name string, args []string) (*exec.Cmd, error) {
+	path, err := tools.Path(name)
 	if err != nil {
 		return nil, err
 	}
-	path, err := lookTool(name)
-	if err != nil {
-		return nil, err
-	}
-	return append([]string{ip, "netns", "exec", h.name, path}, args...), nil
+	return tools.Command(ctx, "ip", append([]string{"netns", "exec", h.name, path}, args...)...)
 }
 
 // ip runs `ip -n NAME args...`.
@@ -240,18 +238,36 @@ func (h *Host) ip(args ...string) error {
 	return err
 }
 
+// Pids returns the processes in h's namespace. It asks from outside: a
+// command run inside h would list itself.
+func (h *Host) Pids(ctx context.Context) ([]int, error) {
+	out, err := command(ctx, "ip", "netns", "pids", h.name)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, field := range strings.Fields(out) {
+		pid, err := strconv.Atoi(field)
+		if err != nil {
+			return nil, fmt.Errorf("ip netns pids %s: %q is not a pid", h.name, field)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
 // delete kills what is left running in h and deletes its namespace.
 func (h *Host) delete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	pids, err := command(ctx, "ip", "netns", "pids", h.name)
+	pids, err := h.Pids(ctx)
 	if err != nil {
 		return err
 	}
 	// Such as a daemon that detached from the Proc that started it. Never
 	// this process, whatever one of its threads was left in.
-	for _, field := range strings.Fields(pids) {
-		if pid, err := strconv.Atoi(field); err == nil && pid != os.Getpid() {
+	for _, pid := range pids {
+		if pid != os.Getpid() {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -262,12 +278,17 @@ func (h *Host) delete() error {
 // command runs name and returns its standard output; the error names the
 // command line and carries its standard error.
 func command(ctx context.Context, name string, args ...string) (string, error) {
-	path, err := lookTool(name)
+	cmd, err := tools.Command(ctx, name, args...)
 	if err != nil {
 		return "", err
 	}
+	return run(cmd)
+}
+
+// run runs cmd and returns its standard output; the error names the
+// command line and carries its standard error.
+func run(cmd *exec.Cmd) (string, error) {
 	var stdout, stderr strings.Builder
-	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A daemon that the command leaves behind may hold the pipes open:
 	// report it rather than hang until the daemon exits.
@@ -292,30 +313,4 @@ func commandLine(argv []string) string {
 		}
 	}
 	return strings.Join(quoted, " ")
-}
-
-// aptPackages names the Debian package of each tool the lab and its tests
-// run, for the error when one is missing.
-var aptPackages = map[string]string{
-	"ip":        "iproute2",
-	"ss":        "iproute2",
-	"ping":      "iputils-ping",
-	"dumpcap":   "tshark",
-	"tshark":    "tshark",
-	"iperf3":    "iperf3",
-	"nft":       "nftables",
-	"sysctl":    "procps",
-	scapyPython: "python3-scapy",
-}
-
-// lookTool finds the executable name, or says which package provides it.
-func lookTool(name string) (string, error) {
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path, nil
-	}
-	if pkg, ok := aptPackages[name]; ok {
-		return "", fmt.Errorf("%s not found: apt-get install %s", name, pkg)
-	}
-	return "", fmt.Errorf("%s not found: %w", name, err)
 }

@@ -29,11 +29,12 @@ type Proc struct {
 // not, so the lab decides the order of shutdown. Close kills it if it is
 // still running.
 func (h *Host) Start(name string, args ...string) (*Proc, error) {
-	argv, err := h.exec(name, args)
+	// Stop and Kill9 end it, not a context.
+	cmd, err := h.command(context.Background(), name, args)
 	if err != nil {
 		return nil, err
 	}
-	p := &Proc{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
+	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Do not wait forever for output from a grandchild that left the group.

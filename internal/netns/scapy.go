@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-)
 
-// scapyPython is the interpreter python3-scapy is installed for; the first
-// python3 on PATH may be another one.
-const scapyPython = "/usr/bin/python3"
+	"gif/internal/tools"
+)
 
 // scapyPrelude imports scapy, quiets it and runs the script given as the
 // first argument, dedented so that it may be indented like the Go around it.
@@ -22,9 +20,9 @@ exec(textwrap.dedent(sys.argv[1]))
 // imported, for instance to send crafted packets, and returns what it
 // printed.
 func (h *Host) Scapy(ctx context.Context, script string) (string, error) {
-	out, err := h.Run(ctx, scapyPython, "-c", scapyPrelude, script)
+	out, err := h.Run(ctx, tools.ScapyPython, "-c", scapyPrelude, script)
 	if err != nil && strings.Contains(err.Error(), "No module named 'scapy'") {
-		return out, fmt.Errorf("scapy not found for %s: apt-get install python3-scapy: %w", scapyPython, err)
+		return out, fmt.Errorf("scapy not found for %s: apt-get install python3-scapy: %w", tools.ScapyPython, err)
 	}
 	return out, err
 }

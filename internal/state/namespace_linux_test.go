@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"gif/internal/tools"
 )
 
 // TestNamespaceIDRules checks the rules on plain files: hard links stand
@@ -96,12 +98,22 @@ func onThreadIn(t *testing.T, ns func() (netns.NsHandle, error), fn func()) {
 
 func TestNamespaceIDNamed(t *testing.T) {
 	name := fmt.Sprintf("gif-state-test-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	ip := func(args ...string) error {
+		cmd, err := tools.Command(context.Background(), "ip", args...)
+		if err != nil {
+			return err
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := ip("netns", "add", name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
+		if err := ip("netns", "delete", name); err != nil {
+			t.Error(err)
 		}
 	})
 	t.Setenv(DirEnv, "")

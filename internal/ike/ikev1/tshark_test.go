@@ -3,11 +3,12 @@ package ikev1
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"gif/internal/tools"
 )
 
 // dissect has tshark dissect msg as a UDP datagram from port 500 to 500
@@ -15,11 +16,6 @@ import (
 // by commas.
 func dissect(t *testing.T, msg []byte, fields ...string) []string {
 	t.Helper()
-	for _, tool := range []string{"text2pcap", "tshark"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (apt-get install tshark): %v", tool, err)
-		}
-	}
 	dir := t.TempDir()
 	var dump strings.Builder
 	for off := 0; off < len(msg); off += 16 {
@@ -33,14 +29,22 @@ func dissect(t *testing.T, msg []byte, fields ...string) []string {
 	if err := os.WriteFile(in, []byte(dump.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("text2pcap", "-q", "-4", "1.2.3.4,4.3.2.1", "-u", "500,500", in, pcap).CombinedOutput(); err != nil {
+	text2pcap, err := tools.Command(t.Context(), "text2pcap", "-q", "-4", "1.2.3.4,4.3.2.1", "-u", "500,500", in, pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := text2pcap.CombinedOutput(); err != nil {
 		t.Fatalf("text2pcap: %v\n%s", err, out)
 	}
 	args := []string{"-r", pcap, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"}
 	for _, f := range fields {
 		args = append(args, "-e", f)
 	}
-	out, err := exec.Command("tshark", args...).Output()
+	tshark, err := tools.Command(t.Context(), "tshark", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := tshark.Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}

@@ -5,22 +5,21 @@ import (
 	"crypto/sha1"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gif/internal/ike/isakmp"
+	"gif/internal/tools"
 )
 
 // openssl runs the openssl command, which the tests check gif against.
 func openssl(t *testing.T, stdin []byte, args ...string) []byte {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
+	cmd, err := tools.Command(t.Context(), "openssl", args...)
 	if err != nil {
-		t.Fatalf("openssl is missing (apt-get install openssl): %v", err)
+		t.Fatal(err)
 	}
-	cmd := exec.Command(path, args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
