@@ -14,8 +14,6 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"gif/internal/tools"
 )
 
 // TestNamespaceIDRules checks the rules on plain files: hard links stand
