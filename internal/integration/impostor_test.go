@@ -16,7 +16,6 @@ import (
 
 	"gif/internal/control"
 	"gif/internal/netns"
-	"gif/internal/tools"
 )
 
 // impostorArg, as the test binary's only argument, makes it run
@@ -77,11 +76,7 @@ func impostorCopy(t *testing.T) string {
 func TestImpostorOnControlSocket(t *testing.T) {
 	lab := netns.NewTestLab(t, "gifi")
 	n := newNode(t, lab, "a")
-	setpriv, err := tools.Path("setpriv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	impostor, err := n.Start(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", impostorCopy(t), impostorArg)
+	impostor, err := n.Start("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", impostorCopy(t), impostorArg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"gif/internal/daemon"
 	"gif/internal/netns"
-	"gif/internal/tools"
 )
 
 // writeFiles writes name → content into a new directory and returns it.
@@ -168,11 +167,7 @@ func TestNetstartFileWhole(t *testing.T) {
 	if len(r.Interfaces) != 1 || r.Interfaces[0].Name != "gif1" || len(r.Bridges) != 0 {
 		t.Errorf("the daemon has %+v; want gif1 alone", r)
 	}
-	ip, err := tools.Path("ip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	links := a.sh(ip, "-o", "link")
+	links := a.sh("ip", "-o", "link")
 	for _, name := range []string{"gif0", "gif2", "bridge5"} {
 		if regexp.MustCompile(`(?m)^\d+: ` + name + `[:@]`).MatchString(links) {
 			t.Errorf("Linux has %s:\n%s", name, links)
