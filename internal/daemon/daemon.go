@@ -104,6 +104,13 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
+	if saved.GiveLLAddrs() {
+		// A state stored before gif kept bridged gifs' Ethernet addresses:
+		// they get theirs now, and keep them from the next start on.
+		if err := state.Save(d.statePath, saved); err != nil {
+			return nil, fmt.Errorf("store the bridged gifs' Ethernet addresses: %w", err)
+		}
+	}
 	d.refreshLocal()
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()

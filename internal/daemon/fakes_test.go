@@ -317,6 +317,23 @@ func (h *fakeHost) SetMTU(name string, mtu int) error {
 	return nil
 }
 
+func (h *fakeHost) SetLLAddr(name string, mac net.HardwareAddr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetLLAddr", name, mac.String()); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	if !l.ethernet {
+		return fmt.Errorf("set lladdr of %s: %w", name, syscall.EOPNOTSUPP)
+	}
+	l.mac = slices.Clone(mac)
+	return nil
+}
+
 func (h *fakeHost) SetCarrier(dev link.Device, on bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
