@@ -108,7 +108,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		// A state stored before gif kept bridged gifs' Ethernet addresses:
 		// they get theirs now, and keep them from the next start on.
 		if err := state.Save(d.statePath, saved); err != nil {
-			return nil, fmt.Errorf("store the bridged gifs' Ethernet addresses: %w", err)
+			d.log.Warn("could not store the bridged gifs' new Ethernet addresses; they change again at the next start",
+				"file", d.statePath, "err", err)
 		}
 	}
 	d.refreshLocal()
