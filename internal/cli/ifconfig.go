@@ -153,13 +153,18 @@ func upRunning(up, running bool) int {
 }
 
 // formatInterface shows one gif interface in OpenBSD's ifconfig layout. A
-// bridge member also shows the Ethernet address of its TAP device.
+// bridge member also shows the Ethernet address of its TAP device; a gif
+// out of a bridge that has one kept (set, or chosen when it was bridged)
+// shows that, the address its TAP will have.
 func formatInterface(st daemon.InterfaceStatus) string {
 	var b strings.Builder
 	flags := iffPointToPoint | iffMulticast | upRunning(st.Up, st.Running)
 	fmt.Fprintf(&b, "%s: %s mtu %d\n", st.Name, formatFlags(flags), st.MTU)
-	if st.MAC != "" {
+	switch {
+	case st.MAC != "":
 		fmt.Fprintf(&b, "\tlladdr %s\n", st.MAC)
+	case !st.LLAddr.IsZero():
+		fmt.Fprintf(&b, "\tlladdr %s\n", st.LLAddr)
 	}
 	fmt.Fprintf(&b, "\tindex %d priority 0 llprio 3\n", st.Index)
 	if st.Description != "" {

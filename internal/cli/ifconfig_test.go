@@ -75,6 +75,15 @@ func TestFormatBridgeMember(t *testing.T) {
 	if got := formatInterface(st); !strings.HasPrefix(got, want) {
 		t.Errorf("got:\n%s\nwant it to start with:\n%s", got, want)
 	}
+	// Out of the bridge, its TUN has no address, but the gif keeps one.
+	st.Bridge, st.MAC, st.LLAddr = "", "", tunnel.LLAddr{0xfe, 0xe1, 0xba, 0xd0, 0, 1}
+	if got := formatInterface(st); !strings.HasPrefix(got, want) {
+		t.Errorf("out of the bridge, got:\n%s\nwant it to start with:\n%s", got, want)
+	}
+	st.LLAddr = tunnel.LLAddr{}
+	if got := formatInterface(st); strings.Contains(got, "lladdr") {
+		t.Errorf("a gif without an Ethernet address shows one:\n%s", got)
+	}
 }
 
 func TestFormatBridge(t *testing.T) {
@@ -156,5 +165,20 @@ func TestFormatShow(t *testing.T) {
 	}
 	if got := formatShow(daemon.ShowResult{}); got != "" {
 		t.Errorf("nothing to show printed %q", got)
+	}
+}
+
+// TestFormatRunningLLAddr: -C writes a gif's Ethernet address into its
+// hostname.if, so that the files give the same address back.
+func TestFormatRunningLLAddr(t *testing.T) {
+	c := tunnel.NewConfig("gif0")
+	c.Up, c.LLAddr = true, tunnel.LLAddr{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}
+	r := daemon.ShowResult{
+		Interfaces: []daemon.InterfaceStatus{{Config: c, Bridge: "bridge0", MAC: "02:00:5e:00:53:01"}},
+		Bridges:    []daemon.BridgeStatus{{BridgeConfig: tunnel.BridgeConfig{Name: "bridge0", Up: true, Members: []string{"gif0"}}}},
+	}
+	want := "# " + DefaultConfDir + "/hostname.gif0\nlladdr 02:00:5e:00:53:01\nup\n"
+	if got := formatRunning(r); !strings.HasPrefix(got, want) {
+		t.Errorf("got:\n%s\nwant it to start with:\n%s", got, want)
 	}
 }

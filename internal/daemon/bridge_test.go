@@ -130,6 +130,9 @@ func TestBridgeLifecycle(t *testing.T) {
 			t.Errorf("%s: gif0 is Ethernet %t, a port of %q; want Ethernet %t, a port of %q",
 				step, info.Ethernet, info.Master, bridge != "", bridge)
 		}
+		if bridge != "" && info.MAC.String() != cfg.LLAddr.String() {
+			t.Errorf("%s: gif0's TAP has address %s; want the gif's %s", step, info.MAC, cfg.LLAddr)
+		}
 		st := show(t, d, "gif0")
 		if !reflect.DeepEqual(st.Config, cfg) || st.Bridge != bridge || !st.Running {
 			t.Errorf("%s: gif0 shows %+v, bridge %q, running %t; want %+v, bridge %q, running",
@@ -157,6 +160,11 @@ func TestBridgeLifecycle(t *testing.T) {
 	}
 	checkCalls(t, h, "CreateTAP", 0, "gif0 1500")
 	checkCalls(t, h, "CreateBridge", 0, "bridge0")
+	// Joining its first bridge, the gif got the Ethernet address it keeps.
+	cfg.LLAddr = show(t, d, "gif0").LLAddr
+	if cfg.LLAddr.IsZero() {
+		t.Fatal("gif0 joined bridge0 without an Ethernet address")
+	}
 	checkGif("joined", "bridge0", asTAP)
 	checkMasters(t, h, map[string]string{"eth1": "bridge0"})
 	if b := h.linux()["bridge0"]; !b.Up {
@@ -616,5 +624,65 @@ func TestShowBridge(t *testing.T) {
 	}
 	if r, _ := d.Show("bridge0"); len(r.Bridges) != 1 || !reflect.DeepEqual(r.Bridges[0].Ports, []daemon.LinkStatus{port("eth1")}) {
 		t.Errorf("bridge0 shows ports %+v; want only eth1", r.Bridges)
+	}
+}
+
+// TestBridgeLLAddr: a bridged gif's TAP has the gif's Ethernet address
+// after the daemon restarts, whatever address a new TAP gets; lladdr changes
+// it in place; a state stored before gif kept the addresses gets one at
+// start, stored at once.
+func TestBridgeLLAddr(t *testing.T) {
+	d, h, path := newBridgeDaemon(t)
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	mustApply(t, d, "bridge0 add gif0 add eth1 up")
+	before := linkInfo(t, h, "gif0").MAC.String()
+	if got := show(t, d, "gif0").LLAddr.String(); got != before {
+		t.Fatalf("gif0 keeps %s but its TAP has %s", got, before)
+	}
+	d.Close()
+	// Each new device of the fake Linux gets another address, as each new
+	// TAP gets another random one.
+	d = startDaemon(t, h, path)
+	if got := linkInfo(t, h, "gif0").MAC.String(); got != before {
+		t.Fatalf("after a restart gif0's TAP has %s; before, %s", got, before)
+	}
+
+	set := "02:00:5e:00:53:99"
+	tap := h.device("gif0")
+	mustIfconfig(t, d, "gif0 lladdr "+set)
+	if h.device("gif0") != tap {
+		t.Error("lladdr replaced gif0's TAP")
+	}
+	if got := linkInfo(t, h, "gif0").MAC.String(); got != set {
+		t.Errorf("after lladdr %s gif0's TAP has %s", set, got)
+	}
+	saved := loadState(t, path)
+	if c, _ := saved.Find("gif0"); c.LLAddr.String() != set {
+		t.Errorf("the state file holds gif0's address %s; want %s", c.LLAddr, set)
+	}
+	// Out of the bridge, gif0 is a TUN, which has no Ethernet address to set.
+	mustApply(t, d, "bridge0 del gif0")
+	setCalls := len(h.callsOf("SetLLAddr"))
+	mustIfconfig(t, d, "gif0 lladdr random")
+	checkCalls(t, h, "SetLLAddr", setCalls)
+	random := show(t, d, "gif0").LLAddr.String()
+	mustApply(t, d, "bridge0 add gif0")
+	if got := linkInfo(t, h, "gif0").MAC.String(); got != random || random == set {
+		t.Errorf("back in bridge0 gif0's TAP has %s; want the random %s (not %s)", got, random, set)
+	}
+	d.Close()
+
+	// The state's older form: a bridged gif without an address.
+	old := `{"interfaces":[{"name":"gif0","up":true,"mtu":1280,"src":"198.51.100.1","dst":"203.0.113.1","ttl":64,"ecn":true}],` +
+		`"bridges":[{"name":"bridge0","up":true,"members":["gif0"]}],"sysctl":{}}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, h, path)
+	saved = loadState(t, path)
+	c, _ := saved.Find("gif0")
+	if c.LLAddr.IsZero() || linkInfo(t, h, "gif0").MAC.String() != c.LLAddr.String() {
+		t.Errorf("from the older state gif0's TAP has %s, and the state file %s; want the same address in both",
+			linkInfo(t, h, "gif0").MAC, c.LLAddr)
 	}
 }

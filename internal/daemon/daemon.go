@@ -106,6 +106,14 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
+	if saved.GiveLLAddrs() {
+		// A state stored before gif kept bridged gifs' Ethernet addresses:
+		// they get theirs now, and keep them from the next start on.
+		if err := state.Save(d.statePath, saved); err != nil {
+			d.log.Warn("could not store the bridged gifs' new Ethernet addresses; they change again at the next start",
+				"file", d.statePath, "err", err)
+		}
+	}
 	d.refreshLocal()
 	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
@@ -399,13 +407,35 @@ func (d *Daemon) refreshLocal() {
 func (d *Daemon) updateRunning() {
 	for _, ifc := range d.ifaces {
 		c := ifc.cfg.Load()
-		running := c.Up && c.HasTunnel() && d.IsLocal(c.Src)
+		srcHere := d.IsLocal(c.Src)
+		d.noteSource(ifc, c, srcHere)
+		running := c.Up && c.HasTunnel() && srcHere
 		if ifc.running.Swap(running) != running || !ifc.carrierSet {
 			if err := d.host.SetCarrier(ifc.dev, running); err != nil {
 				d.log.Warn("set carrier", "interface", c.Name, "err", err)
 			}
 			ifc.carrierSet = true
 		}
+	}
+}
+
+// noteSource logs, once each way, that the tunnel source of an up gif is
+// not an address of this host, which keeps the gif out of RUNNING, and that
+// it is back. Whatever else ends the wait (down, another tunnel) ends it
+// silently.
+func (d *Daemon) noteSource(ifc *iface, c *tunnel.Config, srcHere bool) {
+	missing := c.Up && c.HasTunnel() && !srcHere
+	switch {
+	case missing && ifc.missingSrc != c.Src:
+		d.log.Warn("tunnel source is not an address of this host; the interface is not RUNNING until it is",
+			"interface", c.Name, "src", c.Src)
+		ifc.missingSrc = c.Src
+	case !missing && ifc.missingSrc.IsValid():
+		if c.Up && c.Src == ifc.missingSrc {
+			d.log.Info("tunnel source is an address of this host again; the interface is RUNNING",
+				"interface", c.Name, "src", c.Src)
+		}
+		ifc.missingSrc = netip.Addr{}
 	}
 }
 

@@ -588,3 +588,55 @@ func TestChangeTouchesOnlyItsInterface(t *testing.T) {
 		t.Error("a change to gif10 made no calls at all, so the test proves nothing")
 	}
 }
+
+// TestSourceLossLogged: a tunnel source that leaves the host is logged once
+// as a warning naming the interface and address, however many packets the
+// interface then refuses and however often the addresses change, and its
+// return once; a wait that ends otherwise (down) ends silently.
+func TestSourceLossLogged(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local, local2)
+	rec := &logRecorder{}
+	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(t.TempDir(), "state.json"), Log: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.WatchAddrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustIfconfig(t, d, "gif0 tunnel "+local.String()+" "+peer.String())
+	lost := "WARN tunnel source is not an address of this host; the interface is not RUNNING until it is interface=gif0 src=" + local.String()
+	back := "INFO tunnel source is an address of this host again; the interface is RUNNING interface=gif0 src=" + local.String()
+	check := func(step string, wantLost, wantBack int) {
+		t.Helper()
+		all := rec.matching("tunnel source")
+		if got := len(rec.matching(lost)); got != wantLost || len(rec.matching(back)) != wantBack || len(all) != wantLost+wantBack {
+			t.Errorf("%s: logged %q; want %d times %q and %d times %q", step, all, wantLost, lost, wantBack, back)
+		}
+	}
+	check("running", 0, 0)
+	h.setLocal(local2)
+	check("source gone", 1, 0)
+	if show(t, d, "gif0").Running {
+		t.Fatal("gif0 is RUNNING without its source")
+	}
+	for range 3 {
+		h.device("gif0").push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("refused")))
+	}
+	waitStats(t, d, "gif0", tunnel.InterfaceStats{OErrors: 3})
+	h.setLocal(local2, local6)
+	mustIfconfig(t, d, "gif0 description waiting")
+	check("packets refused, other addresses changed, another command", 1, 0)
+	h.setLocal(local, local2)
+	check("source back", 1, 1)
+	h.setLocal(local, local6)
+	check("other addresses changed", 1, 1)
+
+	h.setLocal(local2)
+	mustIfconfig(t, d, "gif0 down")
+	h.setLocal(local, local2)
+	check("gone again, down, back", 2, 1)
+}

@@ -55,6 +55,9 @@ type iface struct {
 	counters   *tunnel.Counters // the interface's, kept when its device changes kind
 	running    atomic.Bool
 	carrierSet bool // guarded by d.mu
+	// missingSrc is the tunnel source that is not an address of this host,
+	// once logged; guarded by d.mu.
+	missingSrc netip.Addr
 	loopLogged atomic.Bool
 	done       chan struct{}
 }

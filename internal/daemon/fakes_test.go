@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
@@ -314,6 +315,23 @@ func (h *fakeHost) SetMTU(name string, mtu int) error {
 		return err
 	}
 	l.MTU = mtu
+	return nil
+}
+
+func (h *fakeHost) SetLLAddr(name string, mac net.HardwareAddr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetLLAddr", name, mac.String()); err != nil {
+		return err
+	}
+	l, err := h.link(name)
+	if err != nil {
+		return err
+	}
+	if !l.ethernet {
+		return fmt.Errorf("set lladdr of %s: %w", name, syscall.EOPNOTSUPP)
+	}
+	l.mac = slices.Clone(mac)
 	return nil
 }
 
@@ -735,4 +753,39 @@ func (d *fakeDevice) next(t *testing.T) []byte {
 		t.Fatalf("nothing was written to %s", d.name)
 		return nil
 	}
+}
+
+// logRecorder is a slog.Handler that keeps what the daemon logs.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []string // "LEVEL msg key=value ..."
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, line)
+	return nil
+}
+
+// matching returns the records that contain s.
+func (r *logRecorder) matching(s string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, line := range r.records {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
 	"gif/internal/link"
@@ -16,6 +17,7 @@ type Host interface {
 	CreateTAP(name string, mtu int) (link.Device, error)
 	SetUp(name string, up bool) error
 	SetMTU(name string, mtu int) error
+	SetLLAddr(name string, mac net.HardwareAddr) error
 	SetCarrier(dev link.Device, on bool) error
 	AddAddr(name string, a link.Addr) error
 	DelAddr(name string, a link.Addr) error

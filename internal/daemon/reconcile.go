@@ -30,12 +30,7 @@ func (d *Daemon) reconcile(prev, next tunnel.State, force bool) error {
 	// Looked up by name: with a thousand gifs, searching the lists for each
 	// would cost more than the change.
 	prevByName, nextByName := configsByName(prev), configsByName(next)
-	bridged := make(map[string]bool)
-	for _, b := range next.Bridges {
-		for _, m := range b.Members {
-			bridged[m] = true
-		}
-	}
+	bridged := next.Bridged()
 	// A gif that goes, or joins or leaves a bridge, loses its device: a
 	// bridge member is a TAP, any other gif a TUN.
 	for name, ifc := range d.ifaces {
@@ -89,6 +84,12 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 	}
 	if fresh || old.MTU != c.MTU {
 		note(d.host.SetMTU(c.Name, deviceMTU(c, ether)))
+	}
+	// Before the TAP joins its bridge (reconcileBridges), so that the
+	// bridge, whose address follows its ports', never takes the random one
+	// Linux gave the new TAP.
+	if ether && !c.LLAddr.IsZero() && (fresh || old.LLAddr != c.LLAddr) {
+		note(d.host.SetLLAddr(c.Name, c.LLAddr[:]))
 	}
 	if !ether && (fresh || old.NoInet6 != c.NoInet6) {
 		note(d.host.SetIPv6Disabled(c.Name, c.NoInet6))

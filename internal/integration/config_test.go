@@ -157,3 +157,21 @@ func TestSysctl(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshGifSendsNothing: a gif that comes up sends nothing of its own,
+// in the tunnel or as output errors (Linux would send an IPv6 router
+// solicitation as soon as the link-local address is there, before the
+// interface is RUNNING): after three pings each end counts exactly the
+// three echo requests or replies each way and no error.
+func TestFreshGifSendsNothing(t *testing.T) {
+	a, b := newPair(t)
+	tunnelBoth(a, b, 4, 4)
+	a.mustPing(innerB4, 3)
+	for _, n := range []*node{a, b} {
+		s := n.status("gif0").Stats
+		if s.OErrors != 0 || s.IErrors != 0 || s.OPackets != 3 || s.IPackets != 3 {
+			t.Errorf("%s: gif0 counted %d packets out, %d in, %d output errors, %d input errors; want 3, 3, 0, 0",
+				n.Name(), s.OPackets, s.IPackets, s.OErrors, s.IErrors)
+		}
+	}
+}

@@ -266,3 +266,61 @@ func TestBridgeMembership(t *testing.T) {
 		t.Fatalf("add of a new gif: %v %q", err, stderr)
 	}
 }
+
+// linkMAC returns the Ethernet address Linux shows for interface name.
+func (n *node) linkMAC(name string) string {
+	n.t.Helper()
+	out := n.sh("ip", "-o", "link", "show", name)
+	m := regexp.MustCompile(`link/ether ([0-9a-f:]{17})`).FindStringSubmatch(out)
+	if m == nil {
+		n.t.Fatalf("%s: no Ethernet address in:\n%s", n.Name(), out)
+	}
+	return m[1]
+}
+
+// TestBridgeLLAddrRestart: a bridged gif keeps its Ethernet address, and
+// bridge0 (whose address follows its smallest port's) keeps its own, when
+// the daemon is killed and started again; lladdr sets the address Linux
+// shows, and that one survives a restart too. The LAN's ARP caches and
+// switches stay right.
+func TestBridgeLLAddrRestart(t *testing.T) {
+	n := newSeedLAN(t)
+	n.configure(4)
+	n.h1.mustPing(lanH2, 1)
+	restart := func(step string, wantGif, wantBridge string) {
+		t.Helper()
+		killDaemon(t, n.b1)
+		// Any command starts the daemon again, which restores gif0.
+		if got := n.b1.status("gif0").LLAddr.String(); got != wantGif {
+			t.Fatalf("%s: after a restart gif ifconfig gif0 shows lladdr %s; want %s", step, got, wantGif)
+		}
+		if got := n.b1.linkMAC("gif0"); got != wantGif {
+			t.Fatalf("%s: after a restart Linux shows gif0 with %s; before, %s", step, got, wantGif)
+		}
+		if got := n.b1.linkMAC("bridge0"); got != wantBridge {
+			t.Fatalf("%s: after a restart Linux shows bridge0 with %s; before, %s", step, got, wantBridge)
+		}
+		n.h1.mustPing(lanH2, 1)
+	}
+	gifMAC, bridgeMAC := n.b1.linkMAC("gif0"), n.b1.linkMAC("bridge0")
+	if shown := n.b1.gif("ifconfig", "gif0"); !strings.Contains(shown, "\tlladdr "+gifMAC+"\n") {
+		t.Fatalf("gif ifconfig gif0 does not show gif0's address %s:\n%s", gifMAC, shown)
+	}
+	restart("random address", gifMAC, bridgeMAC)
+
+	// The documentation address of RFC 7042 is smaller than any random
+	// (locally administered) one: bridge0 takes it too.
+	const set = "00:00:5e:00:53:01"
+	n.b1.gif("ifconfig", "gif0", "lladdr", set)
+	if got := n.b1.linkMAC("gif0"); got != set {
+		t.Fatalf("after lladdr %s Linux shows gif0 with %s", set, got)
+	}
+	if got := n.b1.linkMAC("bridge0"); got != set {
+		t.Fatalf("after lladdr %s Linux shows bridge0 with %s; its address follows its smallest port's", set, got)
+	}
+	if running := n.b1.gif("ifconfig", "-C"); !strings.Contains(running, "\nlladdr "+set+"\n") {
+		t.Fatalf("gif ifconfig -C lacks lladdr %s:\n%s", set, running)
+	}
+	n.h1.mustPing(lanH2, 1)
+	restart("set address", set, set)
+}

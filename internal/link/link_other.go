@@ -5,6 +5,7 @@ package link
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 )
@@ -14,6 +15,7 @@ var errUnsupported = fmt.Errorf("link: not supported on %s", runtime.GOOS)
 func CreateTUN(name string, mtu int) (Device, error)       { return nil, errUnsupported }
 func SetUp(name string, up bool) error                     { return errUnsupported }
 func SetMTU(name string, mtu int) error                    { return errUnsupported }
+func SetLLAddr(name string, mac net.HardwareAddr) error    { return errUnsupported }
 func AddAddr(name string, a Addr) error                    { return errUnsupported }
 func DelAddr(name string, a Addr) error                    { return errUnsupported }
 func Addrs(name string) ([]Addr, error)                    { return nil, errUnsupported }

@@ -80,6 +80,20 @@ func SetMTU(name string, mtu int) error {
 	return nil
 }
 
+// SetLLAddr sets the Ethernet address of the interface name. A TAP device
+// takes a new one while it is up; a bridge whose address follows its ports'
+// (no address of its own set) takes it too if it is now the smallest.
+func SetLLAddr(name string, mac net.HardwareAddr) error {
+	link, err := netlink.LinkByName(name)
+	if err == nil {
+		err = netlink.LinkSetHardwareAddr(link, mac)
+	}
+	if err != nil {
+		return fmt.Errorf("set lladdr of %s to %s: %w", name, mac, err)
+	}
+	return nil
+}
+
 // AddAddr adds a to the interface name. IPv6 addresses skip duplicate
 // address detection (IFA_F_NODAD), so they are usable at once, even while
 // the interface is down. IPv4 addresses get no broadcast address.

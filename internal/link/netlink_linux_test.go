@@ -132,6 +132,25 @@ func TestSetMTU(t *testing.T) {
 	}
 }
 
+func TestSetLLAddr(t *testing.T) {
+	inNewNetns(t)
+	dev, err := CreateTAP("giftest0", 1500)
+	mustNoErr(t, err)
+	t.Cleanup(func() { dev.Close() })
+	mustNoErr(t, SetUp(dev.Name(), true))
+	// While up, as a bridged gif's TAP is when lladdr changes it.
+	mac := net.HardwareAddr{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}
+	mustNoErr(t, SetLLAddr(dev.Name(), mac))
+	info, err := Info(dev.Name())
+	mustNoErr(t, err)
+	if info.MAC.String() != mac.String() {
+		t.Errorf("MAC = %s, want %s", info.MAC, mac)
+	}
+	if err := SetLLAddr(dev.Name(), net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}); err == nil || !strings.Contains(err.Error(), dev.Name()) {
+		t.Errorf("SetLLAddr(multicast) = %v, want an error naming %s", err, dev.Name())
+	}
+}
+
 func TestSetIPv6Disabled(t *testing.T) {
 	inNewNetns(t)
 	dev := newTUN(t, "giftest0", 1280)

@@ -25,8 +25,9 @@ const tunBatchSize = 128
 
 // CreateTUN creates the TUN device name with the given MTU. The device is
 // down, point-to-point and without ARP; the kernel will not give it an IPv6
-// link-local address when it comes up (gif adds its own: LinkLocal), and it
-// keeps its IPv6 addresses while down.
+// link-local address when it comes up (gif adds its own: LinkLocal), it
+// keeps its IPv6 addresses while down, and it takes no router
+// advertisements, so sends no router solicitations.
 // name may hold a %d for the kernel to fill in. The device disappears when
 // it is closed.
 func CreateTUN(name string, mtu int) (Device, error) {
@@ -85,6 +86,15 @@ func setupTUN(fd int, flags uint16, name string, mtu int) (string, error) {
 	err = setIPv6Conf(name, "keep_addr_on_down", true)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("keep IPv6 addresses of %s: %w", name, err)
+	}
+	// No router advertisements, and so no router solicitations: OpenBSD
+	// autoconfigures no gif (autoconf is off, and gif lacks it), while
+	// Linux solicits a router on an interface as soon as it has a
+	// link-local address, again and again: into the tunnel, or as an
+	// output error before the interface is RUNNING.
+	err = setIPv6Conf(name, "accept_ra", false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("turn off router advertisements on %s: %w", name, err)
 	}
 	if err := netlink.LinkSetMTU(link, mtu); err != nil {
 		return "", fmt.Errorf("set mtu of %s to %d: %w", name, mtu, err)

@@ -55,6 +55,17 @@ func (s *State) BridgeOf(name string) string {
 	return ""
 }
 
+// Bridged returns the set of interfaces that are members of a bridge.
+func (s *State) Bridged() map[string]bool {
+	bridged := make(map[string]bool)
+	for _, b := range s.Bridges {
+		for _, m := range b.Members {
+			bridged[m] = true
+		}
+	}
+	return bridged
+}
+
 func (s *State) applyBridge(name string, op Op, env Env) ([]string, error) {
 	b, exists := s.FindBridge(name)
 	switch op.Kind {

@@ -69,6 +69,9 @@ type Config struct {
 	// NoInet6 keeps IPv6 off the interface (ifconfig -inet6): no link-local
 	// address is configured when it comes up.
 	NoInet6 bool `json:"noinet6,omitempty"`
+	// LLAddr is the Ethernet address of the gif's TAP device while it is a
+	// bridge member: chosen when it first joins a bridge, unless set.
+	LLAddr LLAddr `json:"lladdr,omitzero"`
 }
 
 // NewConfig returns the configuration of a freshly created interface.

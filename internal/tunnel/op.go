@@ -23,6 +23,7 @@ const (
 	OpTunnelDF     OpKind = "tunneldf"     // Bool
 	OpTunnelECN    OpKind = "tunnelecn"    // Bool
 	OpTunnelDomain OpKind = "tunneldomain" // Int
+	OpLLAddr       OpKind = "lladdr"       // LLAddr; the zero LLAddr chooses a random one
 
 	// Bridge operations (ifconfig bridgeN ...).
 	OpBridgeAdd OpKind = "add"  // Text: the member interface
@@ -33,12 +34,13 @@ const (
 // Op is one parsed ifconfig parameter. Token holds the words it was parsed
 // from, so that an error can name them.
 type Op struct {
-	Kind  OpKind     `json:"kind"`
-	Token string     `json:"token"`
-	Src   netip.Addr `json:"src,omitzero"`
-	Dst   netip.Addr `json:"dst,omitzero"`
-	Addr  Addr       `json:"addr,omitzero"`
-	Int   int        `json:"int,omitempty"`
-	Bool  bool       `json:"bool,omitempty"`
-	Text  string     `json:"text,omitempty"`
+	Kind   OpKind     `json:"kind"`
+	Token  string     `json:"token"`
+	Src    netip.Addr `json:"src,omitzero"`
+	Dst    netip.Addr `json:"dst,omitzero"`
+	Addr   Addr       `json:"addr,omitzero"`
+	Int    int        `json:"int,omitempty"`
+	Bool   bool       `json:"bool,omitempty"`
+	Text   string     `json:"text,omitempty"`
+	LLAddr LLAddr     `json:"lladdr,omitzero"`
 }

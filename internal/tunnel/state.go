@@ -70,6 +70,7 @@ func (s State) Apply(name string, ops []Op, env Env) (State, []string, error) {
 		}
 		warnings = append(warnings, w...)
 	}
+	next.GiveLLAddrs()
 	return next, warnings, nil
 }
 
@@ -142,10 +143,35 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 			return nil, fmt.Errorf("routing table %d is out of range %s", op.Int, DomainRange)
 		}
 		c.Domain = op.Int
+	case OpLLAddr:
+		if op.LLAddr.IsZero() {
+			c.LLAddr = RandomLLAddr()
+			break
+		}
+		if err := op.LLAddr.Check(); err != nil {
+			return nil, err
+		}
+		c.LLAddr = op.LLAddr
 	default:
 		return nil, fmt.Errorf("operation %q does not apply to a gif interface", op.Kind)
 	}
 	return warnings, nil
+}
+
+// GiveLLAddrs gives each bridged gif that has no Ethernet address a random
+// one, which it keeps from then on, and reports whether it gave any. A state
+// stored before gif kept the addresses gets them when it is loaded.
+func (s *State) GiveLLAddrs() bool {
+	bridged := s.Bridged()
+	gave := false
+	for i := range s.Interfaces {
+		c := &s.Interfaces[i]
+		if c.LLAddr.IsZero() && bridged[c.Name] {
+			c.LLAddr = RandomLLAddr()
+			gave = true
+		}
+	}
+	return gave
 }
 
 func (s *State) create(name string) *Config {

@@ -57,6 +57,9 @@ func gifOps(c tunnel.Config) []tunnel.Op {
 	if c.NoInet6 {
 		ops = append(ops, tunnel.Op{Kind: tunnel.OpNoInet6})
 	}
+	if !c.LLAddr.IsZero() {
+		ops = append(ops, tunnel.Op{Kind: tunnel.OpLLAddr, LLAddr: c.LLAddr})
+	}
 	// Last, as setting the tunnel brings the interface up.
 	return append(ops, upOrDown(c.Up))
 }

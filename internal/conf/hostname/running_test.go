@@ -37,6 +37,7 @@ func TestRunning(t *testing.T) {
 		addr("2001:db8::1/128", "2001:db8::2"),
 		addr("2001:db8:1::1/64", ""),
 		tunnel.Op{Kind: tunnel.OpTunnelECN, Bool: false},
+		tunnel.Op{Kind: tunnel.OpLLAddr, LLAddr: tunnel.LLAddr{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}},
 	)
 	apply("gif1", tunnel.Op{Kind: tunnel.OpTunnel, Src: netip.MustParseAddr("2001:db8::a"), Dst: netip.MustParseAddr("2001:db8::b")},
 		tunnel.Op{Kind: tunnel.OpTunnelTTL, Int: tunnel.TTLCopy}, tunnel.Op{Kind: tunnel.OpDown}, tunnel.Op{Kind: tunnel.OpNoInet6})
@@ -54,6 +55,7 @@ inet 10.1.0.1 255.255.255.0
 inet6 2001:db8::1 128
 dest 2001:db8::2
 inet6 2001:db8:1::1 64
+lladdr 02:00:5e:00:53:01
 up
 `,
 		"hostname.gif1":    "tunnel 2001:db8::a 2001:db8::b\ntunnelttl copy\n-inet6\ndown\n",
@@ -154,7 +156,7 @@ func randomState(r *rand.Rand) tunnel.State {
 }
 
 func randomGifOp(r *rand.Rand) tunnel.Op {
-	switch r.IntN(14) {
+	switch r.IntN(15) {
 	case 0:
 		if r.IntN(2) == 0 {
 			return tunnel.Op{Kind: tunnel.OpTunnel, Src: v4(r, 192, 0, 2), Dst: v4(r, 198, 51, 100)}
@@ -192,6 +194,9 @@ func randomGifOp(r *rand.Rand) tunnel.Op {
 		return tunnel.Op{Kind: tunnel.OpNoInet6}
 	case 12:
 		return tunnel.Op{Kind: tunnel.OpDeleteTunnel}
+	case 13:
+		// The zero address is "lladdr random".
+		return tunnel.Op{Kind: tunnel.OpLLAddr, LLAddr: [][6]byte{{}, {0x02, 0, 0x5e, 0, 0x53, byte(r.IntN(256))}}[r.IntN(2)]}
 	}
 	return upOrDown(r.IntN(2) == 0)
 }

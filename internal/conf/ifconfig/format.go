@@ -54,6 +54,11 @@ func formatOp(op tunnel.Op) []string {
 			return []string{"-tunneldomain"}
 		}
 		return []string{"tunneldomain", strconv.Itoa(op.Int)}
+	case tunnel.OpLLAddr:
+		if op.LLAddr.IsZero() {
+			return []string{"lladdr", "random"}
+		}
+		return []string{"lladdr", op.LLAddr.String()}
 	case tunnel.OpBridgeAdd:
 		return []string{"add", op.Text}
 	case tunnel.OpBridgeDel:

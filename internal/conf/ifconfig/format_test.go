@@ -29,6 +29,7 @@ func TestFormat(t *testing.T) {
 		{"gif0", strings.Fields("tunnelttl 64 tunnelttl copy"), "tunnelttl 64 tunnelttl copy"},
 		{"gif0", strings.Fields("tunneldf -tunneldf tunnelecn -tunnelecn"), "tunneldf -tunneldf tunnelecn -tunnelecn"},
 		{"gif0", strings.Fields("tunneldomain 7 tunneldomain 0 -tunneldomain"), "tunneldomain 7 -tunneldomain -tunneldomain"},
+		{"gif0", strings.Fields("lladdr 2:0:5E:0:53:1 lladdr random"), "lladdr 02:00:5e:00:53:01 lladdr random"},
 		{"bridge0", strings.Fields("create add gif0 add eth1 del eth1 up down destroy"), "create add gif0 add eth1 del eth1 up down destroy"},
 		{"bridge0", strings.Fields("link0 link1 link2 -link0 -link1 -link2"), "link0 link1 link2 -link0 -link1 -link2"},
 		{"bridge0", strings.Fields("descr x -descr"), "description x -description"},

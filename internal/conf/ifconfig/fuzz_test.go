@@ -80,7 +80,7 @@ var grammarKinds = map[*grammar][]tunnel.OpKind{
 	&gifGrammar: {
 		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpMTU, tunnel.OpDescription,
 		tunnel.OpTunnel, tunnel.OpDeleteTunnel, tunnel.OpAddAddr, tunnel.OpDeleteAddr, tunnel.OpNoInet6,
-		tunnel.OpTunnelTTL, tunnel.OpTunnelDF, tunnel.OpTunnelECN, tunnel.OpTunnelDomain,
+		tunnel.OpTunnelTTL, tunnel.OpTunnelDF, tunnel.OpTunnelECN, tunnel.OpTunnelDomain, tunnel.OpLLAddr,
 	},
 	&bridgeGrammar: {
 		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpDescription,
@@ -139,6 +139,10 @@ func wellFormed(g *grammar, o tunnel.Op) error {
 	case tunnel.OpTunnelDomain:
 		if !tunnel.ValidDomain(o.Int) {
 			return fmt.Errorf("bad tunnel domain")
+		}
+	case tunnel.OpLLAddr:
+		if !o.LLAddr.IsZero() && o.LLAddr.Check() != nil {
+			return fmt.Errorf("bad Ethernet address")
 		}
 	case tunnel.OpBridgeAdd, tunnel.OpBridgeDel:
 		if checkName(o.Text) != nil {

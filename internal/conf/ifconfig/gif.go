@@ -34,6 +34,7 @@ var gifGrammar = grammar{
 		{"tunneldomain", number(tunnel.OpTunnelDomain, "a routing table "+tunnel.DomainRange,
 			func(n uint64) bool { return n <= tunnel.MaxDomain && tunnel.ValidDomain(int(n)) })},
 		{"-tunneldomain", plain(tunnel.OpTunnelDomain)},
+		{"lladdr", (*parser).lladdr},
 		{"netmask", (*parser).addressOption},
 		{"prefixlen", (*parser).addressOption},
 		{"broadcast", (*parser).addressOption},
@@ -119,5 +120,29 @@ func (p *parser) tunnel(string) (tunnel.Op, error) {
 	}
 	op := p.op(tunnel.OpTunnel)
 	op.Src, op.Dst = src, dst
+	return op, nil
+}
+
+// lladdr parses "lladdr ETHERADDR" or "lladdr random", OpenBSD's words for
+// setting an interface's Ethernet address; random leaves the choice to the
+// daemon, which keeps what it chose.
+func (p *parser) lladdr(string) (tunnel.Op, error) {
+	const want = "want lladdr XX:XX:XX:XX:XX:XX or lladdr random"
+	w, ok := p.word()
+	if !ok {
+		return tunnel.Op{}, p.errorf("missing address (%s)", want)
+	}
+	op := p.op(tunnel.OpLLAddr)
+	if w == "random" {
+		return op, nil
+	}
+	a, err := tunnel.ParseLLAddr(w)
+	if err == nil {
+		err = a.Check()
+	}
+	if err != nil {
+		return tunnel.Op{}, p.errorf("%v", err)
+	}
+	op.LLAddr = a
 	return op, nil
 }

@@ -61,7 +61,7 @@ func (e *ArgError) Error() string {
 //	inet [alias|-alias|delete] ADDR[/LEN] [DEST] [netmask MASK|prefixlen N] [broadcast DEST] [alias|-alias|delete]
 //	inet6 [alias|-alias|delete] ADDR[/LEN] [DEST] [prefixlen N] [alias|-alias|delete]
 //	-inet6, tunnelttl 1..255|copy, tunneldf, -tunneldf, tunnelecn, -tunnelecn
-//	tunneldomain N, -tunneldomain
+//	tunneldomain N, -tunneldomain, lladdr XX:XX:XX:XX:XX:XX|random
 //
 // a bridge (bridge0 .. bridge9999) takes
 //
