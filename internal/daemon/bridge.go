@@ -9,6 +9,9 @@ import (
 	"gif/internal/tunnel"
 )
 
+// NewLLAddr returns a random address, as Linux gives a new TAP.
+func (d *Daemon) NewLLAddr() tunnel.LLAddr { return tunnel.RandomLLAddr() }
+
 // Ethernet reports whether the interface called name exists in this
 // namespace and carries Ethernet frames, so that it may join a bridge.
 func (d *Daemon) Ethernet(name string) (exists, ethernet bool) {

@@ -106,7 +106,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
-	if saved.GiveLLAddrs() {
+	if saved.GiveLLAddrs(d) {
 		// A state stored before gif kept bridged gifs' Ethernet addresses:
 		// they get theirs now, and keep them from the next start on.
 		if err := state.Save(d.statePath, saved); err != nil {

@@ -89,7 +89,7 @@ func TestGiveLLAddrs(t *testing.T) {
 	if err := json.Unmarshal([]byte(old), &s); err != nil {
 		t.Fatalf("the state's older form does not load: %v", err)
 	}
-	if !s.GiveLLAddrs() {
+	if !s.GiveLLAddrs(testEnv) {
 		t.Fatal("GiveLLAddrs gave nothing to a bridged gif without an address")
 	}
 	given := llAddrOf(t, s, "gif0")
@@ -97,7 +97,7 @@ func TestGiveLLAddrs(t *testing.T) {
 	if a := llAddrOf(t, s, "gif1"); !a.IsZero() {
 		t.Fatalf("gif1, in no bridge, got %s", a)
 	}
-	if s.GiveLLAddrs() || llAddrOf(t, s, "gif0") != given {
+	if s.GiveLLAddrs(testEnv) || llAddrOf(t, s, "gif0") != given {
 		t.Fatal("GiveLLAddrs gave again")
 	}
 	// Stored and loaded again, the address is the same.

@@ -17,13 +17,16 @@ type State struct {
 }
 
 // Env answers the questions about the host that Apply needs for its
-// warnings.
+// warnings, and chooses what Apply leaves to chance.
 type Env interface {
 	// IsLocal reports whether addr is configured on this host.
 	IsLocal(addr netip.Addr) bool
 	// Ethernet reports whether an interface gif does not manage exists
 	// and carries Ethernet frames, so that it may join a bridge.
 	Ethernet(name string) (exists, ethernet bool)
+	// NewLLAddr returns an Ethernet address for a gif that needs one
+	// (RandomLLAddr on a real host), so that Apply itself is deterministic.
+	NewLLAddr() LLAddr
 }
 
 // Clone returns a deep copy of s.
@@ -70,7 +73,7 @@ func (s State) Apply(name string, ops []Op, env Env) (State, []string, error) {
 		}
 		warnings = append(warnings, w...)
 	}
-	next.GiveLLAddrs()
+	next.GiveLLAddrs(env)
 	return next, warnings, nil
 }
 
@@ -145,7 +148,7 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 		c.Domain = op.Int
 	case OpLLAddr:
 		if op.LLAddr.IsZero() {
-			c.LLAddr = RandomLLAddr()
+			c.LLAddr = env.NewLLAddr()
 			break
 		}
 		if err := op.LLAddr.Check(); err != nil {
@@ -158,16 +161,16 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 	return warnings, nil
 }
 
-// GiveLLAddrs gives each bridged gif that has no Ethernet address a random
-// one, which it keeps from then on, and reports whether it gave any. A state
+// GiveLLAddrs gives each bridged gif that has no Ethernet address one of
+// env's, which it keeps from then on, and reports whether it gave any. A state
 // stored before gif kept the addresses gets them when it is loaded.
-func (s *State) GiveLLAddrs() bool {
+func (s *State) GiveLLAddrs(env Env) bool {
 	bridged := s.Bridged()
 	gave := false
 	for i := range s.Interfaces {
 		c := &s.Interfaces[i]
 		if c.LLAddr.IsZero() && bridged[c.Name] {
-			c.LLAddr = RandomLLAddr()
+			c.LLAddr = env.NewLLAddr()
 			gave = true
 		}
 	}

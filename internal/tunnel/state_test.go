@@ -14,6 +14,7 @@ type fakeEnv struct {
 }
 
 func (e fakeEnv) IsLocal(a netip.Addr) bool { return e.local[a] }
+func (fakeEnv) NewLLAddr() LLAddr           { return RandomLLAddr() }
 func (e fakeEnv) Ethernet(name string) (bool, bool) {
 	eth, ok := e.ethernet[name]
 	return ok, eth

@@ -166,6 +166,7 @@ func FuzzParseSysctlConf(f *testing.F) {
 type fuzzEnv struct{}
 
 func (fuzzEnv) IsLocal(a netip.Addr) bool { return a == netip.MustParseAddr("1.2.3.4") }
+func (fuzzEnv) NewLLAddr() tunnel.LLAddr  { return fixedLLAddr }
 func (fuzzEnv) Ethernet(name string) (exists, ethernet bool) {
 	return name == "em1" || name == "lo", name == "em1"
 }

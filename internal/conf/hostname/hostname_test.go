@@ -275,6 +275,11 @@ type fakeEnv struct{}
 
 func (fakeEnv) IsLocal(netip.Addr) bool                 { return true }
 func (fakeEnv) Ethernet(string) (exists, ethernet bool) { return true, true }
+func (fakeEnv) NewLLAddr() tunnel.LLAddr                { return fixedLLAddr }
+
+// fixedLLAddr is the address the fake hosts give every gif that needs one,
+// so that a state is the same however often it is computed.
+var fixedLLAddr = tunnel.LLAddr{0x02, 0, 0x5e, 0, 0x53, 0x01}
 
 // TestTransaction: a file's ifconfig steps become commands at their lines,
 // after the interface's creation at the first one's line, and its shell
