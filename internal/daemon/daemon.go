@@ -146,14 +146,7 @@ func (d *Daemon) openTransport() error {
 				return err
 			}
 			d.conns[transportKey{family, proto}] = conn
-			switch proto {
-			case wire.ProtoEtherIP:
-				go d.receiveEtherIP(conn)
-			case ipsec.ProtoESP:
-				go d.receiveESP(conn)
-			default:
-				go d.receive(conn, proto)
-			}
+			go d.receiveLoop(conn, proto)
 		}
 	}
 	return nil

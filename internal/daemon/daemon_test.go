@@ -36,7 +36,7 @@ var (
 
 // startDaemon starts a daemon on h that keeps its state at statePath and
 // closes it when the test ends.
-func startDaemon(t *testing.T, h *fakeHost, statePath string) *daemon.Daemon {
+func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
 	t.Helper()
 	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Namespace: "test", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -47,7 +47,7 @@ func startDaemon(t *testing.T, h *fakeHost, statePath string) *daemon.Daemon {
 }
 
 // newDaemon starts a daemon on a fresh host with local as its address.
-func newDaemon(t *testing.T) (*daemon.Daemon, *fakeHost) {
+func newDaemon(t testing.TB) (*daemon.Daemon, *fakeHost) {
 	t.Helper()
 	h := newFakeHost(t)
 	h.setLocal(local, local2, local6)
@@ -68,7 +68,7 @@ func ifconfigCmd(d *daemon.Daemon, command string) (daemon.InterfaceStatus, []st
 	return r.Interfaces[0], warnings, nil
 }
 
-func mustIfconfig(t *testing.T, d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string) {
+func mustIfconfig(t testing.TB, d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string) {
 	t.Helper()
 	st, warnings, err := ifconfigCmd(d, command)
 	if err != nil {

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gif/internal/ipsec"
 	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/tunnel"
@@ -266,7 +269,7 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 	if conn != nil {
 		var err error
 		sent, err = conn.Send(pkts, offset)
-		if err != nil {
+		if err != nil && ifc.d.debugging() {
 			ifc.d.log.Debug("send", "interface", cfg.Name, "err", err)
 		}
 	}
@@ -319,13 +322,9 @@ func (d *Daemon) view() view {
 	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load(), policy: d.policy.Load()}
 }
 
-// claimer decides the fate of one received packet: it counts the packet and
-// adds it to the deliveries of its interface, or drops it.
-type claimer func(v *view, p *outer.Packet, ds []delivery) []delivery
-
-// receiveLoop reads batches of outer packets from conn until it closes,
-// asks claim where each packet goes, and writes them to the devices.
-func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, claim claimer) {
+// receiveLoop reads batches of outer packets of protocol proto from conn
+// until it closes, and hands each batch to receiveBatch.
+func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8) {
 	pkts := make([]outer.Packet, conn.BatchSize())
 	for i := range pkts {
 		pkts[i].Buf = make([]byte, bufSize)
@@ -337,19 +336,50 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, claim claimer) {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			d.log.Debug("receive", "proto", proto, "err", err)
+			if d.debugging() {
+				d.log.Debug("receive", "proto", proto, "err", err)
+			}
 			time.Sleep(errorPause)
 			continue
 		}
-		v := d.view()
-		deliveries = resetDeliveries(deliveries)
-		for i := range n {
-			deliveries = claim(&v, &pkts[i], deliveries)
-		}
-		for _, dl := range deliveries {
-			d.deliver(dl)
-		}
+		deliveries = d.receiveBatch(proto, pkts[:n], deliveries)
 	}
+}
+
+// receiveBatch decides the fate of each received packet of protocol proto,
+// whose payload starts at the headroom, and writes those that interfaces
+// claim to their devices. It returns deliveries, emptied, to keep their
+// memory for the next batch.
+func (d *Daemon) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []delivery) []delivery {
+	v := d.view()
+	deliveries = resetDeliveries(deliveries)
+	for i := range pkts {
+		deliveries = d.claim(&v, proto, &pkts[i], deliveries)
+	}
+	for _, dl := range deliveries {
+		d.deliver(dl)
+	}
+	return deliveries
+}
+
+// claim counts one received packet and adds it to the deliveries of its
+// interface, or drops it. It is one static call per protocol, so that
+// nothing of the batch's view escapes to the heap.
+func (d *Daemon) claim(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
+	switch proto {
+	case wire.ProtoEtherIP:
+		return d.claimEtherIP(v, false, p, ds)
+	case ipsec.ProtoESP, protoESPInUDP:
+		return d.claimESP(v, p, ds)
+	}
+	return d.claimIP(v, proto, false, p, ds)
+}
+
+// debugging reports whether debug messages are logged. The packet path
+// asks before logging a drop, so that with debugging off a drop builds no
+// log arguments: boxing them allocates.
+func (d *Daemon) debugging() bool {
+	return d.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // deliver writes one interface's share of a batch to its device: IP packets
@@ -362,16 +392,10 @@ func (d *Daemon) deliver(dl delivery) {
 	if _, err := dl.ifc.dev.Write(dl.bufs, offset); err != nil {
 		qfull.Add(1)
 		dl.ifc.counters.IErrors.Add(1)
-		d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+		if d.debugging() {
+			d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+		}
 	}
-}
-
-// receive reads IP-in-IP packets of one family and protocol, finds the
-// interface each belongs to and writes the inner packets to its device.
-func (d *Daemon) receive(conn outer.Conn, proto uint8) {
-	d.receiveLoop(conn, proto, func(v *view, p *outer.Packet, ds []delivery) []delivery {
-		return d.claimIP(v, proto, false, p, ds)
-	})
 }
 
 // claimIP takes an IP-in-IP packet whose inner packet starts at the

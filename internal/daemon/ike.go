@@ -68,7 +68,7 @@ func (d *Daemon) startIKE() {
 		c := &natConn{d: d, conn: nat}
 		d.natConns[family] = c
 		d.conns[transportKey{family, protoESPInUDP}] = c
-		go d.receiveLoop(c, protoESPInUDP, d.claimESP)
+		go d.receiveLoop(c, protoESPInUDP)
 	}
 	go func() {
 		t := time.NewTicker(ikeTick)

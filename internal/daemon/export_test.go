@@ -1,0 +1,37 @@
+package daemon
+
+import "gif/internal/outer"
+
+// Headroom is where a receive loop's packets start in their buffers.
+const Headroom = headroom
+
+// BufSize is the size of a receive loop's buffers.
+const BufSize = bufSize
+
+// Receiver is a receive loop of one protocol without its socket: the
+// benchmarks hand it batches.
+type Receiver struct {
+	d          *Daemon
+	proto      uint8
+	deliveries []delivery
+}
+
+func (d *Daemon) NewReceiver(proto uint8) *Receiver { return &Receiver{d: d, proto: proto} }
+
+// Receive decides the fate of pkts, whose payloads start at Headroom, as
+// the receive loop does with a batch it read.
+func (r *Receiver) Receive(pkts []outer.Packet) {
+	r.deliveries = r.d.receiveBatch(r.proto, pkts, r.deliveries)
+}
+
+// SendOnce reads one batch from the device of the gif called name and
+// sends what it read, as the gif's send loop does once its device is
+// readable.
+func (d *Daemon) SendOnce(name string) {
+	d.mu.Lock()
+	ifc := d.ifaces[name]
+	d.mu.Unlock()
+	b := sendBatches.Get().(*sendBatch)
+	ifc.readAndSend(b, min(ifc.dev.BatchSize(), maxReadBatch))
+	sendBatches.Put(b)
+}
