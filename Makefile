@@ -48,9 +48,9 @@ fuzz:
 	done
 
 # bench measures gif against the bare veth pair and wireguard-go (iperf3,
-# ping, CPU, memory, 1,000 gifs, the micro-benchmarks' allocations) and
-# writes bench/results/ and the README's table. BENCH_TIME, BENCH_REPS and
-# BENCH_ONLY tune it (bench/main.go).
+# ping, CPU, memory, 1,000 gifs, a garbage flood, the micro-benchmarks'
+# allocations) and writes bench/results/ and the README's table.
+# BENCH_TIME, BENCH_REPS and BENCH_ONLY tune it (bench/main.go).
 bench: build
 	@$(MAKE) --no-print-directory deps DEB_PKGS="iperf3 wireguard-tools iproute2 iputils-ping"
 	$(GO) run ./bench
