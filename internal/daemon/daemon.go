@@ -146,7 +146,9 @@ func (d *Daemon) openTransport() error {
 				return err
 			}
 			d.conns[transportKey{family, proto}] = conn
-			go d.receiveLoop(conn, proto)
+			if err := d.startReceiving(conn, proto); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -322,12 +323,29 @@ func (d *Daemon) view() view {
 	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load(), policy: d.policy.Load()}
 }
 
-// receiveLoop reads batches of outer packets of protocol proto from conn
-// until it closes, and hands each batch to receiveBatch.
-func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8) {
-	pkts := make([]outer.Packet, conn.BatchSize())
+// startReceiving starts the receive loop of conn, a transport of protocol
+// proto, with buffers made once for the loop's life, outside the heap
+// (outer.RecvBuffers).
+func (d *Daemon) startReceiving(conn outer.Conn, proto uint8) error {
+	bufs, err := outer.NewRecvBuffers(conn.BatchSize(), bufSize)
+	if err != nil {
+		return fmt.Errorf("receive protocol %d: %w", proto, err)
+	}
+	go d.receiveLoop(conn, proto, bufs)
+	return nil
+}
+
+// receiveLoop reads batches of outer packets into bufs until conn closes,
+// hands each batch to receiveBatch, and frees bufs.
+func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffers) {
+	defer func() {
+		if err := bufs.Free(); err != nil {
+			d.log.Warn("receive loop ended", "proto", proto, "err", err)
+		}
+	}()
+	pkts := make([]outer.Packet, len(bufs.Bufs))
 	for i := range pkts {
-		pkts[i].Buf = make([]byte, bufSize)
+		pkts[i].Buf = bufs.Bufs[i]
 	}
 	var deliveries []delivery
 	for {
