@@ -518,6 +518,36 @@ func TestDestroy(t *testing.T) {
 // TestNewWithoutIPv6Transport checks that a daemon starts without an IPv6
 // outer transport, counts what it cannot send over it, and that it does
 // not start without an IPv4 one.
+// TestDestroyReleasesMemory checks that destroying gifs returns memory to
+// the system once per burst of destroys, and that creating them does not.
+func TestDestroyReleasesMemory(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	d, _ := newDaemon(t)
+	released := make(chan struct{}, 10)
+	d.SetRelease(delay, func() { released <- struct{}{} })
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-released:
+			t.Fatalf("memory released %s", what)
+		case <-time.After(2 * delay):
+		}
+	}
+	for i := range 3 {
+		mustIfconfig(t, d, fmt.Sprintf("gif%d tunnel 198.51.100.1 203.0.113.%d", i, i+1))
+	}
+	quiet("after creating gifs")
+	for i := range 3 {
+		mustIfconfig(t, d, fmt.Sprintf("gif%d destroy", i))
+	}
+	select {
+	case <-released:
+	case <-time.After(waitTimeout):
+		t.Fatal("destroying gifs released no memory")
+	}
+	quiet("a second time for one burst of destroys")
+}
+
 func TestNewWithoutIPv6Transport(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local6)

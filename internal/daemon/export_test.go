@@ -1,6 +1,10 @@
 package daemon
 
-import "gif/internal/outer"
+import (
+	"time"
+
+	"gif/internal/outer"
+)
 
 // Headroom is where a receive loop's packets start in their buffers.
 const Headroom = headroom
@@ -34,4 +38,12 @@ func (d *Daemon) SendOnce(name string) {
 	b := sendBatches.Get().(*sendBatch)
 	ifc.readAndSend(b, min(ifc.dev.BatchSize(), maxReadBatch))
 	sendBatches.Put(b)
+}
+
+// SetRelease makes d call release, delay after the first destroy of a
+// burst, instead of returning memory to the system.
+func (d *Daemon) SetRelease(delay time.Duration, release func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.release, d.releaseDelay = release, delay
 }
