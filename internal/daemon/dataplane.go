@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,13 +94,42 @@ type sendBatch struct {
 // gif's TUN and TAP devices.
 const maxReadBatch = 128
 
-var sendBatches = sync.Pool{New: func() any {
-	b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
-	for i := range b.bufs {
-		b.bufs[i] = make([]byte, sendBufSize)
-	}
-	return b
-}}
+// sendBatches holds the send batches, at most 4 per core in use at once.
+// A batch is 1.1 MB. When a thousand gifs come up together, the kernel's
+// first packets into them (neighbour discovery, MLD) wake every send loop,
+// and each one preempted while holding a batch kept it: the heap reached
+// 105 MB during one gif netstart, and the runtime keeps part of what a
+// peak costs. No more loops than cores run at once; the other slots are
+// for loops that wait in a send.
+var sendBatches = newSendBatchPool(4 * runtime.GOMAXPROCS(0))
+
+// sendBatchPool hands out send batches, no more than its limit at once;
+// the collector frees those that no one has used for a while.
+type sendBatchPool struct {
+	slots chan struct{}
+	pool  sync.Pool
+}
+
+func newSendBatchPool(limit int) *sendBatchPool {
+	return &sendBatchPool{slots: make(chan struct{}, limit), pool: sync.Pool{New: func() any {
+		b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
+		for i := range b.bufs {
+			b.bufs[i] = make([]byte, sendBufSize)
+		}
+		return b
+	}}}
+}
+
+// get waits until fewer than the limit are in use and returns a batch.
+func (p *sendBatchPool) get() *sendBatch {
+	p.slots <- struct{}{}
+	return p.pool.Get().(*sendBatch)
+}
+
+func (p *sendBatchPool) put(b *sendBatch) {
+	p.pool.Put(b)
+	<-p.slots
+}
 
 // encapsulate reads what the kernel sends into the interface, IP packets
 // or Ethernet frames, and sends it to the tunnel's peer.
@@ -115,9 +145,9 @@ func (ifc *iface) encapsulate() {
 			time.Sleep(errorPause)
 			continue
 		}
-		b := sendBatches.Get().(*sendBatch)
+		b := sendBatches.get()
 		closed := ifc.readAndSend(b, batch)
-		sendBatches.Put(b)
+		sendBatches.put(b)
 		if closed {
 			return
 		}

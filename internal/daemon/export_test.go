@@ -35,9 +35,9 @@ func (d *Daemon) SendOnce(name string) {
 	d.mu.Lock()
 	ifc := d.ifaces[name]
 	d.mu.Unlock()
-	b := sendBatches.Get().(*sendBatch)
+	b := sendBatches.get()
 	ifc.readAndSend(b, min(ifc.dev.BatchSize(), maxReadBatch))
-	sendBatches.Put(b)
+	sendBatches.put(b)
 }
 
 // SetRelease makes d call release, delay after the first destroy of a
