@@ -72,9 +72,9 @@ fuzz:
 	if [ $${#failed[@]} -gt 0 ]; then printf 'fuzz: failed: %s\n' "$${failed[@]}"; exit 1; fi
 
 # bench measures gif against the bare veth pair and wireguard-go (iperf3,
-# ping, CPU, memory, 1,000 gifs, the micro-benchmarks' allocations) and
-# writes bench/results/ and the README's table. BENCH_TIME, BENCH_REPS and
-# BENCH_ONLY tune it (bench/main.go).
+# ping, CPU, memory, 1,000 gifs, a garbage flood, the micro-benchmarks'
+# allocations) and writes bench/results/ and the README's table.
+# BENCH_TIME, BENCH_REPS and BENCH_ONLY tune it (bench/main.go).
 bench: deps build
 	$(GO) run ./bench
 

@@ -2,14 +2,16 @@
 // as issue 6 asks: TCP throughput, small-packet rate, ping latency, CPU
 // per GB and memory of each tunnel configuration between two hosts in
 // network namespaces; the time and memory of 1,000 gifs; and the
-// allocations of the packet-path micro-benchmarks. It writes
+// allocations of the packet-path micro-benchmarks; the daemon's memory
+// under a flood of garbage. It writes
 // bench/results/DATE-TIME.md and .png and the README's table.
 //
 // Run it as root on Debian from the repository: `go run ./bench` (or
 // `make bench`, which installs iperf3, wireguard-tools, iproute2 and
 // iputils-ping first). BENCH_TIME (seconds per iperf3 test, default 10),
 // BENCH_REPS (default 3) and BENCH_ONLY (a regular expression of the
-// configurations to run; "scale" and "gobench" name the other two parts)
+// configurations to run; "scale", "flood" and "gobench" name the other
+// parts)
 // tune it. A run with BENCH_ONLY leaves the README alone.
 package main
 
@@ -28,6 +30,7 @@ import (
 // Names that BENCH_ONLY matches besides the configurations'.
 const (
 	scaleName   = "scale"
+	floodName   = "flood"
 	goBenchName = "gobench"
 )
 
@@ -102,6 +105,18 @@ func run() error {
 			log.Printf("scale FAILED: %v", s.Err)
 		}
 		r.Scale = &s
+	}
+	if opts.selected(floodName) {
+		log.Printf("flood: %v of garbage at a gif daemon", floodTime)
+		f := runFlood(ctx, tb, log.Printf)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted during the flood test: %w", errors.Join(ctx.Err(), f.Err))
+		}
+		if f.Err != nil {
+			failed++
+			log.Printf("flood FAILED: %v", f.Err)
+		}
+		r.Flood = &f
 	}
 	r.Duration = time.Since(r.Started)
 

@@ -50,39 +50,30 @@ type result struct {
 // tears it all down.
 func runConfig(ctx context.Context, tb *toolbox, opts options, c config, logf func(string, ...any)) (res result) {
 	res.Config = c
-	p, err := newPair(ctx, tb)
-	if err != nil {
-		res.Err = fmt.Errorf("build hosts: %w", err)
-		return res
-	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			res.Err = errors.Join(res.Err, fmt.Errorf("tear down: %w", err))
-		}
-	}()
+	res.Err = onPair(ctx, tb, func(p *pair) error { return measureConfig(ctx, p, opts, c, &res, logf) })
+	return res
+}
+
+// measureConfig sets c up on p and measures it into res.
+func measureConfig(ctx context.Context, p *pair, opts options, c config, res *result, logf func(string, ...any)) error {
 	if err := c.setup(ctx, p, c.MTU); err != nil {
-		res.Err = fmt.Errorf("set up: %w", err)
-		return res
+		return fmt.Errorf("set up: %w", err)
 	}
 	if err := p.awaitPath(ctx, c.Target, c.MTU); err != nil {
-		res.Err = err
-		return res
+		return err
 	}
 	m := &measurer{p: p, c: c, time: opts.Time}
 	if err := m.startServer(ctx); err != nil {
-		res.Err = err
-		return res
+		return err
 	}
 	fragsBefore, err := p.reassemblies(ctx)
 	if err != nil {
-		res.Err = err
-		return res
+		return err
 	}
 	for rep := range opts.Reps {
-		s, err := m.once(ctx, &res)
+		s, err := m.once(ctx, res)
 		if err != nil {
-			res.Err = fmt.Errorf("repetition %d: %w", rep+1, err)
-			return res
+			return fmt.Errorf("repetition %d: %w", rep+1, err)
 		}
 		res.Samples = append(res.Samples, s)
 		logf("%-18s %d/%d: tcp %.2f, %d streams %.2f Gbit/s; udp %.0f kpps; rtt p50 %.0f p99 %.0f µs; %.2f cpu s/GB",
@@ -90,16 +81,15 @@ func runConfig(ctx context.Context, tb *toolbox, opts options, c config, logf fu
 	}
 	fragsAfter, err := p.reassemblies(ctx)
 	if err != nil {
-		res.Err = err
-		return res
+		return err
 	}
 	res.Fragments = fragsAfter - fragsBefore
 	if c.Daemon != "" {
 		if res.PeakRSS, err = peakRSS(ctx, p, c.Daemon); err != nil {
-			res.Err = err
+			return err
 		}
 	}
-	return res
+	return nil
 }
 
 // peakRSS returns the larger VmHWM of the processes named comm in a and b.

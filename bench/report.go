@@ -16,6 +16,7 @@ type report struct {
 	Opts      options
 	Results   []result
 	Scale     *scaleResult // nil: not run
+	Flood     *floodResult // nil: not run
 	// GoBench holds the packet-path micro-benchmarks, when GoBenchRun.
 	GoBench    []goBench
 	GoBenchRun bool
@@ -153,6 +154,7 @@ func (r *report) markdown() string {
 	b.WriteString(r.notes())
 	b.WriteString(r.failures())
 	b.WriteString(r.scaleSection())
+	b.WriteString(r.floodSection())
 	b.WriteString(r.allocSection())
 	b.WriteString("\n## Targets (issue 6)\n\n")
 	for _, t := range evaluateTargets(r) {
@@ -195,6 +197,9 @@ func (r *report) failures() string {
 	if r.Scale != nil && r.Scale.Err != nil {
 		fmt.Fprintf(&b, "- scale test:\n\n```\n%v\n```\n", r.Scale.Err)
 	}
+	if r.Flood != nil && r.Flood.Err != nil {
+		fmt.Fprintf(&b, "- flood test:\n\n```\n%v\n```\n", r.Flood.Err)
+	}
 	if b.Len() == 0 {
 		return ""
 	}
@@ -221,7 +226,8 @@ func (r *report) scaleSection() string {
 	}
 	b.WriteString("\n")
 	if s.RSS > 0 {
-		fmt.Fprintf(&b, "- daemon with them: VmRSS %.0f MB, VmHWM %.0f MB\n", float64(s.RSS)/1e6, float64(s.PeakRSS)/1e6)
+		fmt.Fprintf(&b, "- daemon with them: VmRSS %.0f MB, VmHWM %.0f MB; idle before, %.0f MB\n",
+			float64(s.RSS)/1e6, float64(s.PeakRSS)/1e6, float64(s.IdleRSS)/1e6)
 	}
 	if s.Created > 0 {
 		fmt.Fprintf(&b, "- destroyed with one `gif ifconfig gifN destroy` each: %d in %v", s.Destroyed, s.Destroy.Round(time.Millisecond))
@@ -236,6 +242,9 @@ func (r *report) scaleSection() string {
 			clean = "**no**: " + s.Clean
 		}
 		fmt.Fprintf(&b, "\n- namespace clean afterwards: %s\n", clean)
+		if s.DestroyedRSS > 0 {
+			fmt.Fprintf(&b, "- daemon %v after the last destroy: VmRSS %.0f MB\n", destroySettle, float64(s.DestroyedRSS)/1e6)
+		}
 	}
 	if s.SampleCreated > 0 {
 		fmt.Fprintf(&b, "- `gif ifconfig gifN tunnel … inet … up`, one call per gif, a sample of %d in another fresh namespace: %v (%.0f ms per call; %d calls would take about %v)",
@@ -246,6 +255,25 @@ func (r *report) scaleSection() string {
 		fmt.Fprintf(&b, "; the sample stopped: **%s**", s.SampleStopped)
 	}
 	b.WriteString("\n")
+	return b.String()
+}
+
+func (r *report) floodSection() string {
+	f := r.Flood
+	if f == nil {
+		return "\n## Flood\n\nNot run (BENCH_ONLY).\n"
+	}
+	var b strings.Builder
+	b.WriteString("\n## Flood\n\n")
+	fmt.Fprintf(&b, "b sends random and malformed outer packets of protocols 4, 41, 97 and 50, over IPv4 and IPv6, as fast as its raw sockets take them, "+
+		"to a, whose daemon has a gif of each family and a bridged one with b as their tunnel peer and an SA pair with b.\n\n")
+	if f.Before == 0 {
+		b.WriteString("Not measured: see the failures.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "- %d packets in %v (%.0f kpps)\n", f.Sent, f.Duration.Round(time.Millisecond), float64(f.Sent)/f.Duration.Seconds()/1e3)
+	fmt.Fprintf(&b, "- daemon VmRSS %.1f MB before, %.1f MB at the end (×%.2f); VmHWM %.1f MB\n",
+		float64(f.Before)/1e6, float64(f.After)/1e6, float64(f.After)/float64(f.Before), float64(f.Peak)/1e6)
 	return b.String()
 }
 

@@ -40,8 +40,9 @@ func fixture(t *testing.T) *report {
 			{Config: configNamed(t, "ip6in6"), Err: errors.New("set up: gif ifconfig: boom")},
 			{Config: configNamed(t, "wireguard-go"), Samples: []sample{s(5, 60)}, PeakRSS: 30e6},
 		},
-		Scale: &scaleResult{Count: 1000, Netstart: 8 * time.Second, AllAt: 7 * time.Second, Created: 1000, Up: 1000, RSS: 90e6, PeakRSS: 120e6,
-			Destroyed: 1000, Destroy: 20 * time.Second, SampleCreated: 100, SampleCreate: 11 * time.Second},
+		Scale: &scaleResult{Count: 1000, Netstart: 8 * time.Second, AllAt: 7 * time.Second, Created: 1000, Up: 1000, IdleRSS: 12e6, RSS: 90e6, PeakRSS: 120e6,
+			Destroyed: 1000, Destroy: 20 * time.Second, DestroyedRSS: 108e6, SampleCreated: 100, SampleCreate: 11 * time.Second},
+		Flood:      &floodResult{Duration: 30 * time.Second, Sent: 9e6, Before: 11e6, After: 14e6, Peak: 15e6},
 		GoBench:    []goBench{{"gif/internal/ipsec", "BenchmarkSeal/aes", 900, 0, 0}, {"gif/internal/outer", "BenchmarkSendRecv", 5000, 64, 2}},
 		GoBenchRun: true,
 	}
@@ -88,6 +89,8 @@ func TestTargets(t *testing.T) {
 		"1000 gifs created in < 10s (one gif netstart)":                      {met, "1000 gifs in 8s"},
 		"gif daemon RSS < 200 MB":                                            {notMet, "250 MB (etherip4)"},
 		"Zero allocations per operation in the packet-path micro-benchmarks": {notMet, "BenchmarkSendRecv 2"},
+		"After 30s of garbage at full rate, the daemon's RSS < 1.5× before":  {met, "11.0 MB before, 14.0 MB after 9000000 packets: ×1.27"},
+		"After 1000 gifs are destroyed, the daemon's RSS < 1.5× idle":        {notMet, "12 MB idle, 90 MB with them, 108 MB 10s after destroying them: ×9.00"},
 	} {
 		tg, ok := got[goal]
 		if !ok {

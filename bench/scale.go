@@ -34,6 +34,10 @@ const (
 	// answering costs minutes, not the run.
 	netstartLimit = 3 * time.Minute
 	destroyLimit  = 5 * time.Minute
+	// destroySettle is how long after the last destroy the daemon's
+	// memory is taken: Go returns freed memory to the system in the
+	// background, within seconds.
+	destroySettle = 10 * time.Second
 	// scaleSource is the tunnel source of every gif, an address of the
 	// host (on lo), so that they are RUNNING.
 	scaleSource = "2001:db8::1"
@@ -48,13 +52,15 @@ type scaleResult struct {
 	AllAt    time.Duration // when Count gif devices existed, 0 if they never did
 	Created  int           // gif devices after netstart
 	Up       int           // of them, administratively up
-	RSS      uint64        // daemon's VmRSS after netstart, bytes
+	IdleRSS  uint64        // daemon's VmRSS before netstart, bytes
+	RSS      uint64        // daemon's VmRSS after netstart
 	PeakRSS  uint64        // daemon's VmHWM after netstart
 
 	Destroyed      int           // gifs destroyed with one gif ifconfig gifN destroy call each
 	Destroy        time.Duration // those calls, in all
 	DestroyStopped string        // why the destroying stopped before the end
 	Clean          string        // what was left afterwards; "" when nothing
+	DestroyedRSS   uint64        // daemon's VmRSS destroySettle after the last destroy
 
 	SampleCreated int           // gifs created one gif ifconfig call each
 	SampleCreate  time.Duration // those calls, in all
@@ -158,6 +164,9 @@ func scaleNetstart(ctx context.Context, tb *toolbox, res *scaleResult, logf func
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("create hostname files: %w", err)
 	}
+	if res.IdleRSS, _, err = memory(pid); err != nil {
+		return err
+	}
 	for i := range scaleCount {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("hostname.gif%d", i)), []byte(hostnameFile(i)), 0o600); err != nil {
 			return fmt.Errorf("create hostname files: %w", err)
@@ -201,7 +210,12 @@ func scaleNetstart(ctx context.Context, tb *toolbox, res *scaleResult, logf func
 	if err := scaleDestroy(ctx, n, links, res); err != nil {
 		return err
 	}
-	logf("scale: destroyed %d gifs in %v. %s", res.Destroyed, res.Destroy.Round(time.Millisecond), res.DestroyStopped)
+	time.Sleep(destroySettle)
+	if res.DestroyedRSS, _, err = memory(pid); err != nil {
+		return err
+	}
+	logf("scale: destroyed %d gifs in %v; daemon RSS %.0f MB %v later, %.0f MB idle before. %s", res.Destroyed,
+		res.Destroy.Round(time.Millisecond), float64(res.DestroyedRSS)/1e6, destroySettle, float64(res.IdleRSS)/1e6, res.DestroyStopped)
 	return nil
 }
 

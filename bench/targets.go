@@ -28,6 +28,12 @@ const (
 	maxDaemonRSS     = 200e6 // bytes
 	maxPacketAllocs  = 0
 	scaleTargetCount = 1000
+	// maxFloodGrowth bounds the daemon's resident memory at the end of the
+	// flood, against before it (issue 12).
+	maxFloodGrowth = 1.5
+	// maxDestroyedGrowth bounds the daemon's resident memory after its
+	// scaleTargetCount gifs are destroyed, against idle before them.
+	maxDestroyedGrowth = 1.5
 )
 
 type targetStatus int
@@ -59,6 +65,8 @@ func evaluateTargets(r *report) []target {
 		rttOverhead(r, rtt),
 		scaleTime(r),
 		daemonRSS(r),
+		floodRSS(r),
+		destroyedRSS(r),
 		zeroAllocs(r),
 	}
 }
@@ -252,5 +260,49 @@ func zeroAllocs(r *report) target {
 		t.Status = notMet
 		t.Evidence = fmt.Sprintf("%d of %d benchmarks allocate: %s", len(allocating), len(r.GoBench), strings.Join(allocating, ", "))
 	}
+	return t
+}
+
+func floodRSS(r *report) target {
+	t := target{Goal: fmt.Sprintf("After %v of garbage at full rate, the daemon's RSS < %.1f× before", floodTime, maxFloodGrowth)}
+	f := r.Flood
+	switch {
+	case f == nil:
+		t.Evidence = "not measured in this run"
+	case f.Err != nil || f.Before == 0:
+		t.Evidence = fmt.Sprintf("the flood test failed: %v", f.Err)
+	default:
+		t = growth(t, f.Before, f.After, maxFloodGrowth,
+			fmt.Sprintf("%.1f MB before, %.1f MB after %d packets", float64(f.Before)/1e6, float64(f.After)/1e6, f.Sent))
+	}
+	return t
+}
+
+func destroyedRSS(r *report) target {
+	t := target{Goal: fmt.Sprintf("After %d gifs are destroyed, the daemon's RSS < %.1f× idle", scaleTargetCount, maxDestroyedGrowth)}
+	s := r.Scale
+	switch {
+	case s == nil:
+		t.Evidence = "not measured in this run"
+	case s.Err != nil || s.IdleRSS == 0 || s.DestroyedRSS == 0:
+		t.Evidence = fmt.Sprintf("the scale test failed or did not measure it: %v", s.Err)
+	case s.Destroyed < scaleTargetCount:
+		t.Status = notMet
+		t.Evidence = fmt.Sprintf("only %d of %d gifs destroyed", s.Destroyed, scaleTargetCount)
+	default:
+		t = growth(t, s.IdleRSS, s.DestroyedRSS, maxDestroyedGrowth, fmt.Sprintf("%.0f MB idle, %.0f MB with them, %.0f MB %v after destroying them",
+			float64(s.IdleRSS)/1e6, float64(s.RSS)/1e6, float64(s.DestroyedRSS)/1e6, destroySettle))
+	}
+	return t
+}
+
+// growth meets t if after is less than limit times before.
+func growth(t target, before, after uint64, limit float64, evidence string) target {
+	g := float64(after) / float64(before)
+	t.Status = met
+	if g >= limit {
+		t.Status = notMet
+	}
+	t.Evidence = fmt.Sprintf("%s: ×%.2f", evidence, g)
 	return t
 }

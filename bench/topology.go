@@ -122,6 +122,20 @@ type pair struct {
 	cleanups []func() error // run before the lab closes, last first
 }
 
+// onPair builds fresh hosts, runs fn on them and tears them down.
+func onPair(ctx context.Context, tb *toolbox, fn func(*pair) error) (err error) {
+	p, err := newPair(ctx, tb)
+	if err != nil {
+		return fmt.Errorf("build hosts: %w", err)
+	}
+	defer func() {
+		if closeErr := p.Close(); closeErr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", closeErr))
+		}
+	}()
+	return fn(p)
+}
+
 func newPair(ctx context.Context, tb *toolbox) (p *pair, err error) {
 	lab, err := netns.NewLab(labPrefix)
 	if err != nil {

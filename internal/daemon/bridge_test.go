@@ -24,7 +24,7 @@ import (
 // newBridgeDaemon starts a daemon on a fresh host with this host's
 // addresses and an Ethernet interface eth1, down, with MTU 1500. It returns
 // the path of the state file too.
-func newBridgeDaemon(t *testing.T) (*daemon.Daemon, *fakeHost, string) {
+func newBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
 	t.Helper()
 	h := newFakeHost(t)
 	h.setLocal(local, local2, local6)
@@ -44,7 +44,7 @@ func applyCmd(d *daemon.Daemon, command string) (daemon.ShowResult, error) {
 	return r, err
 }
 
-func mustApply(t *testing.T, d *daemon.Daemon, command string) daemon.ShowResult {
+func mustApply(t testing.TB, d *daemon.Daemon, command string) daemon.ShowResult {
 	t.Helper()
 	r, err := applyCmd(d, command)
 	if err != nil {

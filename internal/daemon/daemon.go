@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
@@ -55,6 +57,12 @@ type Daemon struct {
 	// by mu); see ipsec_seq.go.
 	seqReserved map[string]uint64
 	stop        chan struct{} // ends the daemon's own goroutines
+
+	// release returns freed memory to the system, releaseDelay after the
+	// first destroy of a burst; releasing is set while it is due.
+	release      func()
+	releaseDelay time.Duration
+	releasing    atomic.Bool
 
 	// ike negotiates the SAs of ike rules on ikeConns; negotiated holds
 	// them (guarded by mu), newest first.
@@ -98,6 +106,9 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		conns:     make(map[transportKey]outer.Conn),
 		ikeConns:  make(map[int]IKEConn),
 		natConns:  make(map[int]*natConn),
+
+		release:      debug.FreeOSMemory,
+		releaseDelay: releaseDelay,
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -156,13 +167,8 @@ func (d *Daemon) openTransport() error {
 				return err
 			}
 			d.conns[transportKey{family, proto}] = conn
-			switch proto {
-			case wire.ProtoEtherIP:
-				go d.receiveEtherIP(conn)
-			case ipsec.ProtoESP:
-				go d.receiveESP(conn)
-			default:
-				go d.receive(conn, proto)
+			if err := d.startReceiving(conn, proto); err != nil {
+				return err
 			}
 		}
 	}
@@ -342,6 +348,7 @@ func (d *Daemon) commit(next tunnel.State) error {
 				delete(d.counters, name) // destroyed: a new gif of that name starts from zero
 			}
 		}
+		d.releaseSoon()
 	}
 	return nil
 }
@@ -373,6 +380,27 @@ func (d *Daemon) putInPlace(p *state.Pending) error {
 		return refused(err)
 	}
 	return nil
+}
+
+// releaseDelay gathers the destroys of a burst (gif netstart, a script
+// destroying gifs one by one) into one release.
+const releaseDelay = time.Second
+
+// releaseSoon returns to the system, once a burst of destroys is over, the
+// memory the destroyed interfaces held: their goroutines' stacks, their
+// structures, the device buffers they borrowed. Left to itself the runtime
+// keeps it: the collector runs when the daemon allocates, which an idle
+// one hardly does, and the scavenger returns only what lies well above the
+// heap goal: 1,000 gifs destroyed left 19 MB resident against 10 MB idle,
+// unchanged 20 s later; 15 MB with this. A forced collection of the
+// daemon's small heap takes about a millisecond, once per burst.
+func (d *Daemon) releaseSoon() {
+	if d.releasing.CompareAndSwap(false, true) {
+		time.AfterFunc(d.releaseDelay, func() {
+			d.releasing.Store(false)
+			d.release()
+		})
+	}
 }
 
 // countersOf returns the counters of the gif called name.

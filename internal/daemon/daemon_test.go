@@ -36,7 +36,7 @@ var (
 
 // startDaemon starts a daemon on h that keeps its state at statePath and
 // closes it when the test ends.
-func startDaemon(t *testing.T, h *fakeHost, statePath string) *daemon.Daemon {
+func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
 	t.Helper()
 	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Namespace: "test", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -47,7 +47,7 @@ func startDaemon(t *testing.T, h *fakeHost, statePath string) *daemon.Daemon {
 }
 
 // newDaemon starts a daemon on a fresh host with local as its address.
-func newDaemon(t *testing.T) (*daemon.Daemon, *fakeHost) {
+func newDaemon(t testing.TB) (*daemon.Daemon, *fakeHost) {
 	t.Helper()
 	h := newFakeHost(t)
 	h.setLocal(local, local2, local6)
@@ -68,7 +68,7 @@ func ifconfigCmd(d *daemon.Daemon, command string) (daemon.InterfaceStatus, []st
 	return r.Interfaces[0], warnings, nil
 }
 
-func mustIfconfig(t *testing.T, d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string) {
+func mustIfconfig(t testing.TB, d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string) {
 	t.Helper()
 	st, warnings, err := ifconfigCmd(d, command)
 	if err != nil {
@@ -527,6 +527,36 @@ func TestDestroy(t *testing.T) {
 // TestNewWithoutIPv6Transport checks that a daemon starts without an IPv6
 // outer transport, counts what it cannot send over it, and that it does
 // not start without an IPv4 one.
+// TestDestroyReleasesMemory checks that destroying gifs returns memory to
+// the system once per burst of destroys, and that creating them does not.
+func TestDestroyReleasesMemory(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	d, _ := newDaemon(t)
+	released := make(chan struct{}, 10)
+	d.SetRelease(delay, func() { released <- struct{}{} })
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-released:
+			t.Fatalf("memory released %s", what)
+		case <-time.After(2 * delay):
+		}
+	}
+	for i := range 3 {
+		mustIfconfig(t, d, fmt.Sprintf("gif%d tunnel 198.51.100.1 203.0.113.%d", i, i+1))
+	}
+	quiet("after creating gifs")
+	for i := range 3 {
+		mustIfconfig(t, d, fmt.Sprintf("gif%d destroy", i))
+	}
+	select {
+	case <-released:
+	case <-time.After(waitTimeout):
+		t.Fatal("destroying gifs released no memory")
+	}
+	quiet("a second time for one burst of destroys")
+}
+
 func TestNewWithoutIPv6Transport(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local6)

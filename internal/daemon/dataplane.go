@@ -1,14 +1,19 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gif/internal/ipsec"
 	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/tunnel"
@@ -92,13 +97,42 @@ type sendBatch struct {
 // gif's TUN and TAP devices.
 const maxReadBatch = 128
 
-var sendBatches = sync.Pool{New: func() any {
-	b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
-	for i := range b.bufs {
-		b.bufs[i] = make([]byte, sendBufSize)
-	}
-	return b
-}}
+// sendBatches holds the send batches, at most 4 per core in use at once.
+// A batch is 1.1 MB. When a thousand gifs come up together, the kernel's
+// first packets into them (neighbour discovery, MLD) wake every send loop,
+// and each one preempted while holding a batch kept it: the heap reached
+// 105 MB during one gif netstart, and the runtime keeps part of what a
+// peak costs. No more loops than cores run at once; the other slots are
+// for loops that wait in a send.
+var sendBatches = newSendBatchPool(4 * runtime.GOMAXPROCS(0))
+
+// sendBatchPool hands out send batches, no more than its limit at once;
+// the collector frees those that no one has used for a while.
+type sendBatchPool struct {
+	slots chan struct{}
+	pool  sync.Pool
+}
+
+func newSendBatchPool(limit int) *sendBatchPool {
+	return &sendBatchPool{slots: make(chan struct{}, limit), pool: sync.Pool{New: func() any {
+		b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
+		for i := range b.bufs {
+			b.bufs[i] = make([]byte, sendBufSize)
+		}
+		return b
+	}}}
+}
+
+// get waits until fewer than the limit are in use and returns a batch.
+func (p *sendBatchPool) get() *sendBatch {
+	p.slots <- struct{}{}
+	return p.pool.Get().(*sendBatch)
+}
+
+func (p *sendBatchPool) put(b *sendBatch) {
+	p.pool.Put(b)
+	<-p.slots
+}
 
 // encapsulate reads what the kernel sends into the interface, IP packets
 // or Ethernet frames, and sends it to the tunnel's peer.
@@ -114,9 +148,9 @@ func (ifc *iface) encapsulate() {
 			time.Sleep(errorPause)
 			continue
 		}
-		b := sendBatches.Get().(*sendBatch)
+		b := sendBatches.get()
 		closed := ifc.readAndSend(b, batch)
-		sendBatches.Put(b)
+		sendBatches.put(b)
 		if closed {
 			return
 		}
@@ -269,7 +303,7 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 	if conn != nil {
 		var err error
 		sent, err = conn.Send(pkts, offset)
-		if err != nil {
+		if err != nil && ifc.d.debugging() {
 			ifc.d.log.Debug("send", "interface", cfg.Name, "err", err)
 		}
 	}
@@ -322,16 +356,29 @@ func (d *Daemon) view() view {
 	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load(), policy: d.policy.Load()}
 }
 
-// claimer decides the fate of one received packet: it counts the packet and
-// adds it to the deliveries of its interface, or drops it.
-type claimer func(v *view, p *outer.Packet, ds []delivery) []delivery
+// startReceiving starts the receive loop of conn, a transport of protocol
+// proto, with buffers made once for the loop's life, outside the heap
+// (outer.RecvBuffers).
+func (d *Daemon) startReceiving(conn outer.Conn, proto uint8) error {
+	bufs, err := outer.NewRecvBuffers(conn.BatchSize(), bufSize)
+	if err != nil {
+		return fmt.Errorf("receive protocol %d: %w", proto, err)
+	}
+	go d.receiveLoop(conn, proto, bufs)
+	return nil
+}
 
-// receiveLoop reads batches of outer packets from conn until it closes,
-// asks claim where each packet goes, and writes them to the devices.
-func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, claim claimer) {
-	pkts := make([]outer.Packet, conn.BatchSize())
+// receiveLoop reads batches of outer packets into bufs until conn closes,
+// hands each batch to receiveBatch, and frees bufs.
+func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffers) {
+	defer func() {
+		if err := bufs.Free(); err != nil {
+			d.log.Warn("receive loop ended", "proto", proto, "err", err)
+		}
+	}()
+	pkts := make([]outer.Packet, len(bufs.Bufs))
 	for i := range pkts {
-		pkts[i].Buf = make([]byte, bufSize)
+		pkts[i].Buf = bufs.Bufs[i]
 	}
 	var deliveries []delivery
 	for {
@@ -340,19 +387,50 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, claim claimer) {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			d.log.Debug("receive", "proto", proto, "err", err)
+			if d.debugging() {
+				d.log.Debug("receive", "proto", proto, "err", err)
+			}
 			time.Sleep(errorPause)
 			continue
 		}
-		v := d.view()
-		deliveries = resetDeliveries(deliveries)
-		for i := range n {
-			deliveries = claim(&v, &pkts[i], deliveries)
-		}
-		for _, dl := range deliveries {
-			d.deliver(dl)
-		}
+		deliveries = d.receiveBatch(proto, pkts[:n], deliveries)
 	}
+}
+
+// receiveBatch decides the fate of each received packet of protocol proto,
+// whose payload starts at the headroom, and writes those that interfaces
+// claim to their devices. It returns deliveries, emptied, to keep their
+// memory for the next batch.
+func (d *Daemon) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []delivery) []delivery {
+	v := d.view()
+	deliveries = resetDeliveries(deliveries)
+	for i := range pkts {
+		deliveries = d.claim(&v, proto, &pkts[i], deliveries)
+	}
+	for _, dl := range deliveries {
+		d.deliver(dl)
+	}
+	return deliveries
+}
+
+// claim counts one received packet and adds it to the deliveries of its
+// interface, or drops it. It is one static call per protocol, so that
+// nothing of the batch's view escapes to the heap.
+func (d *Daemon) claim(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
+	switch proto {
+	case wire.ProtoEtherIP:
+		return d.claimEtherIP(v, false, p, ds)
+	case ipsec.ProtoESP, protoESPInUDP:
+		return d.claimESP(v, p, ds)
+	}
+	return d.claimIP(v, proto, false, p, ds)
+}
+
+// debugging reports whether debug messages are logged. The packet path
+// asks before logging a drop, so that with debugging off a drop builds no
+// log arguments: boxing them allocates.
+func (d *Daemon) debugging() bool {
+	return d.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // deliver writes one interface's share of a batch to its device: IP packets
@@ -365,16 +443,10 @@ func (d *Daemon) deliver(dl delivery) {
 	if _, err := dl.ifc.dev.Write(dl.bufs, offset); err != nil {
 		qfull.Add(1)
 		dl.ifc.counters.IErrors.Add(1)
-		d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+		if d.debugging() {
+			d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+		}
 	}
-}
-
-// receive reads IP-in-IP packets of one family and protocol, finds the
-// interface each belongs to and writes the inner packets to its device.
-func (d *Daemon) receive(conn outer.Conn, proto uint8) {
-	d.receiveLoop(conn, proto, func(v *view, p *outer.Packet, ds []delivery) []delivery {
-		return d.claimIP(v, proto, false, p, ds)
-	})
 }
 
 // claimIP takes an IP-in-IP packet whose inner packet starts at the

@@ -6,14 +6,6 @@ import (
 	"gif/internal/wire"
 )
 
-// receiveEtherIP reads EtherIP packets of one outer family and hands each
-// frame to the bridged gif of its address pair.
-func (d *Daemon) receiveEtherIP(conn outer.Conn) {
-	d.receiveLoop(conn, wire.ProtoEtherIP, func(v *view, p *outer.Packet, ds []delivery) []delivery {
-		return d.claimEtherIP(v, false, p, ds)
-	})
-}
-
 // claimEtherIP takes an EtherIP packet whose EtherIP header starts at the
 // headroom, with OpenBSD's checks in OpenBSD's order (etherip_input), each
 // counted in etheripstat. A packet IPsec protected needs no

@@ -43,7 +43,7 @@ func etherIP(b0, b1 byte, frame []byte) []byte {
 
 // newEtherIPDaemon starts a daemon whose gif0, set up by tunnelCommand, is
 // a member of bridge0 with eth1.
-func newEtherIPDaemon(t *testing.T, tunnelCommand string) (*daemon.Daemon, *fakeHost) {
+func newEtherIPDaemon(t testing.TB, tunnelCommand string) (*daemon.Daemon, *fakeHost) {
 	t.Helper()
 	d, h, _ := newBridgeDaemon(t)
 	mustIfconfig(t, d, tunnelCommand)
@@ -51,7 +51,7 @@ func newEtherIPDaemon(t *testing.T, tunnelCommand string) (*daemon.Daemon, *fake
 	return d, h
 }
 
-func setSysctl(t *testing.T, d *daemon.Daemon, name, value string) {
+func setSysctl(t testing.TB, d *daemon.Daemon, name, value string) {
 	t.Helper()
 	if _, err := d.SetSysctl(name, value); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ const waitTimeout = 5 * time.Second
 // interfaces, as link.LocalAddrs would; only setLocal notifies the
 // watchers, from the calling goroutine.
 type fakeHost struct {
-	t         *testing.T
+	t         testing.TB
 	linkLocal netip.Addr
 
 	mu        sync.Mutex
@@ -107,7 +107,7 @@ func (l linuxLink) String() string {
 
 var _ daemon.Host = (*fakeHost)(nil)
 
-func newFakeHost(t *testing.T) *fakeHost {
+func newFakeHost(t testing.TB) *fakeHost {
 	// The link-local address gif derives from the documentation MAC
 	// 00:00:5e:00:53:01 (RFC 7042).
 	mac := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}

@@ -68,7 +68,9 @@ func (d *Daemon) startIKE() {
 		c := &natConn{d: d, conn: nat}
 		d.natConns[family] = c
 		d.conns[transportKey{family, protoESPInUDP}] = c
-		go d.receiveLoop(c, protoESPInUDP, d.claimESP)
+		if err := d.startReceiving(c, protoESPInUDP); err != nil {
+			d.log.Warn("no ESP in UDP: peers behind a NAT cannot send ESP", "family", family, "err", err)
+		}
 	}
 	go func() {
 		t := time.NewTicker(ikeTick)

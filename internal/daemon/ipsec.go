@@ -184,7 +184,9 @@ func (d *Daemon) protect(pol *policy, p outer.Packet, off int, proto uint8) (out
 	}
 	start, length, err := pol.sad.Seal(sa, p.Buf, off, n, next)
 	if err != nil {
-		d.log.Debug("ESP seal", "spi", sa.SPI(), "err", err)
+		if d.debugging() {
+			d.log.Debug("ESP seal", "spi", sa.SPI(), "err", err)
+		}
 		return p, off, proto, false
 	}
 	p.Size, p.Src, p.Dst = length, sa.Src(), sa.Dst()
@@ -217,17 +219,14 @@ func ttlOr64(ttl uint8) uint8 {
 	return ttl
 }
 
-// receiveESP reads ESP packets of one outer family, opens them with their
-// SA, and hands what they carried to the IP-in-IP or EtherIP input path,
-// marked as protected.
-func (d *Daemon) receiveESP(conn outer.Conn) {
-	d.receiveLoop(conn, ipsec.ProtoESP, d.claimESP)
-}
-
+// claimESP opens an ESP packet with its SA and hands what it carried to
+// the IP-in-IP or EtherIP input path, marked as protected.
 func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
 	sa, start, length, next, err := d.esp.Open(p.Buf, headroom, p.Size, p.Dst)
 	if err != nil {
-		d.log.Debug("ESP open", "src", p.Src, "err", err)
+		if d.debugging() {
+			d.log.Debug("ESP open", "src", p.Src, "err", err)
+		}
 		return ds
 	}
 	src, dst, tos := p.Src, p.Dst, p.TOS

@@ -1,0 +1,7 @@
+//go:build race
+
+package daemon_test
+
+// raceEnabled: the race detector makes sync.Pool drop items at random and
+// allocates itself, so allocations cannot be counted.
+const raceEnabled = true
