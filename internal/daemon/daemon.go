@@ -53,9 +53,11 @@ type Daemon struct {
 	etherip    tunnel.EtherIPCounters
 	esp        ipsec.SAD // the SAs, and espstat
 	policy     atomic.Pointer[policy]
-	// seqReserved is the sequence number reserved for each SA (guarded
-	// by mu); see ipsec_seq.go.
+	// seqReserved is the sequence number reserved for each SA, and
+	// seqUnstored whether the last try to store reservations failed
+	// (both guarded by mu); see ipsec_seq.go.
 	seqReserved map[string]uint64
+	seqUnstored bool
 	stop        chan struct{} // ends the daemon's own goroutines
 
 	// release returns freed memory to the system, releaseDelay after the

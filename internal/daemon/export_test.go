@@ -50,3 +50,11 @@ func (d *Daemon) SetRelease(delay time.Duration, release func()) {
 	defer d.mu.Unlock()
 	d.release, d.releaseDelay = release, delay
 }
+
+// RenewSeqReservations renews every SA's sequence number reservation now,
+// as the daemon does once a second when one is due.
+func (d *Daemon) RenewSeqReservations() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reserveSeq(d.policy.Load().sas, true)
+}

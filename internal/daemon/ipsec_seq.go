@@ -56,10 +56,20 @@ func (d *Daemon) reserveSeq(sas []*ipsec.SA, force bool) {
 	if !need {
 		return
 	}
+	// Renewal is tried every second while it is due: a disk that refuses
+	// it is logged when it starts and when it ends, not at every try.
 	if err := state.Save(d.seqPath(), next); err != nil {
-		d.log.Error("keep ESP sequence numbers", "err", err)
+		if !d.seqUnstored {
+			d.log.Error("cannot keep ESP sequence numbers: a daemon started before this is mended may reuse some, which the peers drop as replays; trying again every second",
+				"err", err)
+		}
+		d.seqUnstored = true
 		return
 	}
+	if d.seqUnstored {
+		d.log.Info("ESP sequence numbers kept again", "file", d.seqPath())
+	}
+	d.seqUnstored = false
 	d.seqReserved = next
 }
 

@@ -2,12 +2,14 @@ package daemon_test
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gif/internal/conf/ipsecconf"
+	"gif/internal/daemon"
 )
 
 // blockRename puts a non-empty directory where the file path goes: the
@@ -96,5 +98,50 @@ func TestLoadIPsecStoreFails(t *testing.T) {
 	refusedWith(t, "ipsecctl -d without a state directory", err, path)
 	if got := loaded(); got != want {
 		t.Errorf("SAs after a refused delete: %s, want %s", got, want)
+	}
+}
+
+// TestSeqReservationFailureLoggedOnce: a disk that refuses the ESP sequence
+// number reservations, which are tried again every second, is logged once
+// when it starts refusing and once when it takes them again.
+func TestSeqReservationFailureLoggedOnce(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local)
+	rec := &logRecorder{}
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Log: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	cfg, err := ipsecconf.Parse("ipsec.conf", []byte("esp from 198.51.100.1 to 203.0.113.1 spi 0x4242"+
+		" authkey "+strings.Repeat("11", 32)+" enckey "+strings.Repeat("33", 16)+"\n"), ipsecconf.OSFiles{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.LoadIPsec(*cfg); err != nil {
+		t.Fatal(err)
+	}
+	const refused, again = "cannot keep ESP sequence numbers", "ESP sequence numbers kept again"
+	check := func(step string, wantRefused, wantAgain int) {
+		t.Helper()
+		if r, a := rec.matching(refused), rec.matching(again); len(r) != wantRefused || len(a) != wantAgain {
+			t.Errorf("%s: logged %q and %q; want %d and %d", step, r, a, wantRefused, wantAgain)
+		}
+	}
+	seqPath := filepath.Join(filepath.Dir(statePath), "ipsec-seq.json")
+	blockRename(t, seqPath)
+	for range 3 {
+		d.RenewSeqReservations()
+	}
+	check("refused three times", 1, 0)
+	if err := os.RemoveAll(seqPath); err != nil {
+		t.Fatal(err)
+	}
+	d.RenewSeqReservations()
+	d.RenewSeqReservations()
+	check("stored again", 1, 1)
+	if _, err := os.Stat(seqPath); err != nil {
+		t.Errorf("no reservations stored: %v", err)
 	}
 }
