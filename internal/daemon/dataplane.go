@@ -93,10 +93,6 @@ type sendBatch struct {
 	esp    espGroups      // protocol 50, by where the ESP packets start
 }
 
-// maxReadBatch is the most packets a device's Read takes: the batch size of
-// gif's TUN and TAP devices.
-const maxReadBatch = 128
-
 // sendBatches holds the send batches, at most 4 per core in use at once.
 // A batch is 1.1 MB. When a thousand gifs come up together, the kernel's
 // first packets into them (neighbour discovery, MLD) wake every send loop,
@@ -115,7 +111,7 @@ type sendBatchPool struct {
 
 func newSendBatchPool(limit int) *sendBatchPool {
 	return &sendBatchPool{slots: make(chan struct{}, limit), pool: sync.Pool{New: func() any {
-		b := &sendBatch{bufs: make([][]byte, maxReadBatch), sizes: make([]int, maxReadBatch)}
+		b := &sendBatch{bufs: make([][]byte, outer.BatchSize), sizes: make([]int, outer.BatchSize)}
 		for i := range b.bufs {
 			b.bufs[i] = make([]byte, sendBufSize)
 		}
@@ -138,7 +134,7 @@ func (p *sendBatchPool) put(b *sendBatch) {
 // or Ethernet frames, and sends it to the tunnel's peer.
 func (ifc *iface) encapsulate() {
 	defer close(ifc.done)
-	batch := min(ifc.dev.BatchSize(), maxReadBatch)
+	batch := min(ifc.dev.BatchSize(), outer.BatchSize)
 	for {
 		if err := ifc.dev.WaitReadable(); err != nil {
 			if errors.Is(err, os.ErrClosed) {

@@ -39,7 +39,7 @@ func (d *Daemon) SendOnce(name string) {
 	ifc := d.ifaces[name]
 	d.mu.Unlock()
 	b := sendBatches.get()
-	ifc.readAndSend(b, min(ifc.dev.BatchSize(), maxReadBatch))
+	ifc.readAndSend(b, min(ifc.dev.BatchSize(), outer.BatchSize))
 	sendBatches.put(b)
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"gif/internal/outer"
 )
 
 // tcpSeg describes a TCP segment in an Ethernet frame. Its frame method
@@ -227,7 +229,7 @@ func TestSplitFrameTCP(t *testing.T) {
 	} {
 		for _, k := range links {
 			t.Run(k.String()+"/"+tc.name, func(t *testing.T) {
-				bufs := newBufs(tapBatchSize, offset+1500+18)
+				bufs := newBufs(outer.BatchSize, offset+1500+18)
 				sizes := make([]int, len(bufs))
 				n, err := k.splitFrame(gsoFrame(k, tc.seg, tc.gsoSize, tc.ecn), bufs, sizes, offset)
 				mustNoErr(t, err)
@@ -342,7 +344,7 @@ func TestSplitFrameErrors(t *testing.T) {
 		{"checksum at an odd offset", false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 7}, make([]byte, 60)), nil, errBadFrame},
 		{"checksum start beyond the frame", false, withVirtioNetHdr(virtioNetHdr{flags: unix.VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 61}, make([]byte, 60)), nil, errBadFrame},
 		{"frame longer than the buffer", false, withVirtioNetHdr(virtioNetHdr{}, make([]byte, 1500+18+1)), nil, errBadFrame},
-		{"segments longer than a buffer", false, gso(good), newBufs(tapBatchSize, offset+1000), errBadFrame},
+		{"segments longer than a buffer", false, gso(good), newBufs(outer.BatchSize, offset+1000), errBadFrame},
 		{"too many segments", false, gso(good), newBufs(4, offset+1518), ErrTooManySegments},
 		{"no buffers", false, withVirtioNetHdr(virtioNetHdr{}, make([]byte, 60)), [][]byte{}, ErrTooManySegments},
 		{"TUN GSO on UDP", true, tunUDP, nil, errBadFrame},
@@ -351,13 +353,13 @@ func TestSplitFrameErrors(t *testing.T) {
 		{"TUN IPv6 header with version 4", true, tunIPv4InIPv6, nil, errBadFrame},
 		{"TUN TCP header cut short", true, tunGSO(good)[:virtioNetHdrLen+20+10], nil, errBadFrame},
 		{"TUN GSO without payload", true, tunGSO(noPayload), nil, errBadFrame},
-		{"TUN segments longer than a buffer", true, tunGSO(good), newBufs(tapBatchSize, offset+1000), errBadFrame},
+		{"TUN segments longer than a buffer", true, tunGSO(good), newBufs(outer.BatchSize, offset+1000), errBadFrame},
 		{"TUN too many segments", true, tunGSO(good), newBufs(4, offset+1500), ErrTooManySegments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bufs := tc.bufs
 			if bufs == nil {
-				bufs = newBufs(tapBatchSize, offset+1500+18)
+				bufs = newBufs(outer.BatchSize, offset+1500+18)
 			}
 			k := linkEthernet
 			if tc.tun {
@@ -839,7 +841,7 @@ func BenchmarkSplitFrame(b *testing.B) {
 	const offset = 130
 	s := newSeg(false, 45*1448)
 	in := gsoFrame(linkEthernet, s, 1448, false)
-	bufs := newBufs(tapBatchSize, offset+1518)
+	bufs := newBufs(outer.BatchSize, offset+1518)
 	sizes := make([]int, len(bufs))
 	b.SetBytes(int64(len(s.payload)))
 	b.ReportAllocs()

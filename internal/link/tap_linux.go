@@ -7,10 +7,9 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-)
 
-// tapBatchSize is the most frames a tapDevice reads at once.
-const tapBatchSize = 128
+	"gif/internal/outer"
+)
 
 // errNoOffload means the kernel refused the offloads of a TAP device.
 var errNoOffload = errors.New("offloads refused")
@@ -87,7 +86,7 @@ func createTAP(name string, mtu int, offload bool) (*tapDevice, error) {
 	return &tapDevice{vnetFile: f, offload: offload}, nil
 }
 
-func (t *tapDevice) BatchSize() int { return tapBatchSize }
+func (t *tapDevice) BatchSize() int { return outer.BatchSize }
 
 func (t *tapDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if !t.offload {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"gif/internal/outer"
 )
 
 // chunk is what a transfer sends with each write.
@@ -251,7 +253,7 @@ func TestTAPPlainTCP(t *testing.T) {
 	writes := l.taps[0].writes.Load() + l.taps[1].writes.Load()
 	frames := l.frames.Load()
 	// The copy loops may still be writing their last batches.
-	if splits := l.taps[0].splits.Load() + l.taps[1].splits.Load(); splits != 0 || writes > frames || frames-writes > 2*tapBatchSize {
+	if splits := l.taps[0].splits.Load() + l.taps[1].splits.Load(); splits != 0 || writes > frames || frames-writes > 2*outer.BatchSize {
 		t.Errorf("%d super-frames split, %d write(2) calls for %d frames; want none and one each", splits, writes, frames)
 	}
 }

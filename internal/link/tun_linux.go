@@ -10,18 +10,16 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"gif/internal/outer"
 )
 
 // tunDevice is a TUN device with offloads (IFF_VNET_HDR, TSO): Read splits
 // the TCP super-packets the kernel hands over, Write coalesces TCP segments
-// into super-packets (vnetFile), in batches of 128.
+// into super-packets (vnetFile), in batches of outer.BatchSize.
 type tunDevice struct {
 	*vnetFile
 }
-
-// tunBatchSize is the most packets a tunDevice reads at once: a 64 KiB
-// super-packet of segments of 536 bytes or more.
-const tunBatchSize = 128
 
 // CreateTUN creates the TUN device name with the given MTU. The device is
 // down, point-to-point and without ARP; the kernel will not give it an IPv6
@@ -102,7 +100,7 @@ func setupTUN(fd int, flags uint16, name string, mtu int) (string, error) {
 	return name, nil
 }
 
-func (t *tunDevice) BatchSize() int { return tunBatchSize }
+func (t *tunDevice) BatchSize() int { return outer.BatchSize }
 
 func (t *tunDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return t.read(bufs, sizes, offset)

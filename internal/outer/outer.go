@@ -16,7 +16,9 @@ import (
 
 const (
 	// BatchSize is the most packets one Send system call or one Recv
-	// takes; it matches wireguard-go's conn.IdealBatchSize.
+	// takes, and one Read of a gif's TUN or TAP device: a 64 KiB TCP
+	// super-packet split into segments of 536 bytes or more. It matches
+	// wireguard-go's conn.IdealBatchSize.
 	BatchSize = 128
 	// Headroom is the smallest offset Recv of an IPv4 Conn accepts: an IPv4
 	// raw socket delivers the outer header too, and it lands in front of
