@@ -34,14 +34,18 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# bench is a module of its own (bench/go.mod), so that gif's go.mod does not
+# require its plotting libraries: vet and test visit it after gif's.
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; echo "gofmt: files above need formatting"; exit 1; }
+	cd bench && $(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal bench)" || { gofmt -l cmd internal bench; echo "gofmt: files above need formatting"; exit 1; }
 
 # test runs every test: unit, fuzz seeds, and the integration tests that
-# build hosts in network namespaces (root).
+# build hosts in network namespaces (root); then the bench's unit tests.
 test: deps vet
 	$(GO) test -count=1 -timeout 30m ./...
+	cd bench && $(GO) test -count=1 ./...
 
 demo: deps build
 	./gif demo
@@ -76,7 +80,7 @@ fuzz:
 # allocations) and writes bench/results/ and the README's table.
 # BENCH_TIME, BENCH_REPS and BENCH_ONLY tune it (bench/main.go).
 bench: deps build
-	$(GO) run ./bench
+	cd bench && $(GO) run .
 
 # install puts the binary, the systemd unit and the documentation in place,
 # and creates the configuration directory; `systemctl enable --now gif`

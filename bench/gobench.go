@@ -28,7 +28,7 @@ type goBench struct {
 	AllocsPerOp int64
 }
 
-// runGoBench runs every micro-benchmark of the module once, with memory
+// runGoBench runs every micro-benchmark of the gif module in root once, with memory
 // statistics, and returns those of the packet path.
 func runGoBench(ctx context.Context, root string) ([]goBench, error) {
 	ctx, cancel := context.WithTimeout(ctx, goBenchTimeout)

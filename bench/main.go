@@ -6,7 +6,7 @@
 // under a flood of garbage. It writes
 // bench/results/DATE-TIME.md and .png and the README's table.
 //
-// Run it as root on Debian from the repository: `go run ./bench` (or
+// Run it as root on Debian in bench/, a module of its own: `go run .` (or
 // `make bench`, which installs iperf3, wireguard-tools, iproute2 and
 // iputils-ping first). BENCH_TIME (seconds per iperf3 test, default 10),
 // BENCH_REPS (default 3) and BENCH_ONLY (a regular expression of the

@@ -25,7 +25,7 @@ var requiredTools = []string{"ip", "ping", "iperf3", "wg"}
 
 // toolbox is what the run builds and finds before it measures anything.
 type toolbox struct {
-	root      string // the module's directory
+	root      string // the gif module's directory: the repository
 	work      string // temporary: binaries, daemon state, keys
 	gif       string // gif, built from the tree
 	wireguard string // wireguard-go, built from the module proxy
@@ -43,14 +43,14 @@ func prepare(ctx context.Context, work string) (*toolbox, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, fmt.Errorf("missing tools; `make bench` installs them:\n%w", err)
 	}
-	gomod, err := goOutput(ctx, "", "env", "GOMOD")
+	// The bench is a module of its own, so that gif's go.mod does not
+	// require its plotting libraries; its go.mod replaces gif with the
+	// repository it sits in.
+	root, err := goOutput(ctx, "", "list", "-m", "-f", "{{.Dir}}", "gif")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find the gif module: run `go run .` in bench/ (make bench): %w", err)
 	}
-	if gomod == "" || gomod == os.DevNull {
-		return nil, fmt.Errorf("not inside the gif module: run `go run ./bench` from the repository")
-	}
-	tb := &toolbox{root: filepath.Dir(gomod), work: work}
+	tb := &toolbox{root: root, work: work}
 	tb.gif = filepath.Join(work, "gif")
 	if _, err := goOutput(ctx, tb.root, "build", "-o", tb.gif, "./cmd/gif"); err != nil {
 		return nil, fmt.Errorf("build gif: %w", err)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 	"gif/internal/tunnel"
 )
 
@@ -26,7 +26,7 @@ func TestNonZeroStats(t *testing.T) {
 // each other over the seed's addresses, and the checks see traffic cross
 // and see it fail.
 func TestDemoLAN(t *testing.T) {
-	lab := netns.NewTestLab(t, "gifcli")
+	lab := netnstest.NewLab(t, "gifcli")
 	ctx := t.Context()
 	n, err := newDemoLAN(ctx, lab)
 	if err != nil {

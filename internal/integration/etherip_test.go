@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // The seed's example: two Ethernet networks made one LAN through two bridges
@@ -27,7 +27,7 @@ type seedLAN struct {
 
 func newSeedLAN(t *testing.T) seedLAN {
 	t.Helper()
-	lab := netns.NewTestLab(t, "gife")
+	lab := netnstest.NewLab(t, "gife")
 	n := seedLAN{newNode(t, lab, "h1"), newNode(t, lab, "b1"), newNode(t, lab, "b2"), newNode(t, lab, "h2")}
 	for _, l := range []struct {
 		a   *node
@@ -206,7 +206,7 @@ func TestEtherIPScapy(t *testing.T) {
 			}
 			script := fmt.Sprintf(`send(IP(src=%q, dst=%q, proto=97)/Raw(%s)/Ether(src=%q, dst=%q)/IP(src=%q, dst=%q)/ICMP(id=%d))`,
 				seedB2, seedB1, c.header, h2MAC, h1MAC, lanH2, lanH1, 100+i)
-			if out, err := n.b2.Scapy(t.Context(), script); err != nil {
+			if out, err := netnstest.Scapy(t.Context(), n.b2.Host, script); err != nil {
 				t.Fatalf("scapy: %v\n%s", err, out)
 			}
 			if c.accept {

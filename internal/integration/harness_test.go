@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // gifBin is the gif binary built for this test run.
@@ -152,7 +153,7 @@ const (
 // the outer addresses.
 func newPair(t *testing.T) (a, b *node) {
 	t.Helper()
-	lab := netns.NewTestLab(t, "gift")
+	lab := netnstest.NewLab(t, "gift")
 	a, b = newNode(t, lab, "a"), newNode(t, lab, "b")
 	if err := lab.Link(a.Host, "eth0", b.Host, "eth0"); err != nil {
 		t.Fatal(err)

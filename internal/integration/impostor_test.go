@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"gif/internal/control"
-	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // impostorArg, as the test binary's only argument, makes it run
@@ -74,7 +74,7 @@ func impostorCopy(t *testing.T) string {
 // sends it nothing: not ipsecctl's keys, not even a ping. None tries to
 // start a daemon.
 func TestImpostorOnControlSocket(t *testing.T) {
-	lab := netns.NewTestLab(t, "gifi")
+	lab := netnstest.NewLab(t, "gifi")
 	n := newNode(t, lab, "a")
 	impostor, err := n.Start("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", impostorCopy(t), impostorArg)
 	if err != nil {

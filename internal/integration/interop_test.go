@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // tunnelFilter captures the outer packets of every gif mode.
@@ -145,7 +146,7 @@ func TestScapyDecapsulation(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if out, err := b.Scapy(t.Context(), "send("+c.packet+")"); err != nil {
+					if out, err := netnstest.Scapy(t.Context(), b.Host, "send("+c.packet+")"); err != nil {
 						t.Fatalf("scapy: %v\n%s", err, out)
 					}
 					if c.reply {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // espKeys are the keys of an SA pair written as one ipsec.conf rule: the
@@ -357,7 +358,7 @@ func (s scapyPeer) run(t *testing.T, req scapyESP) scapyESPResult {
 		t.Fatal(err)
 	}
 	// JSON of ASCII is a Python string literal once quoted.
-	out, err := s.b2.Scapy(t.Context(), fmt.Sprintf("import json\nr = json.loads(%q)\n%s", arg, scapyESPScript))
+	out, err := netnstest.Scapy(t.Context(), s.b2.Host, fmt.Sprintf("import json\nr = json.loads(%q)\n%s", arg, scapyESPScript))
 	if err != nil {
 		t.Fatalf("scapy: %v\n%s", err, out)
 	}

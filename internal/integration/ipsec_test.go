@@ -10,6 +10,7 @@ import (
 
 	"gif/internal/ike/pki"
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // seedIPsecConf is the seed's ipsec.conf of each bridge, as written.
@@ -112,7 +113,7 @@ func TestIPsecSeedExample(t *testing.T) {
 // shows it with ipsecctl's defaults; a rule gif cannot run yet is refused
 // at its line, and nothing of its file is loaded.
 func TestIPsecIKEShow(t *testing.T) {
-	lab := netns.NewTestLab(t, "gifk")
+	lab := netnstest.NewLab(t, "gifk")
 	h := newNode(t, lab, "h")
 	dir := t.TempDir()
 	write := func(conf string) string {

@@ -16,6 +16,7 @@ import (
 
 	"gif/internal/ike/pki"
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // charonChild reads the SPIs of charon's installed etherip child SA from
@@ -39,7 +40,7 @@ func TestStrongSwanDaemon(t *testing.T) {
 
 func strongSwanDaemon(t *testing.T, rsaKeys, passive bool) {
 	const psk = "a lab-only pre-shared key"
-	lab := netns.NewTestLab(t, "gifss")
+	lab := netnstest.NewLab(t, "gifss")
 	a := newNode(t, lab, "a")
 	b, err := lab.Host("b")
 	if err != nil {
@@ -53,7 +54,7 @@ func strongSwanDaemon(t *testing.T, rsaKeys, passive bool) {
 			t.Fatal(err)
 		}
 	}
-	auth, rule := netns.CharonAuth{PSK: psk}, ` psk "`+psk+`"`
+	auth, rule := netnstest.CharonAuth{PSK: psk}, ` psk "`+psk+`"`
 	if rsaKeys {
 		// gif's key as its daemon makes it, charon's given to gif where
 		// isakmpd keeps a peer's.
@@ -74,13 +75,13 @@ func strongSwanDaemon(t *testing.T, rsaKeys, passive bool) {
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		auth, rule = netns.CharonAuth{Key: charonKey, Peer: &gifKey.PublicKey}, ""
+		auth, rule = netnstest.CharonAuth{Key: charonKey, Peer: &gifKey.PublicKey}, ""
 	}
 	start := ""
 	if passive {
 		start = " passive"
 	}
-	c, err := b.StartCharon(t.TempDir(), netip.MustParseAddr(outerB4), netip.MustParseAddr(outerA4), auth)
+	c, err := netnstest.StartCharon(b, t.TempDir(), netip.MustParseAddr(outerB4), netip.MustParseAddr(outerA4), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ while True:
         print('echo reply from', f[IP].src, 'in EtherIP from', addr[0])
         break
 `, outerA4)
-	out, err := b.Scapy(t.Context(), script)
+	out, err := netnstest.Scapy(t.Context(), b, script)
 	if err != nil {
 		t.Fatalf("scapy on charon's side: %v\n%s\ngif:\n%s", err, out, a.gif("ipsecctl", "-s", "all"))
 	}

@@ -1,11 +1,12 @@
 // Package netns builds throwaway hosts in Linux network namespaces for the
 // integration tests and for gif demo: namespaces joined by veth pairs,
 // commands and background processes run inside them, and checks against
-// independent tools (iputils ping, tshark, scapy).
+// independent tools (iputils ping, tshark).
 //
 // It shells out to iproute2, so every step reads like the ip(8) command a
-// person would type. It does not import testing: NewLab and Close serve the
-// demo, NewTestLab adapts a lab to a test.
+// person would type. It holds what gif demo needs, and is linked into gif;
+// what only the tests need (a lab bound to a test, strongSwan, scapy) is in
+// netnstest.
 package netns
 
 import (
@@ -26,14 +27,6 @@ import (
 	"gif/internal/tools"
 )
 
-// T is the part of testing.TB that NewTestLab uses.
-type T interface {
-	Helper()
-	Cleanup(func())
-	Fatalf(format string, args ...any)
-	Logf(format string, args ...any)
-}
-
 // netnsDir is where `ip netns add` mounts named namespaces.
 const netnsDir = "/run/netns"
 
@@ -51,10 +44,10 @@ var (
 // signal handler while other calls are in flight.
 type Lab struct {
 	prefix string
-	dir    string                           // capture files
-	logf   func(format string, args ...any) // receives process output at Close; nil discards it
+	dir    string // capture files
 
 	mu     sync.Mutex
+	logf   func(format string, args ...any) // receives process output at Close; nil discards it
 	closed bool
 	hosts  []*Host
 	procs  []*Proc
@@ -91,21 +84,12 @@ func NewLab(prefix string) (*Lab, error) {
 	return &Lab{prefix: labPrefix, dir: dir}, nil
 }
 
-// NewTestLab returns a lab that is closed when the test ends, and logs the
-// output of the lab's processes to the test then.
-func NewTestLab(t T, prefix string) *Lab {
-	t.Helper()
-	l, err := NewLab(prefix)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	l.logf = t.Logf
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Fatalf("close lab: %v", err)
-		}
-	})
-	return l
+// LogOutputTo makes Close pass the output of each process the lab started
+// to logf, such as a test's Logf.
+func (l *Lab) LogOutputTo(logf func(format string, args ...any)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.logf = logf
 }
 
 // Close kills the processes the lab started and any other process left in
@@ -118,13 +102,13 @@ func (l *Lab) Close() error {
 		return nil
 	}
 	l.closed = true
-	hosts, procs := l.hosts, l.procs
+	hosts, procs, logf := l.hosts, l.procs, l.logf
 	l.mu.Unlock()
 
 	for _, p := range procs {
 		p.Kill9() // Any exit status will do: it is going away.
-		if out := p.Output(); l.logf != nil && out != "" {
-			l.logf("output of %s:\n%s", p, out)
+		if out := p.Output(); logf != nil && out != "" {
+			logf("output of %s:\n%s", p, out)
 		}
 	}
 	var errs []error

@@ -1,45 +1,16 @@
-package netns
+package netns_test
 
 import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// newPair returns hosts a and b joined by a veth pair, gift0 in a and gift1
-// in b, with 192.0.2.1/24, 2001:db8::1/64 on a and 192.0.2.2/24,
-// 2001:db8::2/64 on b.
-func newPair(t *testing.T) (lab *Lab, a, b *Host) {
-	t.Helper()
-	lab = NewTestLab(t, "gift")
-	var err error
-	if a, err = lab.Host("a"); err != nil {
-		t.Fatal(err)
-	}
-	if b, err = lab.Host("b"); err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Link(a, "gift0", b, "gift1"); err != nil {
-		t.Fatal(err)
-	}
-	for _, addr := range []struct {
-		h      *Host
-		ifname string
-		cidr   string
-	}{
-		{a, "gift0", "192.0.2.1/24"}, {a, "gift0", "2001:db8::1/64"},
-		{b, "gift1", "192.0.2.2/24"}, {b, "gift1", "2001:db8::2/64"},
-	} {
-		if err := addr.h.AddAddr(addr.ifname, addr.cidr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return lab, a, b
-}
+	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
+)
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -49,10 +20,10 @@ func testContext(t *testing.T) context.Context {
 
 func TestPingBothWays(t *testing.T) {
 	t.Parallel()
-	_, a, b := newPair(t)
+	_, a, b := netnstest.NewPair(t)
 	ctx := testContext(t)
 	for _, tt := range []struct {
-		from *Host
+		from *netns.Host
 		dst  string
 	}{
 		{a, "192.0.2.2"}, {b, "192.0.2.1"}, {a, "2001:db8::2"}, {b, "2001:db8::1"},
@@ -78,7 +49,7 @@ func TestPingBothWays(t *testing.T) {
 
 func TestCaptureEcho(t *testing.T) {
 	t.Parallel()
-	_, a, b := newPair(t)
+	_, a, b := netnstest.NewPair(t)
 	c, err := b.Capture("gift1", "icmp")
 	if err != nil {
 		t.Fatal(err)
@@ -113,61 +84,15 @@ func TestCaptureEcho(t *testing.T) {
 
 func TestCaptureBadInterface(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	if _, err := a.Capture("nosuch0", ""); err == nil {
 		t.Fatal("captured on a missing interface")
 	}
 }
 
-// TestScapyUDP sends a datagram with scapy from a to a socket that Do opened
-// in b and that the test reads after Do has returned.
-func TestScapyUDP(t *testing.T) {
-	t.Parallel()
-	_, a, b := newPair(t)
-	var conn net.PacketConn
-	err := b.Do(func() (err error) {
-		conn, err = net.ListenPacket("udp4", "192.0.2.2:0")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	port := conn.LocalAddr().(*net.UDPAddr).Port
-
-	out, err := a.Scapy(testContext(t), `
-		send(IP(dst="192.0.2.2")/UDP(sport=4242, dport=`+strconv.Itoa(port)+`)/Raw(b"hello gif"))
-		print("sent")
-	`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.TrimSpace(out) != "sent" {
-		t.Errorf("scapy printed %q", out)
-	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 100)
-	n, from, err := conn.ReadFrom(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(buf[:n]); got != "hello gif" || from.String() != "192.0.2.1:4242" {
-		t.Errorf("received %q from %s", got, from)
-	}
-}
-
-func TestScapyError(t *testing.T) {
-	t.Parallel()
-	_, a, _ := newPair(t)
-	_, err := a.Scapy(testContext(t), "raise SystemExit('gif test failure')")
-	if err == nil || !strings.Contains(err.Error(), "gif test failure") {
-		t.Errorf("got %v", err)
-	}
-}
-
 func TestDoStaysInNamespace(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	err := a.Do(func() error {
 		_, err := net.InterfaceByName("gift0")
 		return err
@@ -182,7 +107,7 @@ func TestDoStaysInNamespace(t *testing.T) {
 
 func TestRunError(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	_, err := a.Run(testContext(t), "ip", "link", "show", "nosuch0")
 	if err == nil {
 		t.Fatal("no error for a missing device")
@@ -196,7 +121,7 @@ func TestRunError(t *testing.T) {
 
 func TestCloseRemovesEverything(t *testing.T) {
 	t.Parallel()
-	lab, a, b := newPair(t)
+	lab, a, b := netnstest.NewPair(t)
 	p, err := a.Start("sleep", "60")
 	if err != nil {
 		t.Fatal(err)
@@ -205,15 +130,15 @@ func TestCloseRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	default:
 		t.Error("process still running after Close")
 	}
-	list, err := command(testContext(t), "ip", "netns", "list")
+	list, err := netns.Command(testContext(t), "ip", "netns", "list")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []*Host{a, b} {
+	for _, h := range []*netns.Host{a, b} {
 		if strings.Contains(list, h.Name()) {
 			t.Errorf("namespace %s left after Close:\n%s", h.Name(), list)
 		}
@@ -228,7 +153,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 
 func TestProcStop(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	p, err := a.Start("sleep", "60")
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +167,7 @@ func TestProcStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	<-p.Done()
 	if err := p.Stop(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("stop of a failed process: %v", err)
 	}
@@ -250,7 +175,7 @@ func TestProcStop(t *testing.T) {
 
 // stubborn starts a shell that ignores SIGTERM, as do the children it
 // starts, and waits until it says so.
-func stubborn(t *testing.T, h *Host) *Proc {
+func stubborn(t *testing.T, h *netns.Host) *netns.Proc {
 	p, err := h.Start("sh", "-c", `trap "" TERM; echo ready; sleep 60`)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +188,7 @@ func stubborn(t *testing.T, h *Host) *Proc {
 
 func TestProcKill9(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	if err := stubborn(t, a).Kill9(); err != nil {
 		t.Errorf("kill -9: %v", err)
 	}
@@ -271,14 +196,14 @@ func TestProcKill9(t *testing.T) {
 
 func TestProcStopFallsBackToKill(t *testing.T) {
 	t.Parallel()
-	_, a, _ := newPair(t)
+	_, a, _ := netnstest.NewPair(t)
 	p := stubborn(t, a)
 	start := time.Now()
 	err := p.Stop()
 	if err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("stop of a process that ignores SIGTERM: %v", err)
 	}
-	if d := time.Since(start); d < stopGrace {
+	if d := time.Since(start); d < netns.StopGrace {
 		t.Errorf("killed after %v, before the grace period", d)
 	}
 }

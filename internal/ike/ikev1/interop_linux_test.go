@@ -13,6 +13,7 @@ import (
 
 	"gif/internal/ike/isakmp"
 	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
 )
 
 // The strongSwan lab: gif's side a (192.0.2.1) and charon on b
@@ -22,16 +23,16 @@ var (
 	labB = netip.MustParseAddr("192.0.2.2")
 )
 
-// charon wraps netns.Charon for a test: failures are fatal, and its log
+// charon wraps netnstest.Charon for a test: failures are fatal, and its log
 // is shown when the test fails.
 type charon struct {
-	*netns.Charon
+	*netnstest.Charon
 	t *testing.T
 }
 
-func startCharon(t *testing.T, h *netns.Host, local, peer netip.Addr, auth netns.CharonAuth) *charon {
+func startCharon(t *testing.T, h *netns.Host, local, peer netip.Addr, auth netnstest.CharonAuth) *charon {
 	t.Helper()
-	c, err := h.StartCharon(t.TempDir(), local, peer, auth)
+	c, err := netnstest.StartCharon(h, t.TempDir(), local, peer, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +54,9 @@ func (c *charon) swanctl(args ...string) string {
 }
 
 // newStrongSwanLab builds the two hosts and charon on b.
-func newStrongSwanLab(t *testing.T, auth netns.CharonAuth) (a *netns.Host, c *charon) {
+func newStrongSwanLab(t *testing.T, auth netnstest.CharonAuth) (a *netns.Host, c *charon) {
 	t.Helper()
-	lab := netns.NewTestLab(t, "gifike")
+	lab := netnstest.NewLab(t, "gifike")
 	a, err := lab.Host("a")
 	if err != nil {
 		t.Fatal(err)
@@ -116,16 +117,16 @@ func converse(t *testing.T, conn *net.UDPConn, peer netip.Addr, msg []byte) []by
 // and charon's side of it.
 func interopAuths() map[string]struct {
 	gif    func(*Phase1Config)
-	charon netns.CharonAuth
+	charon netnstest.CharonAuth
 } {
 	const psk = "a lab-only pre-shared key"
 	k := rsaKeys()
 	return map[string]struct {
 		gif    func(*Phase1Config)
-		charon netns.CharonAuth
+		charon netnstest.CharonAuth
 	}{
-		"psk": {func(c *Phase1Config) { c.PSK = []byte(psk) }, netns.CharonAuth{PSK: psk}},
-		"rsa": {func(c *Phase1Config) { c.Key, c.PeerKey = k[0], &k[1].PublicKey }, netns.CharonAuth{Key: k[1], Peer: &k[0].PublicKey}},
+		"psk": {func(c *Phase1Config) { c.PSK = []byte(psk) }, netnstest.CharonAuth{PSK: psk}},
+		"rsa": {func(c *Phase1Config) { c.Key, c.PeerKey = k[0], &k[1].PublicKey }, netnstest.CharonAuth{Key: k[1], Peer: &k[0].PublicKey}},
 	}
 }
 

@@ -1,4 +1,4 @@
-package netns
+package netnstest
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"gif/internal/netns"
 	"gif/internal/tools"
 )
 
@@ -24,9 +25,9 @@ import (
 // in userspace, since this kernel has none; it always claims a NAT, so that
 // ESP goes in UDP.
 type Charon struct {
-	host *Host
+	host *netns.Host
 	dir  string
-	proc *Proc
+	proc *netns.Proc
 }
 
 // CharonAuth is how charon authenticates: a pre-shared key, or its RSA key
@@ -39,7 +40,7 @@ type CharonAuth struct {
 
 // StartCharon starts charon in h, its files in dir, for the connection
 // from local to peer.
-func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) (*Charon, error) {
+func StartCharon(h *netns.Host, dir string, local, peer netip.Addr, auth CharonAuth) (*Charon, error) {
 	charon, err := tools.Path(tools.Charon)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,9 @@ func (h *Host) StartCharon(dir string, local, peer netip.Addr, auth CharonAuth) 
 	}
 	// kernel-libipsec routes the peer into its TUN device; IKE and ESP in
 	// UDP must go around it.
-	if err := h.ip("rule", "add", "pref", "100", "ipproto", "udp", "lookup", "main"); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Run(ctx, "ip", "rule", "add", "pref", "100", "ipproto", "udp", "lookup", "main"); err != nil {
 		return nil, err
 	}
 	if c.proc, err = h.Start("unshare", "-m", "sh", "-c",
