@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gif/internal/conf/ipsecconf"
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 )
 
 func TestESPPacketLen(t *testing.T) {
@@ -43,14 +45,14 @@ func TestIPsecConf(t *testing.T) {
 		if len(a.SAs) != 2 || len(b.SAs) != 2 {
 			t.Fatalf("%s: %d and %d SAs, want 2 each", s.Name, len(a.SAs), len(b.SAs))
 		}
-		find := func(sas []ipsecconf.SA, src string) ipsecconf.SA {
+		find := func(sas []policy.SA, src string) policy.SA {
 			for _, sa := range sas {
 				if sa.Src == netip.MustParseAddr(src) {
 					return sa
 				}
 			}
 			t.Fatalf("%s: no SA from %s", s.Name, src)
-			return ipsecconf.SA{}
+			return policy.SA{}
 		}
 		for _, src := range []string{underA4, underB4} {
 			x, y := find(a.SAs, src), find(b.SAs, src)
@@ -59,7 +61,7 @@ func TestIPsecConf(t *testing.T) {
 			}
 		}
 		out := find(a.SAs, underA4)
-		if out.SPI != espSPIs[0] || out.Mode != "tunnel" || len(out.EncKey) != s.EncKeyLen || len(out.AuthKey) != s.AuthKeyLen {
+		if out.SPI != espSPIs[0] || out.Mode != ipsec.Tunnel || len(out.EncKey) != s.EncKeyLen || len(out.AuthKey) != s.AuthKeyLen {
 			t.Errorf("%s: SA a to b: %+v", s.Name, out)
 		}
 		wantEnc, wantAuth := "aes-128-gcm", ""
@@ -73,7 +75,7 @@ func TestIPsecConf(t *testing.T) {
 			t.Errorf("%s: both directions have the same key", s.Name)
 		}
 		for _, f := range append(a.Flows, b.Flows...) {
-			if f.IPProto != 4 || f.Type != "require" {
+			if f.IPProto != 4 || f.Type != policy.Require {
 				t.Errorf("%s: flow %+v, want IP protocol 4, require", s.Name, f)
 			}
 		}

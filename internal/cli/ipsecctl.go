@@ -11,6 +11,7 @@ import (
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
 	"gif/internal/ike"
+	"gif/internal/ipsec/policy"
 )
 
 // ipsecctlMain is `gif ipsecctl`, OpenBSD's ipsecctl(8) for gif's userspace
@@ -40,7 +41,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 	if *file == "" && *show == "" && !*flush {
 		return fail(stderr, "ipsecctl", fmt.Errorf("nothing to do: give -f FILE, -s all|sa|flow|ike or -F"))
 	}
-	var cfg ipsecconf.Config
+	var cfg policy.Config
 	if *file != "" {
 		parsed, err := readIPsecConf(*file)
 		if err != nil {
@@ -83,7 +84,7 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 
 // readIPsecConf parses path as ipsecctl does, refusing a file that others
 // may read: it holds keys, or names them.
-func readIPsecConf(path string) (*ipsecconf.Config, error) {
+func readIPsecConf(path string) (*policy.Config, error) {
 	data, mode, err := ipsecconf.OSFiles{}.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -95,10 +96,10 @@ func readIPsecConf(path string) (*ipsecconf.Config, error) {
 }
 
 // statusOf shows a parsed configuration as ipsecctl -nv does, without keys.
-func statusOf(cfg ipsecconf.Config) daemon.IPsecStatus {
+func statusOf(cfg policy.Config) daemon.IPsecStatus {
 	st := daemon.IPsecStatus{Flows: cfg.Flows}
 	for _, sa := range cfg.SAs {
-		st.SAs = append(st.SAs, daemon.SAStatus{SPI: sa.SPI, Src: sa.Src, Dst: sa.Dst, Mode: sa.Mode, Auth: sa.Auth, Enc: sa.Enc})
+		st.SAs = append(st.SAs, daemon.SAStatus{SPI: sa.SPI, Src: sa.Src, Dst: sa.Dst, Mode: sa.Mode.String(), Auth: sa.Auth, Enc: sa.Enc})
 	}
 	return st
 }
@@ -207,7 +208,7 @@ func protoName(p uint8) string {
 
 // printIKE prints ike rules as ipsec.conf rules with every default
 // written out, the pre-shared key hidden.
-func printIKE(w io.Writer, rules []ipsecconf.IKE) {
+func printIKE(w io.Writer, rules []policy.IKE) {
 	if len(rules) == 0 {
 		return
 	}
@@ -229,7 +230,7 @@ func printIKE(w io.Writer, rules []ipsecconf.IKE) {
 		}
 		for _, ph := range []struct {
 			name string
-			p    ipsecconf.IKEPhase
+			p    policy.IKEPhase
 		}{{"main", r.Main}, {"quick", r.Quick}} {
 			b.WriteString(" " + ph.name)
 			if ph.p.Auth != "" {

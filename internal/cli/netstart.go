@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"gif/internal/conf/hostname"
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
+	"gif/internal/ipsec/policy"
 	"gif/internal/tunnel"
 )
 
@@ -231,7 +231,7 @@ func (n *netstart) loadIPsec() {
 
 // readIPsecConfIn parses dir/name with dir as the working directory, so
 // that relative key file names are read from dir.
-func readIPsecConfIn(dir, name string) (*ipsecconf.Config, error) {
+func readIPsecConfIn(dir, name string) (*policy.Config, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err

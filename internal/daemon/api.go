@@ -3,9 +3,9 @@ package daemon
 import (
 	"net/netip"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
 	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 
 	"gif/internal/tunnel"
 )
@@ -19,9 +19,9 @@ const (
 	MethodSysctlGet = "sysctl.get" // SysctlGetParams → []SysctlValue
 	MethodSysctlSet = "sysctl.set" // SysctlSetParams → SysctlValue
 	MethodStats     = "stats"      // → Stats
-	MethodIPsecLoad = "ipsec.load" // ipsecconf.Config → IPsecStatus; replaces what was loaded
+	MethodIPsecLoad = "ipsec.load" // policy.Config → IPsecStatus; replaces what was loaded
 	MethodIPsecShow = "ipsec.show" // → IPsecStatus
-	MethodIPsecDel  = "ipsec.del"  // ipsecconf.Config → IPsecStatus; removes those rules
+	MethodIPsecDel  = "ipsec.del"  // policy.Config → IPsecStatus; removes those rules
 	// MethodTransaction applies several ifconfig commands as one change
 	// (Daemon.ApplyTransaction): TransactionParams → no result.
 	MethodTransaction = "transaction"
@@ -114,8 +114,8 @@ type SysctlValue struct {
 // IPsecStatus is what ipsecctl -s shows: the flows and the SAs with their
 // counters (keys are never shown).
 type IPsecStatus struct {
-	Flows []ipsecconf.Flow `json:"flows,omitempty"`
-	SAs   []SAStatus       `json:"sas,omitempty"`
+	Flows []policy.Flow `json:"flows,omitempty"`
+	SAs   []SAStatus    `json:"sas,omitempty"`
 	// IKE is what the key exchanges of ike rules are doing.
 	IKE ike.Status `json:"ike"`
 }

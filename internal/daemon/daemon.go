@@ -18,9 +18,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
 	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/tunnel"
@@ -52,7 +52,7 @@ type Daemon struct {
 	ipip       tunnel.IPIPCounters
 	etherip    tunnel.EtherIPCounters
 	esp        ipsec.SAD // the SAs, and espstat
-	policy     atomic.Pointer[policy]
+	policy     atomic.Pointer[spd]
 	// seqReserved is the sequence number reserved for each SA, and
 	// seqUnstored whether the last try to store reservations failed
 	// (both guarded by mu); see ipsec_seq.go.
@@ -71,7 +71,7 @@ type Daemon struct {
 	ike        *ike.Engine
 	ikeConns   map[int]IKEConn
 	natConns   map[int]*natConn // port 4500, also in conns as protoESPInUDP
-	negotiated []ipsecconf.SA
+	negotiated []policy.SA
 }
 
 type transportKey struct {

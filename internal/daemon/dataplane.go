@@ -345,7 +345,7 @@ type delivery struct {
 type view struct {
 	ipTable, etherTable *tunnel.Table[*iface]
 	sysctl              *tunnel.Sysctl
-	policy              *policy // nil without IPsec rules
+	policy              *spd // nil without IPsec rules
 }
 
 func (d *Daemon) view() view {

@@ -12,10 +12,10 @@ import (
 	"slices"
 	"time"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike"
 	"gif/internal/ike/ikev1"
 	"gif/internal/ike/pki"
+	"gif/internal/ipsec/policy"
 	"gif/internal/outer"
 )
 
@@ -188,15 +188,15 @@ func (c *natConn) Close() error      { return c.conn.Close() }
 // flow of their rule uses the newest.
 type ikeInstaller struct{ d *Daemon }
 
-func (in ikeInstaller) Install(rule ipsecconf.IKE, local, peer netip.Addr, c *ikev1.ChildSA) {
+func (in ikeInstaller) Install(rule policy.IKE, local, peer netip.Addr, c *ikev1.ChildSA) {
 	d := in.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sa := func(src, dst netip.Addr, spi uint32, enc, auth []byte) ipsecconf.SA {
-		return ipsecconf.SA{File: rule.File, Line: rule.Line, Proto: "esp", Mode: c.Mode, Src: src, Dst: dst, SPI: spi,
+	sa := func(src, dst netip.Addr, spi uint32, enc, auth []byte) policy.SA {
+		return policy.SA{File: rule.File, Line: rule.Line, Proto: policy.ESP, Mode: c.Mode, Src: src, Dst: dst, SPI: spi,
 			Auth: c.Auth, Enc: c.Enc, AuthKey: auth, EncKey: enc, UDPEncap: c.UDPEncap}
 	}
-	d.negotiated = append([]ipsecconf.SA{sa(local, peer, c.SPIOut, c.EncKeyOut, c.AuthKeyOut),
+	d.negotiated = append([]policy.SA{sa(local, peer, c.SPIOut, c.EncKeyOut, c.AuthKeyOut),
 		sa(peer, local, c.SPIIn, c.EncKeyIn, c.AuthKeyIn)}, d.negotiated...)
 	in.apply()
 }
@@ -205,7 +205,7 @@ func (in ikeInstaller) Remove(local, peer netip.Addr, c *ikev1.ChildSA) {
 	d := in.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.negotiated = slices.DeleteFunc(d.negotiated, func(sa ipsecconf.SA) bool {
+	d.negotiated = slices.DeleteFunc(d.negotiated, func(sa policy.SA) bool {
 		return sa.SPI == c.SPIIn && sa.Dst == local || sa.SPI == c.SPIOut && sa.Dst == peer
 	})
 	in.apply()
@@ -214,7 +214,7 @@ func (in ikeInstaller) Remove(local, peer netip.Addr, c *ikev1.ChildSA) {
 // apply compiles the loaded rules with the negotiated SAs.
 func (in ikeInstaller) apply() {
 	d := in.d
-	var cfg ipsecconf.Config
+	var cfg policy.Config
 	if pol := d.policy.Load(); pol != nil {
 		cfg = pol.config
 	}

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/wire"
@@ -21,18 +21,19 @@ import (
 // included, so that a restarted daemon protects the traffic again.
 const ipsecFileName = "ipsec.json"
 
-// policy is the loaded IPsec configuration as the data plane sees it: the
-// SAs and the flows, the outgoing ones with the SA that protects them.
-type policy struct {
-	config ipsecconf.Config
+// spd is the loaded IPsec configuration as the data plane sees it, the
+// security policy database: the SAs and the flows, the outgoing ones with
+// the SA that protects them.
+type spd struct {
+	config policy.Config
 	sad    *ipsec.SAD // the daemon's, once the policy is loaded
 	sas    []*ipsec.SA
 	out    []outFlow
-	in     []ipsecconf.Flow
+	in     []policy.Flow
 }
 
 type outFlow struct {
-	ipsecconf.Flow
+	policy.Flow
 	sa  *ipsec.SA // nil for deny and bypass
 	udp bool      // whether sa's ESP goes in UDP
 }
@@ -51,25 +52,21 @@ const protoESPInUDP = 255
 // The SAs negotiated for ike rules come first, newest first, so that the
 // flow of an ike rule, which gets its SAs only once they are negotiated,
 // finds the newest.
-func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*ipsec.SA) (*policy, error) {
-	p := &policy{config: cfg}
+func compilePolicy(cfg policy.Config, negotiated []policy.SA, running []*ipsec.SA) (*spd, error) {
+	p := &spd{config: cfg}
 	for _, r := range cfg.IKE {
 		switch {
-		case r.Proto != "esp":
+		case r.Proto != policy.ESP:
 			return nil, fmt.Errorf("%s:%d: ike %s rules are not supported; gif does ESP", r.File, r.Line, r.Proto)
 		}
 	}
 	var sas []*ipsec.SA
 	udp := map[*ipsec.SA]bool{}
 	for _, r := range slices.Concat(negotiated, cfg.SAs) {
-		if r.Proto != "esp" {
+		if r.Proto != policy.ESP {
 			return nil, fmt.Errorf("%s:%d: %s SAs are not supported; gif does ESP", r.File, r.Line, r.Proto)
 		}
-		mode := ipsec.Tunnel
-		if r.Mode == "transport" {
-			mode = ipsec.Transport
-		}
-		params := ipsec.Params{SPI: r.SPI, Src: r.Src, Dst: r.Dst, Mode: mode,
+		params := ipsec.Params{SPI: r.SPI, Src: r.Src, Dst: r.Dst, Mode: r.Mode,
 			Auth: r.Auth, Enc: r.Enc, AuthKey: r.AuthKey, EncKey: r.EncKey}
 		if i := slices.IndexFunc(running, func(sa *ipsec.SA) bool { return sameParams(sa.Params(), params) }); i >= 0 {
 			sas = append(sas, running[i])
@@ -86,12 +83,12 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 	ikeFlows := ikeFlows(cfg.IKE)
 	for i, f := range slices.Concat(cfg.Flows, ikeFlows) {
 		pending := i >= len(cfg.Flows) // an ike rule's flow may wait for its SAs
-		if f.Dir == "in" {
+		if f.Dir == policy.In {
 			p.in = append(p.in, f)
 			continue
 		}
 		of := outFlow{Flow: f}
-		if f.Type != "deny" && f.Type != "bypass" {
+		if f.Type.Protects() {
 			peer := f.Peer
 			if !peer.IsValid() {
 				peer = f.Dst.Addr()
@@ -119,13 +116,13 @@ func compilePolicy(cfg ipsecconf.Config, negotiated []ipsecconf.SA, running []*i
 // ikeFlows are the flows of ike rules, as isakmpd installs them with
 // their SAs: each way, type require, so that nothing the rule covers goes
 // in the clear, before its SAs are negotiated either.
-func ikeFlows(rules []ipsecconf.IKE) []ipsecconf.Flow {
-	var flows []ipsecconf.Flow
+func ikeFlows(rules []policy.IKE) []policy.Flow {
+	var flows []policy.Flow
 	for _, r := range rules {
-		out := ipsecconf.Flow{File: r.File, Line: r.Line, Proto: r.Proto, Dir: "out", IPProto: r.IPProto,
-			Src: r.Src, Dst: r.Dst, Peer: r.Peer, Type: "require"}
+		out := policy.Flow{File: r.File, Line: r.Line, Proto: r.Proto, Dir: policy.Out, IPProto: r.IPProto,
+			Src: r.Src, Dst: r.Dst, Peer: r.Peer, Type: policy.Require}
 		in := out
-		in.Dir, in.Src, in.Dst = "in", r.Dst, r.Src
+		in.Dir, in.Src, in.Dst = policy.In, r.Dst, r.Src
 		flows = append(flows, out, in)
 	}
 	return flows
@@ -137,7 +134,7 @@ func sameParams(a, b ipsec.Params) bool {
 }
 
 // outbound returns the flow that covers an outer packet gif sends, or nil.
-func (p *policy) outbound(src, dst netip.Addr, proto uint8) *outFlow {
+func (p *spd) outbound(src, dst netip.Addr, proto uint8) *outFlow {
 	for i := range p.out {
 		f := &p.out[i]
 		if (f.IPProto == 0 || f.IPProto == proto) && f.Src.Contains(src) && f.Dst.Contains(dst) {
@@ -149,10 +146,10 @@ func (p *policy) outbound(src, dst netip.Addr, proto uint8) *outFlow {
 
 // requires reports whether an incoming flow of type require covers a
 // packet, which must then have come through ESP.
-func (p *policy) requires(src, dst netip.Addr, proto uint8) bool {
+func (p *spd) requires(src, dst netip.Addr, proto uint8) bool {
 	for _, f := range p.in {
 		if (f.IPProto == 0 || f.IPProto == proto) && f.Src.Contains(src) && f.Dst.Contains(dst) {
-			return f.Type == "require" || f.Type == "dontacq"
+			return f.Type.Requires()
 		}
 	}
 	return false
@@ -162,12 +159,12 @@ func (p *policy) requires(src, dst netip.Addr, proto uint8) bool {
 // starts at off: it returns p unchanged when no flow covers it, or p turned
 // into an ESP packet (protocol 50, to the SA's peer) and the offset where
 // it starts now; ok is false when the packet must be dropped.
-func (d *Daemon) protect(pol *policy, p outer.Packet, off int, proto uint8) (outer.Packet, int, uint8, bool) {
+func (d *Daemon) protect(pol *spd, p outer.Packet, off int, proto uint8) (outer.Packet, int, uint8, bool) {
 	f := pol.outbound(p.Src, p.Dst, proto)
 	switch {
-	case f == nil || f.Type == "bypass":
+	case f == nil || f.Type == policy.Bypass:
 		return p, off, proto, true
-	case f.Type == "deny":
+	case f.Type == policy.Deny:
 		pol.sad.Counters.PDrops.Add(1)
 		return p, off, proto, false
 	}
@@ -281,7 +278,7 @@ func (d *Daemon) inClear(v *view, p *outer.Packet, proto uint8) bool {
 
 // LoadIPsec replaces the loaded IPsec rules with cfg, all or nothing, and
 // stores them.
-func (d *Daemon) LoadIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
+func (d *Daemon) LoadIPsec(cfg policy.Config) (IPsecStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.loadIPsec(cfg, true); err != nil {
@@ -290,7 +287,7 @@ func (d *Daemon) LoadIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
 	return d.ipsecStatus(), nil
 }
 
-func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
+func (d *Daemon) loadIPsec(cfg policy.Config, save bool) error {
 	pol, err := compilePolicy(cfg, d.negotiated, d.esp.All())
 	if err != nil {
 		return err
@@ -324,9 +321,9 @@ func (d *Daemon) loadIPsec(cfg ipsecconf.Config, save bool) error {
 
 // reinstall puts back prev, the policy before a load that failed, and the
 // reservations of its SAs, which the load replaced.
-func (d *Daemon) reinstall(prev *policy) {
+func (d *Daemon) reinstall(prev *spd) {
 	if prev == nil {
-		prev = &policy{}
+		prev = &spd{}
 	}
 	if err := d.install(prev); err != nil {
 		d.log.Error("could not restore the previous IPsec rules", "err", err)
@@ -335,7 +332,7 @@ func (d *Daemon) reinstall(prev *policy) {
 }
 
 // usePolicy installs cfg again with the negotiated SAs of now.
-func (d *Daemon) usePolicy(cfg ipsecconf.Config) error {
+func (d *Daemon) usePolicy(cfg policy.Config) error {
 	pol, err := compilePolicy(cfg, d.negotiated, d.esp.All())
 	if err != nil {
 		return err
@@ -345,7 +342,7 @@ func (d *Daemon) usePolicy(cfg ipsecconf.Config) error {
 }
 
 // install puts pol's SAs in the SAD and pol before the data plane.
-func (d *Daemon) install(pol *policy) error {
+func (d *Daemon) install(pol *spd) error {
 	if err := d.esp.Replace(pol.sas); err != nil {
 		return err
 	}
@@ -359,26 +356,26 @@ func (d *Daemon) install(pol *policy) error {
 
 // DeleteIPsec removes the rules of cfg from the loaded ones (ipsecctl -d):
 // the SAs with the same SPI and destination, and the same flows.
-func (d *Daemon) DeleteIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
+func (d *Daemon) DeleteIPsec(cfg policy.Config) (IPsecStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var cur ipsecconf.Config
+	var cur policy.Config
 	if pol := d.policy.Load(); pol != nil {
 		cur = pol.config
 	}
-	var next ipsecconf.Config
+	var next policy.Config
 	for _, sa := range cur.SAs {
-		if !slices.ContainsFunc(cfg.SAs, func(o ipsecconf.SA) bool { return o.SPI == sa.SPI && o.Dst == sa.Dst }) {
+		if !slices.ContainsFunc(cfg.SAs, func(o policy.SA) bool { return o.SPI == sa.SPI && o.Dst == sa.Dst }) {
 			next.SAs = append(next.SAs, sa)
 		}
 	}
 	for _, f := range cur.Flows {
-		if !slices.ContainsFunc(cfg.Flows, func(o ipsecconf.Flow) bool { return sameFlow(o, f) }) {
+		if !slices.ContainsFunc(cfg.Flows, func(o policy.Flow) bool { return sameFlow(o, f) }) {
 			next.Flows = append(next.Flows, f)
 		}
 	}
 	for _, r := range cur.IKE {
-		if !slices.ContainsFunc(cfg.IKE, func(o ipsecconf.IKE) bool {
+		if !slices.ContainsFunc(cfg.IKE, func(o policy.IKE) bool {
 			o.File, o.Line = r.File, r.Line
 			return o == r
 		}) {
@@ -392,14 +389,14 @@ func (d *Daemon) DeleteIPsec(cfg ipsecconf.Config) (IPsecStatus, error) {
 }
 
 // sameFlow compares two flows but for where they were written.
-func sameFlow(a, b ipsecconf.Flow) bool {
+func sameFlow(a, b policy.Flow) bool {
 	a.File, a.Line, b.File, b.Line = "", 0, "", 0
 	return a == b
 }
 
 // restoreIPsec loads the rules a previous daemon stored.
 func (d *Daemon) restoreIPsec() error {
-	var cfg ipsecconf.Config
+	var cfg policy.Config
 	if err := state.Load(d.ipsecPath(), &cfg); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"gif/internal/conf/ipsecconf"
+	"gif/internal/ipsec/policy"
 	"runtime/debug"
 )
 
@@ -60,14 +60,14 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 	case MethodStats:
 		return d.Stats(), nil, nil
 	case MethodIPsecLoad:
-		var cfg ipsecconf.Config
+		var cfg policy.Config
 		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.LoadIPsec(cfg)
 		return st, nil, err
 	case MethodIPsecDel:
-		var cfg ipsecconf.Config
+		var cfg policy.Config
 		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}

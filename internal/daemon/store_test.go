@@ -10,6 +10,7 @@ import (
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/daemon"
+	"gif/internal/ipsec/policy"
 )
 
 // blockRename puts a non-empty directory where the file path goes: the
@@ -57,7 +58,7 @@ func TestApplyStateRenameFails(t *testing.T) {
 // before the SAs change or its place after.
 func TestLoadIPsecStoreFails(t *testing.T) {
 	d, _ := newDaemon(t)
-	parse := func(spi string) ipsecconf.Config {
+	parse := func(spi string) policy.Config {
 		t.Helper()
 		cfg, err := ipsecconf.Parse("ipsec.conf", []byte("esp from 198.51.100.1 to 203.0.113.1 spi "+spi+
 			" authkey "+strings.Repeat("11", 32)+" enckey "+strings.Repeat("33", 16)+"\n"), ipsecconf.OSFiles{})

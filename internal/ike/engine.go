@@ -21,10 +21,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike/ikev1"
 	"gif/internal/ike/isakmp"
 	"gif/internal/ike/pki"
+	"gif/internal/ipsec/policy"
 )
 
 // Port is IKE's UDP port.
@@ -58,7 +58,7 @@ type Installer interface {
 	// Install adds the two ESP SAs of child, made for rule between the
 	// phase-1 addresses local and peer; outbound packets of the rule's flow
 	// use the newest.
-	Install(rule ipsecconf.IKE, local, peer netip.Addr, child *ikev1.ChildSA)
+	Install(rule policy.IKE, local, peer netip.Addr, child *ikev1.ChildSA)
 	// Remove drops the SAs of child.
 	Remove(local, peer netip.Addr, child *ikev1.ChildSA)
 }
@@ -95,7 +95,7 @@ type Engine struct {
 	Counters  Counters
 
 	mu       sync.Mutex
-	rules    []ipsecconf.IKE
+	rules    []policy.IKE
 	isakmp   []*isakmpSA
 	quick    []*quickExchange
 	children []*child
@@ -165,7 +165,7 @@ func New(cfg Config, t Transport, in Installer) *Engine {
 // there are deleted and active rules start negotiating: Load itself calls
 // neither the Transport nor the Installer, so its caller may hold the
 // Installer's locks.
-func (e *Engine) Load(rules []ipsecconf.IKE) {
+func (e *Engine) Load(rules []policy.IKE) {
 	e.mu.Lock()
 	old := e.rules
 	e.rules = rules
@@ -221,7 +221,7 @@ func (e *Engine) localKey() (*rsa.PrivateKey, error) {
 }
 
 // indexRule finds r in rules by what it negotiates, its place aside.
-func indexRule(rules []ipsecconf.IKE, r ipsecconf.IKE) int {
+func indexRule(rules []policy.IKE, r policy.IKE) int {
 	for i, o := range rules {
 		o.File, o.Line = r.File, r.Line
 		if o == r {
@@ -280,7 +280,7 @@ func (e *Engine) send(msg []byte, sa *isakmpSA) {
 
 // localOf is the address a rule's phase 1 runs from: local, or the
 // source when it is one address.
-func localOf(r ipsecconf.IKE) netip.Addr {
+func localOf(r policy.IKE) netip.Addr {
 	if r.Local.IsValid() {
 		return r.Local
 	}
@@ -291,7 +291,7 @@ func localOf(r ipsecconf.IKE) netip.Addr {
 }
 
 // phase1Config is what Main Mode with r's peer needs.
-func (e *Engine) phase1Config(r ipsecconf.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
+func (e *Engine) phase1Config(r policy.IKE, local, peer netip.Addr) (ikev1.Phase1Config, error) {
 	c := ikev1.Phase1Config{Local: local, Peer: peer, Enc: r.Main.Enc, Hash: r.Main.Auth, Group: r.Main.Group,
 		Lifetime: r.Main.Lifetime, Rand: e.cfg.Rand, InitialContact: !e.knows(peer), NATT: true}
 	if r.SrcID != "" {
@@ -333,7 +333,7 @@ func (e *Engine) knows(peer netip.Addr) bool {
 }
 
 // phase2Config is what Quick Mode for r needs.
-func phase2Config(r ipsecconf.IKE) ikev1.Phase2Config {
+func phase2Config(r policy.IKE) ikev1.Phase2Config {
 	return ikev1.Phase2Config{Local: r.Src, Remote: r.Dst, IPProto: r.IPProto, Mode: r.Mode,
 		Enc: r.Quick.Enc, Auth: r.Quick.Auth, Group: r.Quick.Group, Lifetime: r.Quick.Lifetime}
 }

@@ -10,6 +10,7 @@ import (
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike/ikev1"
+	"gif/internal/ipsec/policy"
 )
 
 var (
@@ -19,7 +20,7 @@ var (
 
 // seedRule is the seed's ike line of the bridge at local, parsed, with a
 // pre-shared key and the lifetimes given.
-func seedRule(t testing.TB, local, peer netip.Addr, psk string, main, quick time.Duration) ipsecconf.IKE {
+func seedRule(t testing.TB, local, peer netip.Addr, psk string, main, quick time.Duration) policy.IKE {
 	t.Helper()
 	line := fmt.Sprintf("ike esp proto etherip from %s to %s main lifetime %d quick lifetime %d psk %q\n",
 		local, peer, int(main.Seconds()), int(quick.Seconds()), psk)
@@ -37,7 +38,7 @@ type installed struct {
 	removed  int
 }
 
-func (in *installed) Install(rule ipsecconf.IKE, local, peer netip.Addr, c *ikev1.ChildSA) {
+func (in *installed) Install(rule policy.IKE, local, peer netip.Addr, c *ikev1.ChildSA) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.children = append(in.children, c)
@@ -123,7 +124,7 @@ type lab struct {
 	i1, i2 *installed
 }
 
-func newLab(t testing.TB, r1, r2 ipsecconf.IKE) *lab {
+func newLab(t testing.TB, r1, r2 policy.IKE) *lab {
 	l := &lab{net: &fakeNet{engines: map[netip.Addr]*Engine{}, nat: map[netip.Addr]uint16{}, keepalives: map[netip.Addr]int{}},
 		now: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return l.now }
@@ -131,8 +132,8 @@ func newLab(t testing.TB, r1, r2 ipsecconf.IKE) *lab {
 	l.e1 = New(Config{KeyDir: t.TempDir(), Now: clock}, port{l.net, bridge1}, l.i1)
 	l.e2 = New(Config{KeyDir: t.TempDir(), Now: clock}, port{l.net, bridge2}, l.i2)
 	l.net.engines[bridge1], l.net.engines[bridge2] = l.e1, l.e2
-	l.e1.Load([]ipsecconf.IKE{r1})
-	l.e2.Load([]ipsecconf.IKE{r2})
+	l.e1.Load([]policy.IKE{r1})
+	l.e2.Load([]policy.IKE{r2})
 	return l
 }
 
@@ -191,7 +192,7 @@ func TestSeedBothActive(t *testing.T) {
 func TestLossAndRetransmit(t *testing.T) {
 	r1 := seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute)
 	r2 := seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute)
-	r2.Start = "passive"
+	r2.Start = policy.Passive
 	l := newLab(t, r1, r2)
 	l.net.drop = func(n int) bool { return n <= 3 }
 	l.run(30 * time.Second)
@@ -261,7 +262,7 @@ func TestRestartInitialContact(t *testing.T) {
 	l.i1 = &installed{}
 	l.e1 = New(Config{KeyDir: t.TempDir(), Now: func() time.Time { return l.now }}, port{l.net, bridge1}, l.i1)
 	l.net.engines[bridge1] = l.e1
-	l.e1.Load([]ipsecconf.IKE{r1})
+	l.e1.Load([]policy.IKE{r1})
 	l.run(2 * time.Second)
 	for _, c := range l.i2.list() {
 		for _, o := range old {
@@ -325,7 +326,7 @@ func TestOtherSourceDropped(t *testing.T) {
 // every 20 seconds while bridge2 sends none.
 func TestNATKeepalive(t *testing.T) {
 	r2 := seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute)
-	r2.Start = "passive"
+	r2.Start = policy.Passive
 	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), r2)
 	l.net.nat[bridge1] = 1024
 	l.run(2 * time.Second)
@@ -353,7 +354,7 @@ func TestLateMainModeNoInitialContact(t *testing.T) {
 	l.e2.Load(nil)
 	l.e1.Tick()
 	l.net.deliver() // dropped: bridge2 has no rule yet
-	l.e2.Load([]ipsecconf.IKE{r2})
+	l.e2.Load([]policy.IKE{r2})
 	l.run(5 * time.Second) // bridge2 negotiates; bridge1 sends its first message again
 	paired(t, l.i1.list(), l.i2.list())
 	if l.i2.removed != 0 {

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike/ikev1"
 	"gif/internal/ike/isakmp"
+	"gif/internal/ipsec/policy"
 )
 
 // Receive takes a datagram that arrived on port 500 from the peer at from
@@ -70,7 +70,7 @@ func (e *Engine) float(sa *isakmpSA, from uint16) {
 }
 
 type install struct {
-	rule        ipsecconf.IKE
+	rule        policy.IKE
 	child       *ikev1.ChildSA
 	local, peer netip.Addr
 }
@@ -324,7 +324,7 @@ func (e *Engine) policy(peer netip.Addr) ikev1.QuickPolicy {
 
 // ruleOfChild finds the rule of a flow a Quick Mode answered.
 func (e *Engine) ruleOfChild(c *ikev1.ChildSA) int {
-	return slices.IndexFunc(e.rules, func(r ipsecconf.IKE) bool {
+	return slices.IndexFunc(e.rules, func(r policy.IKE) bool {
 		return r.Src == c.Local && r.Dst == c.Remote && r.IPProto == c.IPProto
 	})
 }

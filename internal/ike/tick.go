@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gif/internal/ike/ikev1"
+	"gif/internal/ipsec/policy"
 )
 
 // keepDone is how long a Quick Mode the initiator finished is kept, to
@@ -34,7 +35,7 @@ func (e *Engine) Tick() {
 	goneSAs := e.goneSAs
 	e.gone, e.goneSAs = nil, nil
 	for ri, r := range e.rules {
-		if r.Start != "passive" && r.Peer.IsValid() && e.needs(ri) {
+		if r.Start != policy.Passive && r.Peer.IsValid() && e.needs(ri) {
 			e.ensure(ri, &out)
 		}
 	}

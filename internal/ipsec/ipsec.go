@@ -8,6 +8,7 @@ package ipsec
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 )
@@ -93,6 +94,37 @@ func (m Mode) String() string {
 		return "transport"
 	}
 	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode returns the Mode ipsec.conf(5) calls name, "tunnel" or
+// "transport".
+func ParseMode(name string) (Mode, bool) {
+	switch name {
+	case "tunnel":
+		return Tunnel, true
+	case "transport":
+		return Transport, true
+	}
+	return 0, false
+}
+
+// MarshalText gives the mode's ipsec.conf name, which the control API and
+// the stored rules carry.
+func (m Mode) MarshalText() ([]byte, error) {
+	if m != Tunnel && m != Transport {
+		return nil, fmt.Errorf("bad IPsec mode %d", m)
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads what MarshalText gives.
+func (m *Mode) UnmarshalText(text []byte) error {
+	v, ok := ParseMode(string(text))
+	if !ok {
+		return fmt.Errorf("bad IPsec mode %q: want tunnel or transport", text)
+	}
+	*m = v
+	return nil
 }
 
 // Algorithm names ipsecctl uses when a rule names none (ipsec.conf(5)).

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 )
 
 // fuzzFiles are the files a fuzzed ipsec.conf may read: keys of the
@@ -74,14 +77,14 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func checkIKE(k IKE) string {
+func checkIKE(k policy.IKE) string {
 	q := k.Quick
 	switch {
-	case !slices.Contains([]string{"active", "passive", "dynamic"}, k.Start):
+	case !slices.Contains([]string{"active", "passive", "dynamic"}, k.Start.String()):
 		return "start"
-	case k.Proto != "esp" && k.Proto != "ah":
+	case k.Proto != policy.ESP && k.Proto != policy.AH:
 		return "proto"
-	case k.Mode != "tunnel" && k.Mode != "transport":
+	case k.Mode != ipsec.Tunnel && k.Mode != ipsec.Transport:
 		return "mode"
 	case !k.Src.IsValid() || !k.Dst.IsValid() || k.Src.Addr().Is4() != k.Dst.Addr().Is4():
 		return "addresses"
@@ -89,11 +92,11 @@ func checkIKE(k IKE) string {
 		return "host bits"
 	case !slices.Contains(mainEncs, k.Main.Enc) || !slices.Contains(mainAuths, k.Main.Auth) || !slices.Contains(groups, k.Main.Group):
 		return "main mode algorithms"
-	case k.Proto == "ah" && (q.Enc != "" || !slices.Contains(quickAuths, q.Auth)):
+	case k.Proto == policy.AH && (q.Enc != "" || !slices.Contains(quickAuths, q.Auth)):
 		return "ah algorithms"
-	case k.Proto == "esp" && !slices.Contains(quickEncs, q.Enc):
+	case k.Proto == policy.ESP && !slices.Contains(quickEncs, q.Enc):
 		return "quick mode enc"
-	case k.Proto == "esp" && slices.Contains(quickAEADs, q.Enc) != (q.Auth == ""):
+	case k.Proto == policy.ESP && slices.Contains(quickAEADs, q.Enc) != (q.Auth == ""):
 		return "quick mode auth"
 	case q.Auth != "" && !slices.Contains(quickAuths, q.Auth):
 		return "quick mode auth"
@@ -118,20 +121,20 @@ func atLine(data []byte, name string, line int) bool {
 	return 1 <= line && line <= bytes.Count(data, []byte("\n"))+1
 }
 
-func checkSA(sa SA) string {
+func checkSA(sa policy.SA) string {
 	switch {
-	case sa.Proto != "esp" && sa.Proto != "ah":
+	case sa.Proto != policy.ESP && sa.Proto != policy.AH:
 		return "proto"
-	case sa.Mode != "tunnel" && sa.Mode != "transport":
+	case sa.Mode != ipsec.Tunnel && sa.Mode != ipsec.Transport:
 		return "mode"
 	case sa.SPI < 0x100:
 		return "reserved SPI"
 	case !sa.Src.IsValid() || !sa.Dst.IsValid() || sa.Src.Is4() != sa.Dst.Is4():
 		return "addresses"
-	case sa.Proto == "ah" && (sa.Enc != "" || sa.EncKey != nil):
+	case sa.Proto == policy.AH && (sa.Enc != "" || sa.EncKey != nil):
 		return "ah encrypts"
 	}
-	if sa.Proto == "esp" {
+	if sa.Proto == policy.ESP {
 		enc := findEnc(sa.Enc)
 		switch {
 		case enc == nil:
@@ -150,14 +153,14 @@ func checkSA(sa SA) string {
 	return ""
 }
 
-func checkFlow(fl Flow) string {
-	noPeer := fl.Type == "deny" || fl.Type == "bypass"
+func checkFlow(fl policy.Flow) string {
+	noPeer := fl.Type == policy.Deny || fl.Type == policy.Bypass
 	switch {
-	case fl.Proto != "esp" && fl.Proto != "ah":
+	case fl.Proto != policy.ESP && fl.Proto != policy.AH:
 		return "proto"
-	case fl.Dir != "in" && fl.Dir != "out":
+	case fl.Dir != policy.In && fl.Dir != policy.Out:
 		return "dir"
-	case !slices.Contains(flowTypes, fl.Type):
+	case !slices.Contains([]string{"require", "use", "acquire", "dontacq", "deny", "bypass"}, fl.Type.String()):
 		return "type"
 	case !fl.Src.IsValid() || !fl.Dst.IsValid() || fl.Src.Addr().Is4() != fl.Dst.Addr().Is4():
 		return "addresses"

@@ -6,54 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 )
-
-// IKE is an ike rule for one source and destination: the flow between
-// them, whose SAs are negotiated with Peer by IKEv1, as OpenBSD's ipsecctl
-// has isakmpd(8) do.
-type IKE struct {
-	File string // the file and line of its rule (an included file's own)
-	Line int
-	// Start is "active" (negotiate at once), "passive" (wait for the
-	// peer) or "dynamic" (active, with dead peer detection).
-	Start   string
-	Proto   string // "esp" or "ah"
-	Mode    string // "tunnel" or "transport"
-	IPProto uint8  // 0 for any
-	Src     netip.Prefix
-	Dst     netip.Prefix
-	// Local is the address phase 1 runs from; the zero Addr lets the
-	// route to the peer choose.
-	Local netip.Addr
-	// Peer is the other end of phase 1, the zero Addr for any peer (the
-	// default peer, which only answers).
-	Peer netip.Addr
-	// Main is phase 1 (Main Mode), Quick phase 2 (Quick Mode).
-	Main, Quick IKEPhase
-	// SrcID and DstID are the identities of phase 1, "" for the local and
-	// the peer's address.
-	SrcID, DstID string
-	// PSK is the pre-shared key; "" authenticates with RSA signatures.
-	PSK string
-}
-
-// IKEPhase is the transforms and lifetime of one phase.
-type IKEPhase struct {
-	// Auth is phase 1's hash or phase 2's authentication algorithm; ""
-	// in phase 2 when Enc authenticates by itself.
-	Auth string
-	// Enc is the encryption algorithm; "" for ah.
-	Enc string
-	// Group is the Diffie-Hellman group; in phase 2 the group of PFS, or
-	// "none" for no PFS.
-	Group    string
-	Lifetime time.Duration
-}
 
 // The defaults of OpenBSD's ipsecctl (ike.c r1.85, ipsec.conf(5)).
 var (
-	defaultMain  = IKEPhase{Auth: "hmac-sha1", Enc: "aes", Group: "modp3072", Lifetime: 3600 * time.Second}
-	defaultQuick = IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 1200 * time.Second}
+	defaultMain  = policy.IKEPhase{Auth: "hmac-sha1", Enc: "aes", Group: "modp3072", Lifetime: 3600 * time.Second}
+	defaultQuick = policy.IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 1200 * time.Second}
 )
 
 // The algorithms gif's IKEv1 negotiates: what Go's standard library does
@@ -76,12 +37,13 @@ var (
 // ikeRule is an ike rule, read.
 type ikeRule struct {
 	first        token
-	start        string
-	proto, mode  string
+	start        policy.Start
+	proto        policy.Proto
+	mode         ipsec.Mode
 	ipProto      uint8
 	src, dst     hostSpec
 	local, peer  *netip.Addr // nil when not given; peer any is the zero Addr
-	main, quick  IKEPhase
+	main, quick  policy.IKEPhase
 	quickEncTok  *token // for errors about phase 2's enc
 	quickAuthTok *token
 	srcID, dstID string
@@ -99,20 +61,24 @@ type ikeRule struct {
 // with the items after DST in any order.
 func (p *parser) ike(r *rule) error {
 	first := r.next()
-	k := ikeRule{first: first, start: "active", proto: "esp", mode: "tunnel", main: defaultMain, quick: defaultQuick}
-	if t := r.peek(); t.is("active", "passive", "dynamic") {
-		k.start = r.next().text
+	k := ikeRule{first: first, start: policy.Active, proto: policy.ESP, mode: ipsec.Tunnel, main: defaultMain, quick: defaultQuick}
+	if start, ok := word(r.peek(), policy.ParseStart); ok {
+		r.next()
+		k.start = start
 	}
+	proto, isProto := word(r.peek(), policy.ParseProto)
 	switch t := r.peek(); {
-	case t.is("esp", "ah"):
-		k.proto = r.next().text
+	case isProto:
+		r.next()
+		k.proto = proto
 	case t.is("ipcomp", "ipip"):
 		return r.errorf(t, "ike %s is not supported: gif negotiates esp and ah", t.text)
 	case t.is("interface"):
 		return r.errorf(t, "ike interface rules (sec(4) interfaces) are not supported")
 	}
-	if t := r.peek(); t.is("tunnel", "transport") {
-		k.mode = r.next().text
+	if mode, ok := word(r.peek(), ipsec.ParseMode); ok {
+		r.next()
+		k.mode = mode
 	}
 	if r.peek().is("proto") {
 		r.next()
@@ -136,7 +102,7 @@ func (p *parser) ike(r *rule) error {
 		return err
 	}
 	for _, pr := range ps {
-		rule := IKE{
+		rule := policy.IKE{
 			File: r.file, Line: first.line, Start: k.start, Proto: k.proto, Mode: k.mode,
 			IPProto: k.ipProto, Src: pr.src, Dst: pr.dst, Main: k.main, Quick: k.quick,
 			SrcID: k.srcID, DstID: k.dstID, PSK: k.psk,
@@ -231,7 +197,7 @@ func ikeAddr(r *rule, anyOK bool) (*netip.Addr, error) {
 }
 
 // phase reads the transforms and lifetime after main or quick.
-func (k *ikeRule) phase(r *rule, ph *IKEPhase, quick bool) error {
+func (k *ikeRule) phase(r *rule, ph *policy.IKEPhase, quick bool) error {
 	seen := map[string]bool{}
 	for r.peek().is("auth", "enc", "group", "lifetime", "comp") {
 		t := r.next()
@@ -323,7 +289,7 @@ func lifetime(r *rule, v token) (time.Duration, error) {
 // check applies what the rule's items mean together.
 func (k *ikeRule) check(r *rule) error {
 	q := &k.quick
-	if k.proto == "ah" {
+	if k.proto == policy.AH {
 		if k.quickEncTok != nil {
 			return r.errorf(*k.quickEncTok, "ah does not encrypt: its quick mode takes no enc")
 		}

@@ -1,6 +1,6 @@
 // Package ipsecconf reads OpenBSD's ipsec.conf(5), the file ipsecctl(8)
-// loads, into the SAs and flows that gif's userspace IPsec runs. It does no
-// I/O of its own: key files, included files and /etc/protocols are read
+// loads, into the policy model of internal/ipsec/policy: the SAs, flows
+// and ike rules that gif's userspace IPsec runs. It does no I/O of its own: key files, included files and /etc/protocols are read
 // through a Files.
 //
 // The grammar is ipsecctl's (parse.y r1.158 to r1.183), for manual keying:
@@ -25,7 +25,7 @@
 // neither in nor out makes the out flow and its reverse in flow. SRC and
 // DST are an address, ADDR/LEN, any, or a { list }, and a rule is made for
 // each source and destination of the same family. An ike rule, one for
-// each source and destination too, is read whole into an IKE, with
+// each source and destination too, is read whole into a policy.IKE, with
 // ipsecctl's defaults (ike.c r1.85): active, main mode aes (128-bit),
 // hmac-sha1, modp3072 for 3600 s, quick mode aes, hmac-sha2-256, PFS with
 // modp3072 for 1200 s, RSA signatures unless psk, and the peer DST when it
@@ -81,53 +81,9 @@ import (
 	"io/fs"
 	"net/netip"
 	"path/filepath"
+
+	"gif/internal/ipsec/policy"
 )
-
-// Config is what an ipsec.conf file loads, rule by rule in file order.
-type Config struct {
-	SAs   []SA
-	Flows []Flow
-	IKE   []IKE
-}
-
-// SA is one security association: one direction, as ipsecctl makes them.
-type SA struct {
-	File  string // the file and line of its rule (an included file's own)
-	Line  int
-	Proto string // "esp" or "ah"
-	Mode  string // "tunnel" or "transport"
-	Src   netip.Addr
-	Dst   netip.Addr
-	SPI   uint32
-	// Auth is the authentication algorithm, "" for an AEAD Enc and Enc is
-	// "" for ah. AuthKey and EncKey have the lengths the package comment
-	// gives; the last 4 bytes of an aesctr, GCM or chacha20-poly1305 key
-	// are its salt (RFC 3686, 4106, 7634). Both are nil when unused.
-	Auth, Enc       string
-	AuthKey, EncKey []byte
-	// UDPEncap says that the SA's ESP travels in UDP port 4500 (RFC 3948):
-	// only SAs negotiated through a NAT have it.
-	UDPEncap bool `json:",omitempty"`
-}
-
-// Flow is one entry of the security policy: packets from Src to Dst whose
-// IP protocol is IPProto (0 for any) go through Proto to Peer, are dropped,
-// or pass in the clear, as Type says.
-type Flow struct {
-	File    string // the file and line of its rule (an included file's own)
-	Line    int
-	Proto   string // "esp" or "ah"
-	Dir     string // "in" or "out"
-	IPProto uint8
-	Src     netip.Prefix
-	Dst     netip.Prefix
-	// Peer is the far end of the SAs, or the zero Addr: for deny and bypass
-	// flows, which have none, and after "peer any".
-	Peer netip.Addr
-	// Type is "require", "use", "acquire", "dontacq", "deny" or "bypass".
-	// Without a key daemon, acquire is use and dontacq is require.
-	Type string
-}
 
 // Error is what is wrong with a rule, at the line of the token it is near.
 type Error struct {
@@ -185,7 +141,7 @@ const maxIncludeDepth = 16
 // Parse reads the ipsec.conf text data, called name in errors, reading key
 // files and included files through files (nothing when nil). On error it
 // returns only the first, an *Error.
-func Parse(name string, data []byte, files Files) (*Config, error) {
+func Parse(name string, data []byte, files Files) (*policy.Config, error) {
 	if files == nil {
 		files = noFiles{}
 	}
@@ -202,7 +158,7 @@ func Parse(name string, data []byte, files Files) (*Config, error) {
 
 type parser struct {
 	files  Files
-	cfg    Config
+	cfg    policy.Config
 	macros map[string]string
 	// including are the files being read, the outermost first, cleaned.
 	including []string
@@ -216,7 +172,7 @@ type parser struct {
 // saID is what identifies an SA: an ESP or AH packet names it by its SPI
 // and destination.
 type saID struct {
-	proto string
+	proto policy.Proto
 	dst   netip.Addr
 	spi   uint32
 }

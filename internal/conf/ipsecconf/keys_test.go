@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gif/internal/ipsec/policy"
 )
 
 // TestKeyLengths tries each algorithm with keys of every length up to 70
@@ -28,7 +30,7 @@ func TestKeyLengths(t *testing.T) {
 	for n := 1; n <= 70; n++ {
 		files[fmt.Sprint(n)] = keyFile(randomKey(t, n))
 	}
-	parse := func(rule string) (*Config, error) {
+	parse := func(rule string) (*policy.Config, error) {
 		return Parse("ipsec.conf", []byte("# keys\n"+rule), files)
 	}
 

@@ -23,6 +23,16 @@ type token struct {
 
 // is reports whether t is one of the unquoted words; a quoted "esp" is a
 // string, as in ipsecctl.
+// word returns what parse makes of t when t is an unquoted word: the
+// value of an enum of the policy model that ipsec.conf writes as a word.
+func word[T any](t token, parse func(string) (T, bool)) (T, bool) {
+	if t.kind != tokWord {
+		var zero T
+		return zero, false
+	}
+	return parse(t.text)
+}
+
 func (t token) is(words ...string) bool {
 	if t.kind != tokWord {
 		return false

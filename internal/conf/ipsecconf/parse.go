@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 )
 
 // rule is the tokens of one rule, read one at a time.
@@ -273,7 +276,8 @@ func pairs(r *rule, src, dst hostSpec) ([]pair, error) {
 // saRule is an SA rule, read.
 type saRule struct {
 	first           token
-	proto, mode     string
+	proto           policy.Proto
+	mode            ipsec.Mode
 	src, dst        hostSpec
 	spi             token
 	spiOut, spiIn   uint32
@@ -285,12 +289,14 @@ type saRule struct {
 }
 
 func (p *parser) sa(r *rule) error {
-	s := saRule{first: r.peek(), proto: "esp", mode: "tunnel"}
-	if t := r.peek(); t.is("esp", "ah") {
-		s.proto = r.next().text
+	s := saRule{first: r.peek(), proto: policy.ESP, mode: ipsec.Tunnel}
+	if proto, ok := word(r.peek(), policy.ParseProto); ok {
+		r.next()
+		s.proto = proto
 	}
-	if t := r.peek(); t.is("tunnel", "transport") {
-		s.mode = r.next().text
+	if mode, ok := word(r.peek(), ipsec.ParseMode); ok {
+		r.next()
+		s.mode = mode
 	}
 	var err error
 	if s.src, s.dst, err = hosts(r); err != nil {
@@ -363,7 +369,7 @@ func (p *parser) saSettings(r *rule, s *saRule) error {
 // algorithms finds the rule's algorithms, or their defaults, and checks
 // that the rule gives the keys they need and no others.
 func (s *saRule) algorithms(r *rule) error {
-	if s.proto == "ah" {
+	if s.proto == policy.AH {
 		if s.enc != nil {
 			return r.errorf(*s.enc, "ah does not encrypt: it takes no enc")
 		}
@@ -448,7 +454,7 @@ func (p *parser) addSAs(r *rule, s *saRule) error {
 		return err
 	}
 	for _, pr := range ps {
-		sa := SA{
+		sa := policy.SA{
 			File: r.file, Line: s.first.line, Proto: s.proto, Mode: s.mode,
 			Src: pr.src.Addr(), Dst: pr.dst.Addr(), SPI: s.spiOut,
 			AuthKey: s.authKey.key(0), EncKey: s.encKey.key(0),
@@ -473,7 +479,7 @@ func (p *parser) addSAs(r *rule, s *saRule) error {
 	return nil
 }
 
-func (p *parser) addSA(r *rule, spi token, sa SA) error {
+func (p *parser) addSA(r *rule, spi token, sa policy.SA) error {
 	id := saID{sa.Proto, sa.Dst, sa.SPI}
 	if at, ok := p.saAt[id]; ok {
 		return r.errorf(spi, "%s has an SA %s to %s with SPI 0x%x already", at, sa.Proto, sa.Dst, sa.SPI)
@@ -505,19 +511,18 @@ func parseSPI(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-var flowTypes = []string{"require", "use", "acquire", "dontacq", "deny", "bypass"}
-
 func (p *parser) flow(r *rule) error {
 	first := r.next()
-	f := Flow{File: r.file, Line: first.line, Proto: "esp", Type: "require"}
-	if t := r.peek(); t.is("esp", "ah") {
-		f.Proto = r.next().text
-	} else if t.is("ipip", "ipcomp") {
+	f := policy.Flow{File: r.file, Line: first.line, Proto: policy.ESP, Type: policy.Require}
+	if proto, ok := word(r.peek(), policy.ParseProto); ok {
+		r.next()
+		f.Proto = proto
+	} else if t := r.peek(); t.is("ipip", "ipcomp") {
 		return r.errorf(t, "flow %s is not supported: gif's flows are esp or ah", t.text)
 	}
-	dir := ""
-	if t := r.peek(); t.is("in", "out") {
-		dir = r.next().text
+	dir, oneWay := word(r.peek(), policy.ParseDir)
+	if oneWay {
+		r.next()
 	}
 	if r.peek().is("proto") {
 		r.next()
@@ -553,10 +558,11 @@ func (p *parser) flow(r *rule) error {
 			peer = &a
 		case t.is("type"):
 			v := r.next()
-			if !v.is(flowTypes...) {
-				return r.errorf(v, "expected a type: %s", strings.Join(flowTypes, ", "))
+			typ, ok := word(v, policy.ParseFlowType)
+			if !ok {
+				return r.errorf(v, "expected a type: require, use, acquire, dontacq, deny, bypass")
 			}
-			f.Type = v.text
+			f.Type = typ
 		case t.is("local", "srcid", "dstid"):
 			return r.errorf(t, "%s is not supported", t.text)
 		default:
@@ -570,16 +576,16 @@ func (p *parser) flow(r *rule) error {
 	for _, pr := range ps {
 		out := f
 		out.Src, out.Dst, out.Dir = pr.src, pr.dst, dir
-		if dir == "" {
-			out.Dir = "out"
+		if !oneWay {
+			out.Dir = policy.Out
 		}
 		switch {
-		case f.Type == "deny" || f.Type == "bypass":
+		case !f.Type.Protects():
 		case peer != nil:
 			out.Peer = *peer
 		default:
 			remote, tok := out.Dst, dst.tok
-			if out.Dir == "in" {
+			if out.Dir == policy.In {
 				remote, tok = out.Src, src.tok
 			}
 			if !remote.IsSingleIP() {
@@ -588,9 +594,9 @@ func (p *parser) flow(r *rule) error {
 			out.Peer = remote.Addr()
 		}
 		p.cfg.Flows = append(p.cfg.Flows, out)
-		if dir == "" {
+		if !oneWay {
 			in := out
-			in.Src, in.Dst, in.Dir = out.Dst, out.Src, "in"
+			in.Src, in.Dst, in.Dir = out.Dst, out.Src, policy.In
 			p.cfg.Flows = append(p.cfg.Flows, in)
 		}
 	}

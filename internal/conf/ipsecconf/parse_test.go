@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
 )
 
 // fakeFiles are files by path: key files, included files, /etc/protocols.
@@ -67,25 +70,25 @@ func TestParseSeedExample(t *testing.T) {
 	enc1, enc2 := randomKey(t, 16), randomKey(t, 16)
 	files := fakeFiles{"auth1": keyFile(auth1), "auth2": keyFile(auth2), "enc1": keyFile(enc1), "enc2": keyFile(enc2)}
 	b1, b2 := addr("1.2.3.4"), addr("4.3.2.1")
-	sa := func(src, dst netip.Addr, spi uint32, authKey, encKey []byte) SA {
-		return SA{File: "ipsec.conf", Line: 1, Proto: "esp", Mode: "tunnel", Src: src, Dst: dst, SPI: spi,
+	sa := func(src, dst netip.Addr, spi uint32, authKey, encKey []byte) policy.SA {
+		return policy.SA{File: "ipsec.conf", Line: 1, Proto: policy.ESP, Mode: ipsec.Tunnel, Src: src, Dst: dst, SPI: spi,
 			Auth: "hmac-sha2-256", Enc: "aes", AuthKey: authKey, EncKey: encKey}
 	}
-	flow := func(dir string, src, dst, peer netip.Addr) Flow {
-		return Flow{File: "ipsec.conf", Line: 3, Proto: "esp", Dir: dir, IPProto: 97,
-			Src: netip.PrefixFrom(src, 32), Dst: netip.PrefixFrom(dst, 32), Peer: peer, Type: "require"}
+	flow := func(dir policy.Dir, src, dst, peer netip.Addr) policy.Flow {
+		return policy.Flow{File: "ipsec.conf", Line: 3, Proto: policy.ESP, Dir: dir, IPProto: 97,
+			Src: netip.PrefixFrom(src, 32), Dst: netip.PrefixFrom(dst, 32), Peer: peer, Type: policy.Require}
 	}
 	tests := []struct {
 		name, conf string
-		want       Config
+		want       policy.Config
 	}{
-		{"bridge1", bridge1Conf, Config{
-			SAs:   []SA{sa(b1, b2, 0x4242, auth1, enc1), sa(b2, b1, 0x4243, auth2, enc2)},
-			Flows: []Flow{flow("out", b1, b2, b2), flow("in", b2, b1, b2)},
+		{"bridge1", bridge1Conf, policy.Config{
+			SAs:   []policy.SA{sa(b1, b2, 0x4242, auth1, enc1), sa(b2, b1, 0x4243, auth2, enc2)},
+			Flows: []policy.Flow{flow(policy.Out, b1, b2, b2), flow(policy.In, b2, b1, b2)},
 		}},
-		{"bridge2", bridge2Conf, Config{
-			SAs:   []SA{sa(b2, b1, 0x4243, auth2, enc2), sa(b1, b2, 0x4242, auth1, enc1)},
-			Flows: []Flow{flow("out", b2, b1, b1), flow("in", b1, b2, b1)},
+		{"bridge2", bridge2Conf, policy.Config{
+			SAs:   []policy.SA{sa(b2, b1, 0x4243, auth2, enc2), sa(b1, b2, 0x4242, auth1, enc1)},
+			Flows: []policy.Flow{flow(policy.Out, b2, b1, b1), flow(policy.In, b1, b2, b1)},
 		}},
 	}
 	for _, tc := range tests {
@@ -107,11 +110,11 @@ func TestParseSeedDynamicKeying(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []IKE{{
-		File: "ipsec.conf", Line: 2, Start: "active", Proto: "esp", Mode: "tunnel", IPProto: 97,
+	want := []policy.IKE{{
+		File: "ipsec.conf", Line: 2, Start: policy.Active, Proto: policy.ESP, Mode: ipsec.Tunnel, IPProto: 97,
 		Src: prefix("1.2.3.4/32"), Dst: prefix("4.3.2.1/32"), Peer: addr("4.3.2.1"),
-		Main:  IKEPhase{Auth: "hmac-sha1", Enc: "aes", Group: "modp3072", Lifetime: time.Hour},
-		Quick: IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 20 * time.Minute},
+		Main:  policy.IKEPhase{Auth: "hmac-sha1", Enc: "aes", Group: "modp3072", Lifetime: time.Hour},
+		Quick: policy.IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 20 * time.Minute},
 	}}
 	if !reflect.DeepEqual(got.IKE, want) || len(got.SAs)+len(got.Flows) != 0 {
 		t.Errorf("Parse gives\n%+v\nwant\n%+v", *got, want)
@@ -121,33 +124,33 @@ func TestParseSeedDynamicKeying(t *testing.T) {
 func TestParseIKE(t *testing.T) {
 	tests := []struct {
 		conf string
-		want []IKE // File and Line aside
+		want []policy.IKE // File and Line aside
 	}{
 		// Every item, the ones after the hosts in another order than
 		// ipsecctl's.
 		{`ike passive esp transport proto tcp from 192.0.2.1 to 192.0.2.2 psk "a secret" srcid me@gif.example dstid peer.example quick group none enc aes-256-gcm lifetime 20m main auth hmac-sha2-256 enc aes-256 group grp14 lifetime 1H local 192.0.2.1`,
-			[]IKE{{Start: "passive", Proto: "esp", Mode: "transport", IPProto: 6,
+			[]policy.IKE{{Start: policy.Passive, Proto: policy.ESP, Mode: ipsec.Transport, IPProto: 6,
 				Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Local: addr("192.0.2.1"), Peer: addr("192.0.2.2"),
-				Main:  IKEPhase{Auth: "hmac-sha2-256", Enc: "aes-256", Group: "modp2048", Lifetime: time.Hour},
-				Quick: IKEPhase{Enc: "aes-256-gcm", Group: "none", Lifetime: 20 * time.Minute},
+				Main:  policy.IKEPhase{Auth: "hmac-sha2-256", Enc: "aes-256", Group: "modp2048", Lifetime: time.Hour},
+				Quick: policy.IKEPhase{Enc: "aes-256-gcm", Group: "none", Lifetime: 20 * time.Minute},
 				SrcID: "me@gif.example", DstID: "peer.example", PSK: "a secret"}}},
 		// Networks: the peer is given, or none (any peer).
 		{"ike dynamic from 192.0.2.0/24 to 198.51.100.0/24 peer 198.51.100.1 quick lifetime 30\n" +
 			"ike from { 192.0.2.0/24, 2001:db8::/32 } to any peer any rsa",
-			[]IKE{
-				{Start: "dynamic", Proto: "esp", Mode: "tunnel", Src: prefix("192.0.2.0/24"), Dst: prefix("198.51.100.0/24"),
+			[]policy.IKE{
+				{Start: policy.Dynamic, Proto: policy.ESP, Mode: ipsec.Tunnel, Src: prefix("192.0.2.0/24"), Dst: prefix("198.51.100.0/24"),
 					Peer: addr("198.51.100.1"), Main: defaultMain,
-					Quick: IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 30 * time.Second}},
-				{Start: "active", Proto: "esp", Mode: "tunnel", Src: prefix("192.0.2.0/24"), Dst: prefix("0.0.0.0/0"),
+					Quick: policy.IKEPhase{Auth: "hmac-sha2-256", Enc: "aes", Group: "modp3072", Lifetime: 30 * time.Second}},
+				{Start: policy.Active, Proto: policy.ESP, Mode: ipsec.Tunnel, Src: prefix("192.0.2.0/24"), Dst: prefix("0.0.0.0/0"),
 					Main: defaultMain, Quick: defaultQuick},
-				{Start: "active", Proto: "esp", Mode: "tunnel", Src: prefix("2001:db8::/32"), Dst: prefix("::/0"),
+				{Start: policy.Active, Proto: policy.ESP, Mode: ipsec.Tunnel, Src: prefix("2001:db8::/32"), Dst: prefix("::/0"),
 					Main: defaultMain, Quick: defaultQuick},
 			}},
 		// ah negotiates no encryption.
 		{"ike ah to 2001:db8::2 from 2001:db8::1 quick auth hmac-sha2-512",
-			[]IKE{{Start: "active", Proto: "ah", Mode: "tunnel", Src: prefix("2001:db8::1/128"), Dst: prefix("2001:db8::2/128"),
+			[]policy.IKE{{Start: policy.Active, Proto: policy.AH, Mode: ipsec.Tunnel, Src: prefix("2001:db8::1/128"), Dst: prefix("2001:db8::2/128"),
 				Peer: addr("2001:db8::2"), Main: defaultMain,
-				Quick: IKEPhase{Auth: "hmac-sha2-512", Group: "modp3072", Lifetime: 20 * time.Minute}}}},
+				Quick: policy.IKEPhase{Auth: "hmac-sha2-512", Group: "modp3072", Lifetime: 20 * time.Minute}}}},
 	}
 	for _, tc := range tests {
 		got, err := Parse("ipsec.conf", []byte(tc.conf), nil)
@@ -173,43 +176,43 @@ func TestParseSAs(t *testing.T) {
 	key := func(n int, b byte) []byte { k, _ := hex.DecodeString(hexKey(n, b)); return k }
 	tests := []struct {
 		conf string
-		want []SA // File and Line aside
+		want []policy.SA // File and Line aside
 	}{
 		// One way only: no second SPI or key.
-		{"esp from 192.0.2.1 to 192.0.2.2 spi 0x1000 authkey 0x" + a32 + " enckey " + a16, []SA{
-			{Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x1000,
+		{"esp from 192.0.2.1 to 192.0.2.2 spi 0x1000 authkey 0x" + a32 + " enckey " + a16, []policy.SA{
+			{Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x1000,
 				Auth: "hmac-sha2-256", Enc: "aes", AuthKey: key(32, 0xa1), EncKey: key(16, 0xa2)},
 		}},
 		// Both ways, inline keys, decimal SPIs, settings in another order.
 		{"esp transport from 2001:db8::1 to 2001:db8::2 spi 4096:4097 enckey 0X" + a16 + ":" + b16 +
-			" enc aes-128 authkey " + a32 + ":" + b32 + " auth hmac-sha2-256", []SA{
-			{Proto: "esp", Mode: "transport", Src: addr("2001:db8::1"), Dst: addr("2001:db8::2"), SPI: 4096,
+			" enc aes-128 authkey " + a32 + ":" + b32 + " auth hmac-sha2-256", []policy.SA{
+			{Proto: policy.ESP, Mode: ipsec.Transport, Src: addr("2001:db8::1"), Dst: addr("2001:db8::2"), SPI: 4096,
 				Auth: "hmac-sha2-256", Enc: "aes-128", AuthKey: key(32, 0xa1), EncKey: key(16, 0xa2)},
-			{Proto: "esp", Mode: "transport", Src: addr("2001:db8::2"), Dst: addr("2001:db8::1"), SPI: 4097,
+			{Proto: policy.ESP, Mode: ipsec.Transport, Src: addr("2001:db8::2"), Dst: addr("2001:db8::1"), SPI: 4097,
 				Auth: "hmac-sha2-256", Enc: "aes-128", AuthKey: key(32, 0xb1), EncKey: key(16, 0xb2)},
 		}},
 		// to ... from ..., octal SPI, AEAD without auth.
-		{"esp to 192.0.2.2 from 192.0.2.1 spi 010000 enc aes-256-gcm enckey " + hexKey(36, 7), []SA{
-			{Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0o10000,
+		{"esp to 192.0.2.2 from 192.0.2.1 spi 010000 enc aes-256-gcm enckey " + hexKey(36, 7), []policy.SA{
+			{Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0o10000,
 				Enc: "aes-256-gcm", EncKey: key(36, 7)},
 		}},
 		// ah, both ways.
-		{"ah from 192.0.2.1 to 192.0.2.2 spi 0x300:0x301 auth hmac-sha1 authkey " + hexKey(20, 1) + ":" + hexKey(20, 2), []SA{
-			{Proto: "ah", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x300,
+		{"ah from 192.0.2.1 to 192.0.2.2 spi 0x300:0x301 auth hmac-sha1 authkey " + hexKey(20, 1) + ":" + hexKey(20, 2), []policy.SA{
+			{Proto: policy.AH, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x300,
 				Auth: "hmac-sha1", AuthKey: key(20, 1)},
-			{Proto: "ah", Mode: "tunnel", Src: addr("192.0.2.2"), Dst: addr("192.0.2.1"), SPI: 0x301,
+			{Proto: policy.AH, Mode: ipsec.Tunnel, Src: addr("192.0.2.2"), Dst: addr("192.0.2.1"), SPI: 0x301,
 				Auth: "hmac-sha1", AuthKey: key(20, 2)},
 		}},
 		// null encryption takes no enckey; the satype esp is the default.
-		{"from 192.0.2.1 to 192.0.2.2 spi 0xffffffff enc null authkey " + a32, []SA{
-			{Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0xffffffff,
+		{"from 192.0.2.1 to 192.0.2.2 spi 0xffffffff enc null authkey " + a32, []policy.SA{
+			{Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0xffffffff,
 				Auth: "hmac-sha2-256", Enc: "null", AuthKey: key(32, 0xa1)},
 		}},
 		// A list: one SA each way per pair of the same family.
-		{"esp from 192.0.2.1 to { 192.0.2.2, 192.0.2.3 2001:db8::9 } spi 0x500 authkey " + a32 + " enckey " + a16, []SA{
-			{Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x500,
+		{"esp from 192.0.2.1 to { 192.0.2.2, 192.0.2.3 2001:db8::9 } spi 0x500 authkey " + a32 + " enckey " + a16, []policy.SA{
+			{Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.2"), SPI: 0x500,
 				Auth: "hmac-sha2-256", Enc: "aes", AuthKey: key(32, 0xa1), EncKey: key(16, 0xa2)},
-			{Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.0.2.3"), SPI: 0x500,
+			{Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.0.2.3"), SPI: 0x500,
 				Auth: "hmac-sha2-256", Enc: "aes", AuthKey: key(32, 0xa1), EncKey: key(16, 0xa2)},
 		}},
 	}
@@ -235,57 +238,57 @@ func TestParseFlows(t *testing.T) {
 	files := fakeFiles{"/etc/protocols": {data: "# names\nospf\t89\tOSPFIGP\t# open shortest path\nip 0 IP\nbad x\n", mode: 0o644}}
 	tests := []struct {
 		conf string
-		want []Flow // File and Line aside
+		want []policy.Flow // File and Line aside
 	}{
 		// ipsec.conf(5)'s examples.
-		{"flow esp from 192.168.3.14 to 192.168.3.100", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("192.168.3.14/32"), Dst: prefix("192.168.3.100/32"), Peer: addr("192.168.3.100"), Type: "require"},
-			{Proto: "esp", Dir: "in", Src: prefix("192.168.3.100/32"), Dst: prefix("192.168.3.14/32"), Peer: addr("192.168.3.100"), Type: "require"},
+		{"flow esp from 192.168.3.14 to 192.168.3.100", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("192.168.3.14/32"), Dst: prefix("192.168.3.100/32"), Peer: addr("192.168.3.100"), Type: policy.Require},
+			{Proto: policy.ESP, Dir: policy.In, Src: prefix("192.168.3.100/32"), Dst: prefix("192.168.3.14/32"), Peer: addr("192.168.3.100"), Type: policy.Require},
 		}},
-		{"flow esp in  from 192.168.3.100 to 192.168.3.14", []Flow{
-			{Proto: "esp", Dir: "in", Src: prefix("192.168.3.100/32"), Dst: prefix("192.168.3.14/32"), Peer: addr("192.168.3.100"), Type: "require"},
+		{"flow esp in  from 192.168.3.100 to 192.168.3.14", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.In, Src: prefix("192.168.3.100/32"), Dst: prefix("192.168.3.14/32"), Peer: addr("192.168.3.100"), Type: policy.Require},
 		}},
-		{"flow esp out from 192.168.7.0/24 to 192.168.8.0/24 peer 192.168.3.12", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("192.168.7.0/24"), Dst: prefix("192.168.8.0/24"), Peer: addr("192.168.3.12"), Type: "require"},
+		{"flow esp out from 192.168.7.0/24 to 192.168.8.0/24 peer 192.168.3.12", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("192.168.7.0/24"), Dst: prefix("192.168.8.0/24"), Peer: addr("192.168.3.12"), Type: policy.Require},
 		}},
 		// Defaults, the reverse flow, protocols by keyword, name and number.
-		{"flow proto ipip from 192.0.2.1 to 192.0.2.2 type use", []Flow{
-			{Proto: "esp", Dir: "out", IPProto: 4, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "use"},
-			{Proto: "esp", Dir: "in", IPProto: 4, Src: prefix("192.0.2.2/32"), Dst: prefix("192.0.2.1/32"), Peer: addr("192.0.2.2"), Type: "use"},
+		{"flow proto ipip from 192.0.2.1 to 192.0.2.2 type use", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, IPProto: 4, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Use},
+			{Proto: policy.ESP, Dir: policy.In, IPProto: 4, Src: prefix("192.0.2.2/32"), Dst: prefix("192.0.2.1/32"), Peer: addr("192.0.2.2"), Type: policy.Use},
 		}},
-		{"flow ah out proto ipv6 from 192.0.2.1 to 192.0.2.2", []Flow{
-			{Proto: "ah", Dir: "out", IPProto: 41, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "require"},
+		{"flow ah out proto ipv6 from 192.0.2.1 to 192.0.2.2", []policy.Flow{
+			{Proto: policy.AH, Dir: policy.Out, IPProto: 41, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Require},
 		}},
-		{"flow out proto 132 from 192.0.2.1 to 192.0.2.2", []Flow{
-			{Proto: "esp", Dir: "out", IPProto: 132, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "require"},
+		{"flow out proto 132 from 192.0.2.1 to 192.0.2.2", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, IPProto: 132, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Require},
 		}},
-		{`flow out proto "esp" from 192.0.2.1 to 192.0.2.2`, []Flow{
-			{Proto: "esp", Dir: "out", IPProto: 50, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "require"},
+		{`flow out proto "esp" from 192.0.2.1 to 192.0.2.2`, []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, IPProto: 50, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Require},
 		}},
-		{"flow out proto ospf from 192.0.2.1 to 192.0.2.2\nflow out proto OSPFIGP from 192.0.2.1 to 192.0.2.2", []Flow{
-			{Proto: "esp", Dir: "out", IPProto: 89, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "require"},
-			{Proto: "esp", Dir: "out", IPProto: 89, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: "require"},
+		{"flow out proto ospf from 192.0.2.1 to 192.0.2.2\nflow out proto OSPFIGP from 192.0.2.1 to 192.0.2.2", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, IPProto: 89, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Require},
+			{Proto: policy.ESP, Dir: policy.Out, IPProto: 89, Src: prefix("192.0.2.1/32"), Dst: prefix("192.0.2.2/32"), Peer: addr("192.0.2.2"), Type: policy.Require},
 		}},
 		// A /32 is one address; host bits are masked off.
 		{"flow out from 192.0.2.1/32 to 198.51.100.7/24", nil},
-		{"flow out from 192.0.2.1/24 to 198.51.100.7/32 type deny", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("192.0.2.0/24"), Dst: prefix("198.51.100.7/32"), Type: "deny"},
+		{"flow out from 192.0.2.1/24 to 198.51.100.7/32 type deny", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("192.0.2.0/24"), Dst: prefix("198.51.100.7/32"), Type: policy.Deny},
 		}},
 		// any is both families, each with the other side's own.
-		{"flow out from any to 2001:db8::/32 type bypass peer 2001:db8::1", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("::/0"), Dst: prefix("2001:db8::/32"), Type: "bypass"},
+		{"flow out from any to 2001:db8::/32 type bypass peer 2001:db8::1", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("::/0"), Dst: prefix("2001:db8::/32"), Type: policy.Bypass},
 		}},
-		{"flow in from any to any peer any type dontacq", []Flow{
-			{Proto: "esp", Dir: "in", Src: prefix("0.0.0.0/0"), Dst: prefix("0.0.0.0/0"), Type: "dontacq"},
-			{Proto: "esp", Dir: "in", Src: prefix("::/0"), Dst: prefix("::/0"), Type: "dontacq"},
+		{"flow in from any to any peer any type dontacq", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.In, Src: prefix("0.0.0.0/0"), Dst: prefix("0.0.0.0/0"), Type: policy.DontAcq},
+			{Proto: policy.ESP, Dir: policy.In, Src: prefix("::/0"), Dst: prefix("::/0"), Type: policy.DontAcq},
 		}},
-		{"flow from { 192.0.2.0 / 24 2001:db8::1 } to 2001:db8::2 type acquire", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("2001:db8::1/128"), Dst: prefix("2001:db8::2/128"), Peer: addr("2001:db8::2"), Type: "acquire"},
-			{Proto: "esp", Dir: "in", Src: prefix("2001:db8::2/128"), Dst: prefix("2001:db8::1/128"), Peer: addr("2001:db8::2"), Type: "acquire"},
+		{"flow from { 192.0.2.0 / 24 2001:db8::1 } to 2001:db8::2 type acquire", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("2001:db8::1/128"), Dst: prefix("2001:db8::2/128"), Peer: addr("2001:db8::2"), Type: policy.Acquire},
+			{Proto: policy.ESP, Dir: policy.In, Src: prefix("2001:db8::2/128"), Dst: prefix("2001:db8::1/128"), Peer: addr("2001:db8::2"), Type: policy.Acquire},
 		}},
 		// IPv6 through an IPv4 peer.
-		{"flow esp out from 2001:db8:1::/48 to 2001:db8:2::/48 peer 192.0.2.2", []Flow{
-			{Proto: "esp", Dir: "out", Src: prefix("2001:db8:1::/48"), Dst: prefix("2001:db8:2::/48"), Peer: addr("192.0.2.2"), Type: "require"},
+		{"flow esp out from 2001:db8:1::/48 to 2001:db8:2::/48 peer 192.0.2.2", []policy.Flow{
+			{Proto: policy.ESP, Dir: policy.Out, Src: prefix("2001:db8:1::/48"), Dst: prefix("2001:db8:2::/48"), Peer: addr("192.0.2.2"), Type: policy.Require},
 		}},
 	}
 	for _, tc := range tests {
@@ -364,13 +367,13 @@ flow out proto $lan_proto from $net.0/24 to "$net.9"
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{
-		SAs: []SA{{File: "ipsec.conf", Line: 7, Proto: "esp", Mode: "tunnel", Src: addr("192.0.2.1"), Dst: addr("192.168.3.12"),
+	want := policy.Config{
+		SAs: []policy.SA{{File: "ipsec.conf", Line: 7, Proto: policy.ESP, Mode: ipsec.Tunnel, Src: addr("192.0.2.1"), Dst: addr("192.168.3.12"),
 			SPI: 0x1000, Auth: "hmac-sha2-256", Enc: "aes", AuthKey: auth, EncKey: enc}},
-		Flows: []Flow{
-			{File: "ipsec.conf", Line: 3, Proto: "esp", Dir: "out", Src: prefix("192.168.7.0/24"), Dst: prefix("192.168.8.0/24"), Peer: addr("192.168.3.12"), Type: "require"},
-			{File: "ipsec.conf", Line: 3, Proto: "esp", Dir: "in", Src: prefix("192.168.8.0/24"), Dst: prefix("192.168.7.0/24"), Peer: addr("192.168.3.12"), Type: "require"},
-			{File: "ipsec.conf", Line: 9, Proto: "esp", Dir: "out", IPProto: 97, Src: prefix("192.0.2.0/24"), Dst: prefix("192.0.2.9/32"), Peer: addr("192.0.2.9"), Type: "require"},
+		Flows: []policy.Flow{
+			{File: "ipsec.conf", Line: 3, Proto: policy.ESP, Dir: policy.Out, Src: prefix("192.168.7.0/24"), Dst: prefix("192.168.8.0/24"), Peer: addr("192.168.3.12"), Type: policy.Require},
+			{File: "ipsec.conf", Line: 3, Proto: policy.ESP, Dir: policy.In, Src: prefix("192.168.8.0/24"), Dst: prefix("192.168.7.0/24"), Peer: addr("192.168.3.12"), Type: policy.Require},
+			{File: "ipsec.conf", Line: 9, Proto: policy.ESP, Dir: policy.Out, IPProto: 97, Src: prefix("192.0.2.0/24"), Dst: prefix("192.0.2.9/32"), Peer: addr("192.0.2.9"), Type: policy.Require},
 		},
 	}
 	if !reflect.DeepEqual(*c, want) {

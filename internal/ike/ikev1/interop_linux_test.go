@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gif/internal/ike/isakmp"
+	"gif/internal/ipsec"
 	"gif/internal/netns"
 	"gif/internal/netns/netnstest"
 )
@@ -139,7 +140,7 @@ func labPhase1() Phase1Config {
 // hosts with ipsecctl's defaults.
 func labQuick() Phase2Config {
 	return Phase2Config{Local: netip.PrefixFrom(labA, 32), Remote: netip.PrefixFrom(labB, 32), IPProto: 97,
-		Mode: "tunnel", Enc: "aes", Auth: "hmac-sha2-256", Group: "modp3072", Lifetime: 20 * time.Minute}
+		Mode: ipsec.Tunnel, Enc: "aes", Auth: "hmac-sha2-256", Group: "modp3072", Lifetime: 20 * time.Minute}
 }
 
 // TestStrongSwanInitiator: gif initiates Main Mode and Quick Mode with

@@ -10,14 +10,15 @@ import (
 
 	"gif/internal/ike/dh"
 	"gif/internal/ike/isakmp"
+	"gif/internal/ipsec"
 )
 
 // Phase2Config is what a Quick Mode negotiates: ESP for the flow between
 // Local and Remote, as an ike rule's quick settings name it.
 type Phase2Config struct {
 	Local, Remote netip.Prefix
-	IPProto       uint8  // 0 for any
-	Mode          string // "tunnel" or "transport"
+	IPProto       uint8 // 0 for any
+	Mode          ipsec.Mode
 	// Enc, Auth and Group are as ipsec.conf names them; Auth is "" for an
 	// AEAD Enc and Group "none" for no PFS.
 	Enc, Auth, Group string
@@ -86,7 +87,7 @@ func findESPAuth(name string) *espAuth {
 type ChildSA struct {
 	Local, Remote netip.Prefix
 	IPProto       uint8
-	Mode          string
+	Mode          ipsec.Mode
 	SPIIn, SPIOut uint32 // SPIIn is the one this side chose, the peer sends with
 	Enc, Auth     string // gif's ESP's names; Auth "" with an AEAD
 	EncKeyIn      []byte
@@ -159,7 +160,7 @@ func (q *Phase2) proposal() (*isakmp.SA, error) {
 // encap is the encapsulation mode of q's SAs: in UDP when phase 1 found a
 // NAT (RFC 3947 §5).
 func (q *Phase2) encap() uint16 {
-	transport := q.cfg.Mode == "transport"
+	transport := q.cfg.Mode == ipsec.Transport
 	switch {
 	case q.p1.Floats() && transport:
 		return isakmp.EncapUDPTransport

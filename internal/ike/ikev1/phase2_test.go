@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gif/internal/ike/isakmp"
+	"gif/internal/ipsec"
 )
 
 // seedQuick is the seed's phase 2 on bridge1 with ipsecctl's defaults:
@@ -16,7 +17,7 @@ import (
 func seedQuick() Phase2Config {
 	return Phase2Config{
 		Local: netip.PrefixFrom(bridge1, 32), Remote: netip.PrefixFrom(bridge2, 32), IPProto: 97,
-		Mode: "tunnel", Enc: "aes", Auth: "hmac-sha2-256", Group: "modp3072", Lifetime: 20 * time.Minute,
+		Mode: ipsec.Tunnel, Enc: "aes", Auth: "hmac-sha2-256", Group: "modp3072", Lifetime: 20 * time.Minute,
 	}
 }
 
@@ -80,7 +81,7 @@ func TestQuickMode(t *testing.T) {
 	}{
 		{"seed defaults", func(*Phase2Config) {}, "aes", "hmac-sha2-256", 16, 32},
 		{"no PFS, aes-256, sha2-512, transport", func(c *Phase2Config) {
-			c.Group, c.Enc, c.Auth, c.Mode = "none", "aes-256", "hmac-sha2-512", "transport"
+			c.Group, c.Enc, c.Auth, c.Mode = "none", "aes-256", "hmac-sha2-512", ipsec.Transport
 		}, "aes", "hmac-sha2-512", 32, 64},
 		{"aes-128-gcm, ecp256", func(c *Phase2Config) { c.Enc, c.Auth, c.Group = "aes-128-gcm", "", "ecp256" }, "aes-128-gcm", "", 20, 0},
 		{"aes-256-ctr, sha1, subnets", func(c *Phase2Config) {
@@ -132,7 +133,7 @@ func TestQuickModeFailures(t *testing.T) {
 		{"another PFS group", func(i, r *Phase2Config) { r.Group = "modp2048" }, isakmp.NotifyNoProposalChosen},
 		{"aes-256 against aes", func(i, r *Phase2Config) { i.Enc = "aes-256" }, isakmp.NotifyNoProposalChosen},
 		{"another auth", func(i, r *Phase2Config) { r.Auth = "hmac-sha1" }, isakmp.NotifyNoProposalChosen},
-		{"transport against tunnel", func(i, r *Phase2Config) { i.Mode = "transport" }, isakmp.NotifyNoProposalChosen},
+		{"transport against tunnel", func(i, r *Phase2Config) { i.Mode = ipsec.Transport }, isakmp.NotifyNoProposalChosen},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			i := seedQuick()
