@@ -2,12 +2,8 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 
 	"gif/internal/link"
 	"gif/internal/outer"
@@ -46,88 +42,10 @@ func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
 	return outer.Listen(family, proto)
 }
 
-// ListenIKE opens a UDP socket on port of every address of family, with
-// IP_PKTINFO (IPV6_PKTINFO): it tells the address a datagram came to, and
-// sends from the address asked for, which a route would not choose on a
-// host with several.
+// ListenIKE opens IKE's UDP socket of family on port (outer.ListenUDP).
 func (LinuxHost) ListenIKE(family int, port uint16) (IKEConn, error) {
-	network, any := "udp4", netip.IPv4Unspecified()
-	if family == 6 {
-		network, any = "udp6", netip.IPv6Unspecified()
-	}
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(any, port)))
-	if err != nil {
-		return nil, fmt.Errorf("listen for IKE: %w", err)
-	}
-	if family == 4 {
-		p := ipv4.NewPacketConn(c)
-		if err := p.SetControlMessage(ipv4.FlagDst, true); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("listen for IKE: IP_PKTINFO: %w", err)
-		}
-		return udpConn{c,
-			func(buf []byte) (int, net.IP, net.Addr, error) {
-				n, cm, src, err := p.ReadFrom(buf)
-				if cm == nil {
-					return n, nil, src, err
-				}
-				return n, cm.Dst, src, err
-			},
-			func(msg []byte, src net.IP, dst net.Addr) error {
-				var cm *ipv4.ControlMessage
-				if src != nil {
-					cm = &ipv4.ControlMessage{Src: src}
-				}
-				_, err := p.WriteTo(msg, cm, dst)
-				return err
-			}}, nil
-	}
-	p := ipv6.NewPacketConn(c)
-	if err := p.SetControlMessage(ipv6.FlagDst, true); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("listen for IKE: IPV6_RECVPKTINFO: %w", err)
-	}
-	return udpConn{c,
-		func(buf []byte) (int, net.IP, net.Addr, error) {
-			n, cm, src, err := p.ReadFrom(buf)
-			if cm == nil {
-				return n, nil, src, err
-			}
-			return n, cm.Dst, src, err
-		},
-		func(msg []byte, src net.IP, dst net.Addr) error {
-			var cm *ipv6.ControlMessage
-			if src != nil {
-				cm = &ipv6.ControlMessage{Src: src}
-			}
-			_, err := p.WriteTo(msg, cm, dst)
-			return err
-		}}, nil
+	return outer.ListenUDP(family, port)
 }
 
-// udpConn is an IKE socket: the control messages of its family are behind
-// read and write.
-type udpConn struct {
-	*net.UDPConn
-	read  func(buf []byte) (n int, dst net.IP, src net.Addr, err error)
-	write func(msg []byte, src net.IP, dst net.Addr) error
-}
-
-func (c udpConn) ReadFrom(buf []byte) (int, netip.AddrPort, netip.Addr, error) {
-	n, dst, src, err := c.read(buf)
-	if err != nil {
-		return 0, netip.AddrPort{}, netip.Addr{}, err
-	}
-	to, _ := netip.AddrFromSlice(dst)
-	return n, src.(*net.UDPAddr).AddrPort(), to.Unmap(), nil
-}
-
-func (c udpConn) WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error {
-	var src net.IP
-	if from.IsValid() {
-		src = from.AsSlice()
-	}
-	return c.write(msg, src, net.UDPAddrFromAddrPort(to))
-}
 func (LinuxHost) AddDomainRules(family, domain int) error { return link.AddDomainRules(family, domain) }
 func (LinuxHost) DelDomainRules(family, domain int) error { return link.DelDomainRules(family, domain) }
