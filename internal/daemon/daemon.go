@@ -43,16 +43,13 @@ type Daemon struct {
 	counters map[string]*tunnel.Counters
 	rules    map[domainRule]bool // the policy rules installed for tunneldomain
 
-	// What the data plane reads without locks.
-	ipTable    atomic.Pointer[tunnel.Table[*iface]] // gifs that carry IP
-	etherTable atomic.Pointer[tunnel.Table[*iface]] // bridged gifs, which carry EtherIP
-	local      atomic.Pointer[map[netip.Addr]bool]
-	sysctl     atomic.Pointer[tunnel.Sysctl]
-	conns      map[transportKey]outer.Conn
-	ipip       tunnel.IPIPCounters
-	etherip    tunnel.EtherIPCounters
-	esp        ipsec.SAD // the SAs, and espstat
-	policy     atomic.Pointer[spd]
+	// What the data plane reads without locks: the configuration it
+	// sees, replaced whole (guarded by mu), the transport and the counters.
+	view    atomic.Pointer[view]
+	conns   map[transportKey]outer.Conn
+	ipip    tunnel.IPIPCounters
+	etherip tunnel.EtherIPCounters
+	esp     ipsec.SAD // the SAs, and espstat
 	// seqReserved is the sequence number reserved for each SA, and
 	// seqUnstored whether the last try to store reservations failed
 	// (both guarded by mu); see ipsec_seq.go.
@@ -127,8 +124,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 				"file", d.statePath, "err", err)
 		}
 	}
+	d.view.Store(&view{sysctl: &saved.Sysctl})
 	d.refreshLocal()
-	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
 	if err := d.openTransport(); err != nil {
 		d.Close()
@@ -141,7 +138,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
 	}
 	d.state = saved
-	d.sysctl.Store(&saved.Sysctl)
+	d.publishSysctl(&saved.Sysctl)
 	d.publish()
 	if err := d.restoreIPsec(); err != nil {
 		d.Close()
@@ -181,9 +178,9 @@ func (d *Daemon) openTransport() error {
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
 	return d.host.WatchAddrs(ctx, func() {
-		d.refreshLocal()
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		d.refreshLocal()
 		d.updateRunning()
 	})
 }
@@ -309,7 +306,7 @@ func (d *Daemon) Sysctl(names []string) ([]SysctlValue, error) {
 	if len(names) == 0 {
 		names = tunnel.SysctlNames()
 	}
-	s := d.sysctl.Load()
+	s := d.view.Load().sysctl
 	out := make([]SysctlValue, 0, len(names))
 	for _, name := range names {
 		v, err := s.Get(name)
@@ -341,7 +338,7 @@ func (d *Daemon) commit(next tunnel.State) error {
 		return err
 	}
 	d.state = next
-	d.sysctl.Store(&next.Sysctl)
+	d.publishSysctl(&next.Sysctl)
 	d.publish()
 	if len(d.counters) > len(next.Interfaces) {
 		kept := configsByName(next)
@@ -417,7 +414,7 @@ func (d *Daemon) countersOf(name string) *tunnel.Counters {
 
 // IsLocal reports whether addr is one of this host's addresses.
 func (d *Daemon) IsLocal(addr netip.Addr) bool {
-	return (*d.local.Load())[addr]
+	return d.view.Load().local[addr]
 }
 
 func (d *Daemon) refreshLocal() {
@@ -429,7 +426,7 @@ func (d *Daemon) refreshLocal() {
 	for _, a := range addrs {
 		set[a] = true
 	}
-	d.local.Store(&set)
+	d.change(func(v *view) { v.local = set })
 }
 
 // updateRunning sets each interface's RUNNING flag: up, with a tunnel whose
@@ -481,8 +478,17 @@ func (d *Daemon) publish() {
 		}
 	}
 	config := func(i *iface) *tunnel.Config { return i.cfg.Load() }
-	d.ipTable.Store(tunnel.NewTable(ip, config))
-	d.etherTable.Store(tunnel.NewTable(ether, config))
+	d.change(func(v *view) { v.ipTable, v.etherTable = tunnel.NewTable(ip, config), tunnel.NewTable(ether, config) })
+}
+
+func (d *Daemon) publishSysctl(s *tunnel.Sysctl) { d.change(func(v *view) { v.sysctl = s }) }
+
+// change publishes a new view: the current one with what set changes. The
+// callers hold mu, or run before the daemon serves (New).
+func (d *Daemon) change(set func(*view)) {
+	next := *d.view.Load()
+	set(&next)
+	d.view.Store(&next)
 }
 
 // Ping says which daemon answers.

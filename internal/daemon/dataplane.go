@@ -173,7 +173,7 @@ func (ifc *iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 	}
 	cfg := ifc.cfg.Load()
 	running := ifc.running.Load()
-	pol := ifc.d.policy.Load()
+	pol := ifc.d.view.Load().policy
 	b.v4, b.v6, b.eth = b.v4[:0], b.v6[:0], b.eth[:0]
 	b.esp.reset()
 	for i := range n {
@@ -340,16 +340,16 @@ type delivery struct {
 	bufs [][]byte
 }
 
-// view is the configuration one received batch sees, loaded once for the
-// batch.
+// view is everything of the configuration the packet path reads,
+// immutable once published: a received batch or a send loaded once for
+// the batch sees one consistent configuration. The daemon publishes a new
+// view on each change.
 type view struct {
-	ipTable, etherTable *tunnel.Table[*iface]
-	sysctl              *tunnel.Sysctl
-	policy              *spd // nil without IPsec rules
-}
-
-func (d *Daemon) view() view {
-	return view{ipTable: d.ipTable.Load(), etherTable: d.etherTable.Load(), sysctl: d.sysctl.Load(), policy: d.policy.Load()}
+	ipTable    *tunnel.Table[*iface] // gifs that carry IP
+	etherTable *tunnel.Table[*iface] // bridged gifs, which carry EtherIP
+	local      map[netip.Addr]bool   // this host's addresses
+	sysctl     *tunnel.Sysctl
+	policy     *spd // nil without IPsec rules
 }
 
 // startReceiving starts the receive loop of conn, a transport of protocol
@@ -398,10 +398,10 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffe
 // claim to their devices. It returns deliveries, emptied, to keep their
 // memory for the next batch.
 func (d *Daemon) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []delivery) []delivery {
-	v := d.view()
+	v := d.view.Load()
 	deliveries = resetDeliveries(deliveries)
 	for i := range pkts {
-		deliveries = d.claim(&v, proto, &pkts[i], deliveries)
+		deliveries = d.claim(v, proto, &pkts[i], deliveries)
 	}
 	for _, dl := range deliveries {
 		d.deliver(dl)
@@ -476,7 +476,7 @@ func (d *Daemon) claimIP(v *view, proto uint8, protected bool, p *outer.Packet, 
 		ifc.counters.IErrors.Add(1)
 		return ds
 	}
-	if v.sysctl.IPIPAllow != 2 && d.IsLocal(innerSource(inner)) {
+	if v.sysctl.IPIPAllow != 2 && v.local[innerSource(inner)] {
 		d.ipip.Spoof.Add(1)
 		ifc.counters.IErrors.Add(1)
 		return ds

@@ -56,5 +56,5 @@ func (d *Daemon) SetRelease(delay time.Duration, release func()) {
 func (d *Daemon) RenewSeqReservations() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.reserveSeq(d.policy.Load().sas, true)
+	d.reserveSeq(d.view.Load().policy.sas, true)
 }

@@ -215,7 +215,7 @@ func (in ikeInstaller) Remove(local, peer netip.Addr, c *ikev1.ChildSA) {
 func (in ikeInstaller) apply() {
 	d := in.d
 	var cfg policy.Config
-	if pol := d.policy.Load(); pol != nil {
+	if pol := d.view.Load().policy; pol != nil {
 		cfg = pol.config
 	}
 	if err := d.usePolicy(cfg); err != nil {

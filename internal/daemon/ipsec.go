@@ -301,7 +301,7 @@ func (d *Daemon) loadIPsec(cfg policy.Config, save bool) error {
 		}
 	}
 	d.skipSent(pol.sas)
-	prev := d.policy.Load()
+	prev := d.view.Load().policy
 	if err := d.install(pol); err != nil {
 		if pending != nil {
 			pending.Discard()
@@ -350,7 +350,7 @@ func (d *Daemon) install(pol *spd) error {
 	if len(pol.config.SAs)+len(pol.config.Flows)+len(pol.config.IKE) == 0 {
 		pol = nil
 	}
-	d.policy.Store(pol)
+	d.change(func(v *view) { v.policy = pol })
 	return nil
 }
 
@@ -360,7 +360,7 @@ func (d *Daemon) DeleteIPsec(cfg policy.Config) (IPsecStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var cur policy.Config
-	if pol := d.policy.Load(); pol != nil {
+	if pol := d.view.Load().policy; pol != nil {
 		cur = pol.config
 	}
 	var next policy.Config
@@ -420,7 +420,7 @@ func (d *Daemon) IPsec() IPsecStatus {
 func (d *Daemon) ipsecStatus() IPsecStatus {
 	var st IPsecStatus
 	st.IKE = d.ike.Status()
-	pol := d.policy.Load()
+	pol := d.view.Load().policy
 	if pol == nil {
 		return st
 	}

@@ -83,7 +83,7 @@ func (d *Daemon) keepSeqReserved(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			d.mu.Lock()
-			if pol := d.policy.Load(); pol != nil {
+			if pol := d.view.Load().policy; pol != nil {
 				d.reserveSeq(pol.sas, false)
 			}
 			d.mu.Unlock()
