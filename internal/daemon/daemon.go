@@ -43,13 +43,7 @@ type Daemon struct {
 	counters map[string]*tunnel.Counters
 	rules    map[domainRule]bool // the policy rules installed for tunneldomain
 
-	// What the data plane reads without locks: the configuration it
-	// sees, replaced whole (guarded by mu), the transport and the counters.
-	view    atomic.Pointer[view]
-	conns   map[transportKey]outer.Conn
-	ipip    tunnel.IPIPCounters
-	etherip tunnel.EtherIPCounters
-	esp     ipsec.SAD // the SAs, and espstat
+	plane // the packet path; the daemon publishes its view under mu
 	// seqReserved is the sequence number reserved for each SA, and
 	// seqUnstored whether the last try to store reservations failed
 	// (both guarded by mu); see ipsec_seq.go.
@@ -102,7 +96,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		counters:  make(map[string]*tunnel.Counters),
 		stop:      make(chan struct{}),
 		rules:     make(map[domainRule]bool),
-		conns:     make(map[transportKey]outer.Conn),
+		plane:     plane{conns: make(map[transportKey]outer.Conn)},
 		ikeConns:  make(map[int]IKEConn),
 		natConns:  make(map[int]*natConn),
 
@@ -112,6 +106,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
+	d.plane.log = d.log
 	var saved tunnel.State
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)

@@ -53,7 +53,7 @@ func init() {
 // has a TAP device and carries Ethernet frames in EtherIP; otherwise it has
 // a TUN device and carries IP packets.
 type iface struct {
-	d          *Daemon
+	dp         *plane
 	dev        link.Device
 	ether      bool
 	cfg        atomic.Pointer[tunnel.Config]
@@ -67,8 +67,8 @@ type iface struct {
 	done       chan struct{}
 }
 
-func newIface(dev link.Device, d *Daemon, ether bool, counters *tunnel.Counters) *iface {
-	ifc := &iface{d: d, dev: dev, ether: ether, counters: counters, done: make(chan struct{})}
+func newIface(dev link.Device, dp *plane, ether bool, counters *tunnel.Counters) *iface {
+	ifc := &iface{dp: dp, dev: dev, ether: ether, counters: counters, done: make(chan struct{})}
 	ifc.cfg.Store(&tunnel.Config{})
 	go ifc.encapsulate()
 	return ifc
@@ -173,14 +173,14 @@ func (ifc *iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 	}
 	cfg := ifc.cfg.Load()
 	running := ifc.running.Load()
-	pol := ifc.d.view.Load().policy
+	pol := ifc.dp.view.Load().policy
 	b.v4, b.v6, b.eth = b.v4[:0], b.v6[:0], b.eth[:0]
 	b.esp.reset()
 	for i := range n {
 		payload := bufs[i][headroom : headroom+sizes[i]]
 		if !running {
 			if !cfg.HasTunnel() {
-				ifc.d.ipip.Unspec.Add(1)
+				ifc.dp.ipip.Unspec.Add(1)
 			}
 			ifc.counters.OErrors.Add(1)
 			continue
@@ -210,7 +210,7 @@ func (ifc *iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		proto := o.Proto
 		if pol != nil {
 			var ok bool
-			if p, off, proto, ok = ifc.d.protect(pol, p, off, proto); !ok {
+			if p, off, proto, ok = ifc.dp.protect(pol, p, off, proto); !ok {
 				ifc.counters.OErrors.Add(1)
 				continue
 			}
@@ -281,7 +281,7 @@ func (ifc *iface) loops(cfg *tunnel.Config, payload []byte) bool {
 	}
 	ifc.counters.Drops[tunnel.DropLoop].Add(1)
 	if ifc.loopLogged.CompareAndSwap(false, true) {
-		ifc.d.log.Warn("routing loop: the tunnel's outer route leads back into it; dropping such packets",
+		ifc.dp.log.Warn("routing loop: the tunnel's outer route leads back into it; dropping such packets",
 			"interface", cfg.Name, "src", cfg.Src, "dst", cfg.Dst)
 	}
 	return true
@@ -294,23 +294,23 @@ func (ifc *iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 	if len(pkts) == 0 {
 		return
 	}
-	conn := ifc.d.conns[transportKey{family(cfg.Src), proto}]
+	conn := ifc.dp.conns[transportKey{family(cfg.Src), proto}]
 	sent := 0
 	if conn != nil {
 		var err error
 		sent, err = conn.Send(pkts, offset)
-		if err != nil && ifc.d.debugging() {
-			ifc.d.log.Debug("send", "interface", cfg.Name, "err", err)
+		if err != nil && ifc.dp.debugging() {
+			ifc.dp.log.Debug("send", "interface", cfg.Name, "err", err)
 		}
 	}
 	header := 0
 	var packets, bytes *atomic.Uint64 // espstat is counted by Seal
 	switch proto {
 	case wire.ProtoIPv4, wire.ProtoIPv6:
-		packets, bytes = &ifc.d.ipip.OPackets, &ifc.d.ipip.OBytes
+		packets, bytes = &ifc.dp.ipip.OPackets, &ifc.dp.ipip.OBytes
 	case wire.ProtoEtherIP:
 		header = wire.EtherIPHeaderLen
-		packets, bytes = &ifc.d.etherip.OPackets, &ifc.d.etherip.OBytes
+		packets, bytes = &ifc.dp.etherip.OPackets, &ifc.dp.etherip.OBytes
 	}
 	for i, p := range pkts {
 		if i >= sent {
@@ -355,21 +355,21 @@ type view struct {
 // startReceiving starts the receive loop of conn, a transport of protocol
 // proto, with buffers made once for the loop's life, outside the heap
 // (outer.RecvBuffers).
-func (d *Daemon) startReceiving(conn outer.Conn, proto uint8) error {
+func (dp *plane) startReceiving(conn outer.Conn, proto uint8) error {
 	bufs, err := outer.NewRecvBuffers(conn.BatchSize(), bufSize)
 	if err != nil {
 		return fmt.Errorf("receive protocol %d: %w", proto, err)
 	}
-	go d.receiveLoop(conn, proto, bufs)
+	go dp.receiveLoop(conn, proto, bufs)
 	return nil
 }
 
 // receiveLoop reads batches of outer packets into bufs until conn closes,
 // hands each batch to receiveBatch, and frees bufs.
-func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffers) {
+func (dp *plane) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffers) {
 	defer func() {
 		if err := bufs.Free(); err != nil {
-			d.log.Warn("receive loop ended", "proto", proto, "err", err)
+			dp.log.Warn("receive loop ended", "proto", proto, "err", err)
 		}
 	}()
 	pkts := make([]outer.Packet, len(bufs.Bufs))
@@ -383,13 +383,13 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffe
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if d.debugging() {
-				d.log.Debug("receive", "proto", proto, "err", err)
+			if dp.debugging() {
+				dp.log.Debug("receive", "proto", proto, "err", err)
 			}
 			time.Sleep(errorPause)
 			continue
 		}
-		deliveries = d.receiveBatch(proto, pkts[:n], deliveries)
+		deliveries = dp.receiveBatch(proto, pkts[:n], deliveries)
 	}
 }
 
@@ -397,14 +397,14 @@ func (d *Daemon) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBuffe
 // whose payload starts at the headroom, and writes those that interfaces
 // claim to their devices. It returns deliveries, emptied, to keep their
 // memory for the next batch.
-func (d *Daemon) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []delivery) []delivery {
-	v := d.view.Load()
+func (dp *plane) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []delivery) []delivery {
+	v := dp.view.Load()
 	deliveries = resetDeliveries(deliveries)
 	for i := range pkts {
-		deliveries = d.claim(v, proto, &pkts[i], deliveries)
+		deliveries = dp.claim(v, proto, &pkts[i], deliveries)
 	}
 	for _, dl := range deliveries {
-		d.deliver(dl)
+		dp.deliver(dl)
 	}
 	return deliveries
 }
@@ -412,35 +412,35 @@ func (d *Daemon) receiveBatch(proto uint8, pkts []outer.Packet, deliveries []del
 // claim counts one received packet and adds it to the deliveries of its
 // interface, or drops it. It is one static call per protocol, so that
 // nothing of the batch's view escapes to the heap.
-func (d *Daemon) claim(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
+func (dp *plane) claim(v *view, proto uint8, p *outer.Packet, ds []delivery) []delivery {
 	switch proto {
 	case wire.ProtoEtherIP:
-		return d.claimEtherIP(v, false, p, ds)
+		return dp.claimEtherIP(v, false, p, ds)
 	case ipsec.ProtoESP, protoESPInUDP:
-		return d.claimESP(v, p, ds)
+		return dp.claimESP(v, p, ds)
 	}
-	return d.claimIP(v, proto, false, p, ds)
+	return dp.claimIP(v, proto, false, p, ds)
 }
 
 // debugging reports whether debug messages are logged. The packet path
 // asks before logging a drop, so that with debugging off a drop builds no
 // log arguments: boxing them allocates.
-func (d *Daemon) debugging() bool {
-	return d.log.Enabled(context.Background(), slog.LevelDebug)
+func (dp *plane) debugging() bool {
+	return dp.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // deliver writes one interface's share of a batch to its device: IP packets
 // at the headroom, Ethernet frames after their EtherIP header.
-func (d *Daemon) deliver(dl delivery) {
-	offset, qfull := headroom, &d.ipip.QFull
+func (dp *plane) deliver(dl delivery) {
+	offset, qfull := headroom, &dp.ipip.QFull
 	if dl.ifc.ether {
-		offset, qfull = headroom+wire.EtherIPHeaderLen, &d.etherip.QFull
+		offset, qfull = headroom+wire.EtherIPHeaderLen, &dp.etherip.QFull
 	}
 	if _, err := dl.ifc.dev.Write(dl.bufs, offset); err != nil {
 		qfull.Add(1)
 		dl.ifc.counters.IErrors.Add(1)
-		if d.debugging() {
-			d.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
+		if dp.debugging() {
+			dp.log.Debug("write to device", "interface", dl.ifc.dev.Name(), "err", err)
 		}
 	}
 }
@@ -449,17 +449,17 @@ func (d *Daemon) deliver(dl delivery) {
 // headroom: the gif of its exact address pair receives it, after the
 // checks of OpenBSD's ipip_input, each counted in ipipstat. One that came
 // without ESP although an IPsec flow requires it is dropped.
-func (d *Daemon) claimIP(v *view, proto uint8, protected bool, p *outer.Packet, ds []delivery) []delivery {
-	if !protected && d.inClear(v, p, proto) {
+func (dp *plane) claimIP(v *view, proto uint8, protected bool, p *outer.Packet, ds []delivery) []delivery {
+	if !protected && dp.inClear(v, p, proto) {
 		return ds
 	}
-	d.ipip.IPackets.Add(1)
-	d.ipip.IBytes.Add(uint64(p.Size))
+	dp.ipip.IPackets.Add(1)
+	dp.ipip.IBytes.Add(uint64(p.Size))
 	ifc, ok := v.ipTable.Lookup(p.Dst, p.Src)
 	if !ok {
 		// Unclaimed: with net.inet.ipip.allow 0 OpenBSD drops it by
 		// policy; gif has no catch-all device to hand it to either way.
-		d.ipip.PDrops.Add(1)
+		dp.ipip.PDrops.Add(1)
 		return ds
 	}
 	cfg := ifc.cfg.Load()
@@ -468,16 +468,16 @@ func (d *Daemon) claimIP(v *view, proto uint8, protected bool, p *outer.Packet, 
 	if drop != tunnel.DropNone {
 		switch drop {
 		case tunnel.DropShort:
-			d.ipip.HDrops.Add(1)
+			dp.ipip.HDrops.Add(1)
 		case tunnel.DropFamily:
-			d.ipip.Family.Add(1)
+			dp.ipip.Family.Add(1)
 		}
 		ifc.counters.Drops[drop].Add(1)
 		ifc.counters.IErrors.Add(1)
 		return ds
 	}
 	if v.sysctl.IPIPAllow != 2 && v.local[innerSource(inner)] {
-		d.ipip.Spoof.Add(1)
+		dp.ipip.Spoof.Add(1)
 		ifc.counters.IErrors.Add(1)
 		return ds
 	}

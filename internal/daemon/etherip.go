@@ -10,31 +10,31 @@ import (
 // headroom, with OpenBSD's checks in OpenBSD's order (etherip_input), each
 // counted in etheripstat. A packet IPsec protected needs no
 // net.inet.etherip.allow, as gif(4) says.
-func (d *Daemon) claimEtherIP(v *view, protected bool, p *outer.Packet, ds []delivery) []delivery {
-	if !protected && d.inClear(v, p, wire.ProtoEtherIP) {
+func (dp *plane) claimEtherIP(v *view, protected bool, p *outer.Packet, ds []delivery) []delivery {
+	if !protected && dp.inClear(v, p, wire.ProtoEtherIP) {
 		return ds
 	}
 	if v.sysctl.EtherIPAllow == 0 && !protected {
-		d.etherip.PDrops.Add(1)
+		dp.etherip.PDrops.Add(1)
 		return ds
 	}
-	d.etherip.IPackets.Add(1)
+	dp.etherip.IPackets.Add(1)
 	payload := p.Buf[headroom : headroom+p.Size]
 	if _, drop := tunnel.DecapEtherIP(payload); drop != tunnel.DropNone {
 		if drop == tunnel.DropShort {
-			d.etherip.HDrops.Add(1)
+			dp.etherip.HDrops.Add(1)
 		} else {
-			d.etherip.ADrops.Add(1)
+			dp.etherip.ADrops.Add(1)
 		}
 		return ds
 	}
 	ifc, ok := v.etherTable.Lookup(p.Dst, p.Src)
 	if !ok {
-		d.etherip.NoIfDrops.Add(1)
+		dp.etherip.NoIfDrops.Add(1)
 		return ds
 	}
 	frame := uint64(p.Size - wire.EtherIPHeaderLen)
-	d.etherip.IBytes.Add(frame)
+	dp.etherip.IBytes.Add(frame)
 	ifc.counters.IPackets.Add(1)
 	ifc.counters.IBytes.Add(frame)
 	return addDelivery(ds, ifc, p.Buf[:headroom+p.Size])

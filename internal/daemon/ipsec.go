@@ -159,7 +159,7 @@ func (p *spd) requires(src, dst netip.Addr, proto uint8) bool {
 // starts at off: it returns p unchanged when no flow covers it, or p turned
 // into an ESP packet (protocol 50, to the SA's peer) and the offset where
 // it starts now; ok is false when the packet must be dropped.
-func (d *Daemon) protect(pol *spd, p outer.Packet, off int, proto uint8) (outer.Packet, int, uint8, bool) {
+func (dp *plane) protect(pol *spd, p outer.Packet, off int, proto uint8) (outer.Packet, int, uint8, bool) {
 	f := pol.outbound(p.Src, p.Dst, proto)
 	switch {
 	case f == nil || f.Type == policy.Bypass:
@@ -181,8 +181,8 @@ func (d *Daemon) protect(pol *spd, p outer.Packet, off int, proto uint8) (outer.
 	}
 	start, length, err := pol.sad.Seal(sa, p.Buf, off, n, next)
 	if err != nil {
-		if d.debugging() {
-			d.log.Debug("ESP seal", "spi", sa.SPI(), "err", err)
+		if dp.debugging() {
+			dp.log.Debug("ESP seal", "spi", sa.SPI(), "err", err)
 		}
 		return p, off, proto, false
 	}
@@ -218,11 +218,11 @@ func ttlOr64(ttl uint8) uint8 {
 
 // claimESP opens an ESP packet with its SA and hands what it carried to
 // the IP-in-IP or EtherIP input path, marked as protected.
-func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
-	sa, start, length, next, err := d.esp.Open(p.Buf, headroom, p.Size, p.Dst)
+func (dp *plane) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
+	sa, start, length, next, err := dp.esp.Open(p.Buf, headroom, p.Size, p.Dst)
 	if err != nil {
-		if d.debugging() {
-			d.log.Debug("ESP open", "src", p.Src, "err", err)
+		if dp.debugging() {
+			dp.log.Debug("ESP open", "src", p.Src, "err", err)
 		}
 		return ds
 	}
@@ -234,7 +234,7 @@ func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
 		case wire.ProtoIPv4:
 			ip, err := wire.CheckIPv4(p.Buf[start : start+length])
 			if err != nil {
-				d.esp.Counters.HDrops.Add(1)
+				dp.esp.Counters.HDrops.Add(1)
 				return ds
 			}
 			src, dst, tos, next, hdr = ip.Src(), ip.Dst(), ip.TOS(), ip.Protocol(), ip.HeaderLen()
@@ -242,13 +242,13 @@ func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
 		case wire.ProtoIPv6:
 			ip, err := wire.CheckIPv6(p.Buf[start : start+length])
 			if err != nil {
-				d.esp.Counters.HDrops.Add(1)
+				dp.esp.Counters.HDrops.Add(1)
 				return ds
 			}
 			src, dst, tos, next, hdr = ip.Src(), ip.Dst(), ip.TrafficClass(), ip.NextHeader(), wire.IPv6HeaderLen
 			length = len(ip)
 		default:
-			d.esp.Counters.PDrops.Add(1)
+			dp.esp.Counters.PDrops.Add(1)
 			return ds
 		}
 		start, length = start+hdr, length-hdr
@@ -258,21 +258,21 @@ func (d *Daemon) claimESP(v *view, p *outer.Packet, ds []delivery) []delivery {
 	p.Size, p.Src, p.Dst, p.TOS = length, src, dst, tos
 	switch next {
 	case wire.ProtoIPv4, wire.ProtoIPv6:
-		return d.claimIP(v, next, true, p, ds)
+		return dp.claimIP(v, next, true, p, ds)
 	case wire.ProtoEtherIP:
-		return d.claimEtherIP(v, true, p, ds)
+		return dp.claimEtherIP(v, true, p, ds)
 	}
-	d.esp.Counters.PDrops.Add(1) // ESP for something gif does not carry
+	dp.esp.Counters.PDrops.Add(1) // ESP for something gif does not carry
 	return ds
 }
 
 // inClear reports, and counts, a packet that arrived without ESP although
 // an incoming flow requires it.
-func (d *Daemon) inClear(v *view, p *outer.Packet, proto uint8) bool {
+func (dp *plane) inClear(v *view, p *outer.Packet, proto uint8) bool {
 	if v.policy == nil || !v.policy.requires(p.Src, p.Dst, proto) {
 		return false
 	}
-	d.esp.Counters.PDrops.Add(1)
+	dp.esp.Counters.PDrops.Add(1)
 	return true
 }
 

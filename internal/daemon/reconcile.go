@@ -70,7 +70,7 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 		if err != nil {
 			return err
 		}
-		ifc = newIface(dev, d, ether, d.countersOf(c.Name))
+		ifc = newIface(dev, &d.plane, ether, d.countersOf(c.Name))
 		d.ifaces[c.Name] = ifc
 	}
 	fresh := force || !exists || old == nil
