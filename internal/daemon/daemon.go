@@ -43,7 +43,7 @@ type Daemon struct {
 	counters map[string]*tunnel.Counters
 	rules    map[domainRule]bool // the policy rules installed for tunneldomain
 
-	plane *dataplane.Userspace // the packet path; the daemon publishes its view under mu
+	plane dataplane.Plane // the packet path; the daemon publishes its view under mu
 	// seqReserved is the sequence number reserved for each SA, and
 	// seqUnstored whether the last try to store reservations failed
 	// (both guarded by mu); see ipsec_seq.go.

@@ -17,7 +17,9 @@ const BufSize = dataplane.BufSize
 
 // NewReceiver returns a receive loop of d's data plane without its socket:
 // the benchmarks hand it batches.
-func (d *Daemon) NewReceiver(proto uint8) *dataplane.Receiver { return d.plane.NewReceiver(proto) }
+func (d *Daemon) NewReceiver(proto uint8) *dataplane.Receiver {
+	return d.plane.(*dataplane.Userspace).NewReceiver(proto)
+}
 
 // SendOnce reads one batch from the device of the gif called name and
 // sends what it read, as the gif's send loop does once its device is
