@@ -1,6 +1,6 @@
 // Package daemon owns one network namespace's gif interfaces: it applies
 // configuration to the tunnel model and to Linux, keeps the state on disk
-// and runs the data plane between the devices and the outer transport.
+// and drives the data plane (internal/dataplane) through dataplane.Plane.
 package daemon
 
 import (
