@@ -1,6 +1,6 @@
 // Package daemon owns one network namespace's gif interfaces: it applies
 // configuration to the tunnel model and to Linux, keeps the state on disk
-// and runs the data plane between the devices and the outer transport.
+// and drives the data plane (internal/dataplane) through dataplane.Plane.
 package daemon
 
 import (
@@ -18,10 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gif/internal/dataplane"
 	"gif/internal/ike"
 	"gif/internal/ipsec"
 	"gif/internal/ipsec/policy"
-	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/tunnel"
 	"gif/internal/wire"
@@ -43,16 +43,7 @@ type Daemon struct {
 	counters map[string]*tunnel.Counters
 	rules    map[domainRule]bool // the policy rules installed for tunneldomain
 
-	// What the data plane reads without locks.
-	ipTable    atomic.Pointer[tunnel.Table[*iface]] // gifs that carry IP
-	etherTable atomic.Pointer[tunnel.Table[*iface]] // bridged gifs, which carry EtherIP
-	local      atomic.Pointer[map[netip.Addr]bool]
-	sysctl     atomic.Pointer[tunnel.Sysctl]
-	conns      map[transportKey]outer.Conn
-	ipip       tunnel.IPIPCounters
-	etherip    tunnel.EtherIPCounters
-	esp        ipsec.SAD // the SAs, and espstat
-	policy     atomic.Pointer[spd]
+	plane dataplane.Plane // the packet path; the daemon publishes its view under mu
 	// seqReserved is the sequence number reserved for each SA, and
 	// seqUnstored whether the last try to store reservations failed
 	// (both guarded by mu); see ipsec_seq.go.
@@ -72,11 +63,6 @@ type Daemon struct {
 	ikeConns   map[int]IKEConn
 	natConns   map[int]*natConn // port 4500, also in conns as protoESPInUDP
 	negotiated []policy.SA
-}
-
-type transportKey struct {
-	family int // 4 or 6
-	proto  uint8
 }
 
 // domainRule names the policy rules (link.AddDomainRules) that route the
@@ -105,7 +91,6 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		counters:  make(map[string]*tunnel.Counters),
 		stop:      make(chan struct{}),
 		rules:     make(map[domainRule]bool),
-		conns:     make(map[transportKey]outer.Conn),
 		ikeConns:  make(map[int]IKEConn),
 		natConns:  make(map[int]*natConn),
 
@@ -115,6 +100,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
+	d.plane = dataplane.NewUserspace(d.log)
 	var saved tunnel.State
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
@@ -127,8 +113,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 				"file", d.statePath, "err", err)
 		}
 	}
+	d.plane.Publish(&dataplane.View{Sysctl: &saved.Sysctl})
 	d.refreshLocal()
-	d.sysctl.Store(&saved.Sysctl)
 	d.publish()
 	if err := d.openTransport(); err != nil {
 		d.Close()
@@ -141,7 +127,7 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
 	}
 	d.state = saved
-	d.sysctl.Store(&saved.Sysctl)
+	d.publishSysctl(&saved.Sysctl)
 	d.publish()
 	if err := d.restoreIPsec(); err != nil {
 		d.Close()
@@ -168,8 +154,7 @@ func (d *Daemon) openTransport() error {
 				}
 				return err
 			}
-			d.conns[transportKey{family, proto}] = conn
-			if err := d.startReceiving(conn, proto); err != nil {
+			if err := d.plane.AddTransport(family, proto, conn); err != nil {
 				return err
 			}
 		}
@@ -181,9 +166,9 @@ func (d *Daemon) openTransport() error {
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
 	return d.host.WatchAddrs(ctx, func() {
-		d.refreshLocal()
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		d.refreshLocal()
 		d.updateRunning()
 	})
 }
@@ -204,16 +189,13 @@ func (d *Daemon) Close() {
 		close(d.stop)
 	}
 	for name, ifc := range d.ifaces {
-		ifc.close()
+		ifc.Detach()
 		delete(d.ifaces, name)
 	}
 	if err := d.removeRules(nil); err != nil {
 		d.log.Warn("remove policy rules", "err", err)
 	}
-	for k, c := range d.conns {
-		c.Close()
-		delete(d.conns, k)
-	}
+	d.plane.Close()
 	for k, c := range d.ikeConns {
 		c.Close()
 		delete(d.ikeConns, k)
@@ -309,7 +291,7 @@ func (d *Daemon) Sysctl(names []string) ([]SysctlValue, error) {
 	if len(names) == 0 {
 		names = tunnel.SysctlNames()
 	}
-	s := d.sysctl.Load()
+	s := d.plane.View().Sysctl
 	out := make([]SysctlValue, 0, len(names))
 	for _, name := range names {
 		v, err := s.Get(name)
@@ -341,7 +323,7 @@ func (d *Daemon) commit(next tunnel.State) error {
 		return err
 	}
 	d.state = next
-	d.sysctl.Store(&next.Sysctl)
+	d.publishSysctl(&next.Sysctl)
 	d.publish()
 	if len(d.counters) > len(next.Interfaces) {
 		kept := configsByName(next)
@@ -417,7 +399,7 @@ func (d *Daemon) countersOf(name string) *tunnel.Counters {
 
 // IsLocal reports whether addr is one of this host's addresses.
 func (d *Daemon) IsLocal(addr netip.Addr) bool {
-	return (*d.local.Load())[addr]
+	return d.plane.View().Local[addr]
 }
 
 func (d *Daemon) refreshLocal() {
@@ -429,19 +411,19 @@ func (d *Daemon) refreshLocal() {
 	for _, a := range addrs {
 		set[a] = true
 	}
-	d.local.Store(&set)
+	d.change(func(v *dataplane.View) { v.Local = set })
 }
 
 // updateRunning sets each interface's RUNNING flag: up, with a tunnel whose
 // source is an address of this host.
 func (d *Daemon) updateRunning() {
 	for _, ifc := range d.ifaces {
-		c := ifc.cfg.Load()
+		c := ifc.Config()
 		srcHere := d.IsLocal(c.Src)
 		d.noteSource(ifc, c, srcHere)
 		running := c.Up && c.HasTunnel() && srcHere
-		if ifc.running.Swap(running) != running || !ifc.carrierSet {
-			if err := d.host.SetCarrier(ifc.dev, running); err != nil {
+		if ifc.SetRunning(running) != running || !ifc.carrierSet {
+			if err := d.host.SetCarrier(ifc.Device(), running); err != nil {
 				d.log.Warn("set carrier", "interface", c.Name, "err", err)
 			}
 			ifc.carrierSet = true
@@ -472,17 +454,38 @@ func (d *Daemon) noteSource(ifc *iface, c *tunnel.Config, srcHere bool) {
 // publish hands the current interfaces to the receive paths: bridged gifs
 // receive EtherIP, the others IP in IP.
 func (d *Daemon) publish() {
-	var ip, ether []*iface
+	var ip, ether []*dataplane.Iface
 	for _, ifc := range d.ifaces {
-		if ifc.ether {
-			ether = append(ether, ifc)
+		if ifc.Ether() {
+			ether = append(ether, ifc.Iface)
 		} else {
-			ip = append(ip, ifc)
+			ip = append(ip, ifc.Iface)
 		}
 	}
-	config := func(i *iface) *tunnel.Config { return i.cfg.Load() }
-	d.ipTable.Store(tunnel.NewTable(ip, config))
-	d.etherTable.Store(tunnel.NewTable(ether, config))
+	config := (*dataplane.Iface).Config
+	d.change(func(v *dataplane.View) {
+		v.IPTable, v.EtherTable = tunnel.NewTable(ip, config), tunnel.NewTable(ether, config)
+	})
+}
+
+func (d *Daemon) publishSysctl(s *tunnel.Sysctl) { d.change(func(v *dataplane.View) { v.Sysctl = s }) }
+
+// change publishes a new view: the current one with what set changes. The
+// callers hold mu, or run before the daemon serves (New).
+func (d *Daemon) change(set func(*dataplane.View)) {
+	next := *d.plane.View()
+	set(&next)
+	d.plane.Publish(&next)
+}
+
+// iface is one gif interface: its part in the data plane, and what the
+// daemon keeps of it.
+type iface struct {
+	*dataplane.Iface
+	carrierSet bool // guarded by d.mu
+	// missingSrc is the tunnel source that is not an address of this host,
+	// once logged; guarded by d.mu.
+	missingSrc netip.Addr
 }
 
 // Ping says which daemon answers.

@@ -3,32 +3,22 @@ package daemon
 import (
 	"time"
 
-	"gif/internal/outer"
+	"gif/internal/dataplane"
 )
 
 // ServeRequest is the daemon's control handler, for package daemon_test.
 var ServeRequest = (*Daemon).serve
 
 // Headroom is where a receive loop's packets start in their buffers.
-const Headroom = headroom
+const Headroom = dataplane.Headroom
 
 // BufSize is the size of a receive loop's buffers.
-const BufSize = bufSize
+const BufSize = dataplane.BufSize
 
-// Receiver is a receive loop of one protocol without its socket: the
-// benchmarks hand it batches.
-type Receiver struct {
-	d          *Daemon
-	proto      uint8
-	deliveries []delivery
-}
-
-func (d *Daemon) NewReceiver(proto uint8) *Receiver { return &Receiver{d: d, proto: proto} }
-
-// Receive decides the fate of pkts, whose payloads start at Headroom, as
-// the receive loop does with a batch it read.
-func (r *Receiver) Receive(pkts []outer.Packet) {
-	r.deliveries = r.d.receiveBatch(r.proto, pkts, r.deliveries)
+// NewReceiver returns a receive loop of d's data plane without its socket:
+// the benchmarks hand it batches.
+func (d *Daemon) NewReceiver(proto uint8) *dataplane.Receiver {
+	return d.plane.(*dataplane.Userspace).NewReceiver(proto)
 }
 
 // SendOnce reads one batch from the device of the gif called name and
@@ -38,9 +28,7 @@ func (d *Daemon) SendOnce(name string) {
 	d.mu.Lock()
 	ifc := d.ifaces[name]
 	d.mu.Unlock()
-	b := sendBatches.get()
-	ifc.readAndSend(b, min(ifc.dev.BatchSize(), outer.BatchSize))
-	sendBatches.put(b)
+	ifc.SendOnce()
 }
 
 // SetRelease makes d call release, delay after the first destroy of a
@@ -56,5 +44,5 @@ func (d *Daemon) SetRelease(delay time.Duration, release func()) {
 func (d *Daemon) RenewSeqReservations() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.reserveSeq(d.policy.Load().sas, true)
+	d.reserveSeq(d.plane.View().Policy.SAs(), true)
 }

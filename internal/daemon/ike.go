@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"gif/internal/dataplane"
 	"gif/internal/ike"
 	"gif/internal/ike/ikev1"
 	"gif/internal/ike/pki"
@@ -67,8 +68,7 @@ func (d *Daemon) startIKE() {
 		}
 		c := &natConn{d: d, conn: nat}
 		d.natConns[family] = c
-		d.conns[transportKey{family, protoESPInUDP}] = c
-		if err := d.startReceiving(c, protoESPInUDP); err != nil {
+		if err := d.plane.AddTransport(family, dataplane.ProtoESPInUDP, c); err != nil {
 			d.log.Warn("no ESP in UDP: peers behind a NAT cannot send ESP", "family", family, "err", err)
 		}
 	}
@@ -95,7 +95,7 @@ func (d *Daemon) receiveIKE(conn IKEConn) {
 		}
 		if err != nil {
 			d.log.Debug("IKE receive", "err", err)
-			time.Sleep(errorPause)
+			time.Sleep(dataplane.ErrorPause)
 			continue
 		}
 		d.ike.Receive(buf[:n], from, to)
@@ -215,8 +215,8 @@ func (in ikeInstaller) Remove(local, peer netip.Addr, c *ikev1.ChildSA) {
 func (in ikeInstaller) apply() {
 	d := in.d
 	var cfg policy.Config
-	if pol := d.policy.Load(); pol != nil {
-		cfg = pol.config
+	if pol := d.plane.View().Policy; pol != nil {
+		cfg = pol.Config()
 	}
 	if err := d.usePolicy(cfg); err != nil {
 		d.log.Error("negotiated SAs not installed", "err", err)

@@ -83,8 +83,8 @@ func (d *Daemon) keepSeqReserved(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			d.mu.Lock()
-			if pol := d.policy.Load(); pol != nil {
-				d.reserveSeq(pol.sas, false)
+			if pol := d.plane.View().Policy; pol != nil {
+				d.reserveSeq(pol.SAs(), false)
 			}
 			d.mu.Unlock()
 		}

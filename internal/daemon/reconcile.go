@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"gif/internal/dataplane"
 	"gif/internal/link"
 	"gif/internal/tunnel"
 )
@@ -34,8 +35,8 @@ func (d *Daemon) reconcile(prev, next tunnel.State, force bool) error {
 	// A gif that goes, or joins or leaves a bridge, loses its device: a
 	// bridge member is a TAP, any other gif a TUN.
 	for name, ifc := range d.ifaces {
-		if _, ok := nextByName[name]; !ok || ifc.ether != bridged[name] {
-			ifc.close()
+		if _, ok := nextByName[name]; !ok || ifc.Ether() != bridged[name] {
+			ifc.Detach()
 			delete(d.ifaces, name)
 		}
 	}
@@ -70,12 +71,12 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 		if err != nil {
 			return err
 		}
-		ifc = newIface(dev, d, ether, d.countersOf(c.Name))
+		ifc = &iface{Iface: d.plane.Attach(dev, ether, d.countersOf(c.Name))}
 		d.ifaces[c.Name] = ifc
 	}
 	fresh := force || !exists || old == nil
 	cfg := c.Clone()
-	ifc.cfg.Store(&cfg)
+	ifc.SetConfig(&cfg)
 	var errs []error
 	note := func(err error) {
 		if err != nil {
@@ -247,7 +248,7 @@ func domainRules(s tunnel.State) map[domainRule]bool {
 	rules := make(map[domainRule]bool)
 	for _, c := range s.Interfaces {
 		if c.Domain != 0 && c.HasTunnel() {
-			rules[domainRule{family(c.Src), c.Domain}] = true
+			rules[domainRule{dataplane.Family(c.Src), c.Domain}] = true
 		}
 	}
 	return rules

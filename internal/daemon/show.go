@@ -52,15 +52,16 @@ func (d *Daemon) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, _ := d.show("")
-	return Stats{IPIP: d.ipip.Snapshot(), EtherIP: d.etherip.Snapshot(), ESP: d.esp.Counters.Snapshot(), Interfaces: all.Interfaces}
+	ipip, etherip, esp := d.plane.Counters()
+	return Stats{IPIP: ipip.Snapshot(), EtherIP: etherip.Snapshot(), ESP: esp.Snapshot(), Interfaces: all.Interfaces}
 }
 
 func (d *Daemon) status(name string) InterfaceStatus {
 	c, _ := d.state.Find(name)
 	st := InterfaceStatus{Config: c.Clone(), Bridge: d.state.BridgeOf(name)}
 	if ifc, ok := d.ifaces[name]; ok {
-		st.Running = ifc.running.Load()
-		st.Stats = ifc.counters.Snapshot()
+		st.Running = ifc.Running()
+		st.Stats = ifc.Counters().Snapshot()
 	}
 	if info, err := d.host.Info(name); err == nil {
 		st.Index = info.Index
