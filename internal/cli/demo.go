@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/netns"
 )
@@ -295,7 +296,7 @@ func (d *demo) gif0Counters(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var r daemon.ShowResult
+	var r control.ShowResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Interfaces) != 1 {
 		return "", fmt.Errorf("gif ifconfig -j gif0: %v (%d interfaces)", err, len(r.Interfaces))
 	}

@@ -9,7 +9,7 @@ import (
 
 	"gif/internal/conf/hostname"
 	"gif/internal/conf/ifconfig"
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/tunnel"
 )
 
@@ -39,17 +39,17 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "ifconfig", fmt.Errorf("%s: %w", name, err))
 		}
 		// Silent on success, as OpenBSD's ifconfig.
-		if err := call(stderr, daemon.MethodIfconfig, daemon.IfconfigParams{Name: name, Ops: ops}, nil); err != nil {
+		if err := call(stderr, control.MethodIfconfig, control.IfconfigParams{Name: name, Ops: ops}, nil); err != nil {
 			return fail(stderr, "ifconfig", err)
 		}
 		return 0
 	}
-	var p daemon.ShowParams
+	var p control.ShowParams
 	if len(args) == 1 {
 		p.Name = args[0]
 	}
-	var r daemon.ShowResult
-	if err := call(stderr, daemon.MethodShow, p, &r); err != nil {
+	var r control.ShowResult
+	if err := call(stderr, control.MethodShow, p, &r); err != nil {
 		return fail(stderr, "ifconfig", err)
 	}
 	if asFiles {
@@ -71,7 +71,7 @@ func ifconfigMain(args []string, stdout, stderr io.Writer) int {
 // formatRunning prints the running configuration as the hostname.if files
 // that gif netstart would read to build it again, each under a comment
 // naming the file, in netstart's order.
-func formatRunning(r daemon.ShowResult) string {
+func formatRunning(r control.ShowResult) string {
 	var s tunnel.State
 	for _, st := range r.Interfaces {
 		s.Interfaces = append(s.Interfaces, st.Config)
@@ -95,7 +95,7 @@ func formatRunning(r daemon.ShowResult) string {
 }
 
 // formatShow shows the gifs, then the bridges, then any other interface.
-func formatShow(r daemon.ShowResult) string {
+func formatShow(r control.ShowResult) string {
 	var b strings.Builder
 	for _, st := range r.Interfaces {
 		b.WriteString(formatInterface(st))
@@ -156,7 +156,7 @@ func upRunning(up, running bool) int {
 // bridge member also shows the Ethernet address of its TAP device; a gif
 // out of a bridge that has one kept (set, or chosen when it was bridged)
 // shows that, the address its TAP will have.
-func formatInterface(st daemon.InterfaceStatus) string {
+func formatInterface(st control.InterfaceStatus) string {
 	var b strings.Builder
 	flags := iffPointToPoint | iffMulticast | upRunning(st.Up, st.Running)
 	fmt.Fprintf(&b, "%s: %s mtu %d\n", st.Name, formatFlags(flags), st.MTU)
@@ -219,7 +219,7 @@ func formatInterface(st daemon.InterfaceStatus) string {
 // cannot know of the Linux bridge: the spanning tree parameters and the
 // members' flags, priorities and costs. A member's port is its interface
 // index, as on OpenBSD.
-func formatBridge(st daemon.BridgeStatus) string {
+func formatBridge(st control.BridgeStatus) string {
 	var b strings.Builder
 	flags := upRunning(st.Up, st.Running)
 	for i, on := range st.Link {
@@ -248,7 +248,7 @@ func formatBridge(st daemon.BridgeStatus) string {
 
 // formatLink shows a Linux interface gif does not own, such as a bridge's
 // Ethernet member, with only the flags gif knows: UP and RUNNING.
-func formatLink(st daemon.LinkStatus) string {
+func formatLink(st control.LinkStatus) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s mtu %d\n", st.Name, formatFlags(upRunning(st.Up, st.Running)), st.MTU)
 	if st.MAC != "" {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/tunnel"
 )
 
@@ -19,7 +19,7 @@ func TestFormatInterface(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("198.51.100.1/32"), Peer: netip.MustParseAddr("198.51.100.2")},
 		{Prefix: netip.MustParsePrefix("192.0.2.1/24")},
 	}
-	st := daemon.InterfaceStatus{
+	st := control.InterfaceStatus{
 		Config: c, Index: 7, Running: true,
 		LinkLocal: netip.MustParseAddr("fe80::1"),
 		Stats: tunnel.InterfaceStats{
@@ -46,7 +46,7 @@ func TestFormatInterface(t *testing.T) {
 	// Down, no tunnel, IPv6 tunnel options shown as set.
 	c = tunnel.NewConfig("gif12")
 	c.MTU, c.TTL, c.DF, c.ECN, c.Domain = 1500, tunnel.TTLCopy, true, false, 100
-	down := formatInterface(daemon.InterfaceStatus{Config: c, Index: 9})
+	down := formatInterface(control.InterfaceStatus{Config: c, Index: 9})
 	wantDown := `gif12: flags=8010<POINTOPOINT,MULTICAST> mtu 1500
 	index 9 priority 0 llprio 3
 	groups: gif
@@ -56,7 +56,7 @@ func TestFormatInterface(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", down, wantDown)
 	}
 	c.Src, c.Dst = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
-	if got, want := formatInterface(daemon.InterfaceStatus{Config: c}), "\ttunnel: inet6 2001:db8::1 --> 2001:db8::2 ttl copy df noecn rdomain 100\n"; !strings.Contains(got, want) {
+	if got, want := formatInterface(control.InterfaceStatus{Config: c}), "\ttunnel: inet6 2001:db8::1 --> 2001:db8::2 ttl copy df noecn rdomain 100\n"; !strings.Contains(got, want) {
 		t.Errorf("got:\n%s\nwant a line:\n%s", got, want)
 	}
 }
@@ -65,7 +65,7 @@ func TestFormatBridgeMember(t *testing.T) {
 	c := tunnel.NewConfig("gif0")
 	c.Up = true
 	c.Src, c.Dst = netip.MustParseAddr("1.2.3.4"), netip.MustParseAddr("4.3.2.1")
-	st := daemon.InterfaceStatus{Config: c, Index: 4, Running: true, Bridge: "bridge0", MAC: "fe:e1:ba:d0:00:01"}
+	st := control.InterfaceStatus{Config: c, Index: 4, Running: true, Bridge: "bridge0", MAC: "fe:e1:ba:d0:00:01"}
 	want := `gif0: flags=8051<UP,POINTOPOINT,RUNNING,MULTICAST> mtu 1280
 	lladdr fe:e1:ba:d0:00:01
 	index 4 priority 0 llprio 3
@@ -87,14 +87,14 @@ func TestFormatBridgeMember(t *testing.T) {
 }
 
 func TestFormatBridge(t *testing.T) {
-	st := daemon.BridgeStatus{
+	st := control.BridgeStatus{
 		BridgeConfig: tunnel.BridgeConfig{
 			Name: "bridge0", Up: true, Description: "network1 to network2",
 			Members: []string{"gif0", "eth1", "eth2", "eth3"},
 			Link:    [3]bool{false, false, true},
 		},
 		Index: 5, Running: true,
-		Ports: []daemon.LinkStatus{
+		Ports: []control.LinkStatus{
 			{Name: "gif0", Index: 7, Up: true, Running: true, Master: "bridge0"},
 			{Name: "eth1", Index: 3, Up: true, Master: "bridge0"},
 			{Name: "eth2"},
@@ -117,7 +117,7 @@ func TestFormatBridge(t *testing.T) {
 	}
 
 	// Down, every link flag, no members.
-	down := daemon.BridgeStatus{BridgeConfig: tunnel.BridgeConfig{Name: "bridge12", Link: [3]bool{true, true, true}}, Index: 8}
+	down := control.BridgeStatus{BridgeConfig: tunnel.BridgeConfig{Name: "bridge12", Link: [3]bool{true, true, true}}, Index: 8}
 	wantDown := `bridge12: flags=7000<LINK0,LINK1,LINK2>
 	index 8 llprio 3
 	groups: bridge
@@ -132,7 +132,7 @@ func TestFormatBridge(t *testing.T) {
 }
 
 func TestFormatLink(t *testing.T) {
-	st := daemon.LinkStatus{Name: "eth1", Index: 3, MTU: 1500, Up: true, Running: true, MAC: "02:00:5e:10:00:01", Master: "bridge0"}
+	st := control.LinkStatus{Name: "eth1", Index: 3, MTU: 1500, Up: true, Running: true, MAC: "02:00:5e:10:00:01", Master: "bridge0"}
 	want := `eth1: flags=41<UP,RUNNING> mtu 1500
 	lladdr 02:00:5e:10:00:01
 	index 3
@@ -142,17 +142,17 @@ func TestFormatLink(t *testing.T) {
 	}
 	// Down, without a link-layer address (a TUN device).
 	want = "tun0: flags=0<> mtu 9000\n\tindex 12\n"
-	if got := formatLink(daemon.LinkStatus{Name: "tun0", Index: 12, MTU: 9000}); got != want {
+	if got := formatLink(control.LinkStatus{Name: "tun0", Index: 12, MTU: 9000}); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
 // TestFormatShow: gifs first, then bridges, then other interfaces.
 func TestFormatShow(t *testing.T) {
-	r := daemon.ShowResult{
-		Links:      []daemon.LinkStatus{{Name: "eth1", Index: 3, MTU: 1500}},
-		Bridges:    []daemon.BridgeStatus{{BridgeConfig: tunnel.BridgeConfig{Name: "bridge0"}, Index: 5}},
-		Interfaces: []daemon.InterfaceStatus{{Config: tunnel.NewConfig("gif0")}, {Config: tunnel.NewConfig("gif1")}},
+	r := control.ShowResult{
+		Links:      []control.LinkStatus{{Name: "eth1", Index: 3, MTU: 1500}},
+		Bridges:    []control.BridgeStatus{{BridgeConfig: tunnel.BridgeConfig{Name: "bridge0"}, Index: 5}},
+		Interfaces: []control.InterfaceStatus{{Config: tunnel.NewConfig("gif0")}, {Config: tunnel.NewConfig("gif1")}},
 	}
 	var names []string
 	for line := range strings.Lines(formatShow(r)) {
@@ -163,7 +163,7 @@ func TestFormatShow(t *testing.T) {
 	if got, want := strings.Join(names, " "), "gif0 gif1 bridge0 eth1"; got != want {
 		t.Errorf("interfaces shown in the order %q, want %q", got, want)
 	}
-	if got := formatShow(daemon.ShowResult{}); got != "" {
+	if got := formatShow(control.ShowResult{}); got != "" {
 		t.Errorf("nothing to show printed %q", got)
 	}
 }
@@ -173,9 +173,9 @@ func TestFormatShow(t *testing.T) {
 func TestFormatRunningLLAddr(t *testing.T) {
 	c := tunnel.NewConfig("gif0")
 	c.Up, c.LLAddr = true, tunnel.LLAddr{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}
-	r := daemon.ShowResult{
-		Interfaces: []daemon.InterfaceStatus{{Config: c, Bridge: "bridge0", MAC: "02:00:5e:00:53:01"}},
-		Bridges:    []daemon.BridgeStatus{{BridgeConfig: tunnel.BridgeConfig{Name: "bridge0", Up: true, Members: []string{"gif0"}}}},
+	r := control.ShowResult{
+		Interfaces: []control.InterfaceStatus{{Config: c, Bridge: "bridge0", MAC: "02:00:5e:00:53:01"}},
+		Bridges:    []control.BridgeStatus{{BridgeConfig: tunnel.BridgeConfig{Name: "bridge0", Up: true, Members: []string{"gif0"}}}},
 	}
 	want := "# " + DefaultConfDir + "/hostname.gif0\nlladdr 02:00:5e:00:53:01\nup\n"
 	if got := formatRunning(r); !strings.HasPrefix(got, want) {

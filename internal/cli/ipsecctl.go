@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"gif/internal/conf/ipsecconf"
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/ike"
 	"gif/internal/ipsec/policy"
 )
@@ -60,11 +60,11 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "ipsecctl", fmt.Errorf("-d deletes the rules of a file: give -f FILE"))
 	}
 	if *file != "" || *flush {
-		method := daemon.MethodIPsecLoad
+		method := control.MethodIPsecLoad
 		if *del {
-			method = daemon.MethodIPsecDel
+			method = control.MethodIPsecDel
 		}
-		var st daemon.IPsecStatus
+		var st control.IPsecStatus
 		if err := call(stderr, method, cfg, &st); err != nil {
 			return fail(stderr, "ipsecctl", err)
 		}
@@ -73,8 +73,8 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *show != "" {
-		var st daemon.IPsecStatus
-		if err := call(stderr, daemon.MethodIPsecShow, nil, &st); err != nil {
+		var st control.IPsecStatus
+		if err := call(stderr, control.MethodIPsecShow, nil, &st); err != nil {
 			return fail(stderr, "ipsecctl", err)
 		}
 		printIPsec(stdout, *show, st)
@@ -96,16 +96,16 @@ func readIPsecConf(path string) (*policy.Config, error) {
 }
 
 // statusOf shows a parsed configuration as ipsecctl -nv does, without keys.
-func statusOf(cfg policy.Config) daemon.IPsecStatus {
-	st := daemon.IPsecStatus{Flows: cfg.Flows}
+func statusOf(cfg policy.Config) control.IPsecStatus {
+	st := control.IPsecStatus{Flows: cfg.Flows}
 	for _, sa := range cfg.SAs {
-		st.SAs = append(st.SAs, daemon.SAStatus{SPI: sa.SPI, Src: sa.Src, Dst: sa.Dst, Mode: sa.Mode.String(), Auth: sa.Auth, Enc: sa.Enc})
+		st.SAs = append(st.SAs, control.SAStatus{SPI: sa.SPI, Src: sa.Src, Dst: sa.Dst, Mode: sa.Mode.String(), Auth: sa.Auth, Enc: sa.Enc})
 	}
 	return st
 }
 
 // printIPsec prints flows and SAs in ipsecctl -s's layout.
-func printIPsec(w io.Writer, what string, st daemon.IPsecStatus) {
+func printIPsec(w io.Writer, what string, st control.IPsecStatus) {
 	if what == "all" || what == "flow" {
 		if what == "all" {
 			fmt.Fprintln(w, "FLOWS:")

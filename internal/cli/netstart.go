@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"gif/internal/conf/hostname"
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/ipsec/policy"
 	"gif/internal/tunnel"
 )
@@ -49,7 +49,7 @@ type netstart struct {
 	dryRun         bool
 	stdout, stderr io.Writer
 	failed         int
-	running        daemon.ShowResult // what the daemon has, to skip what is done
+	running        control.ShowResult // what the daemon has, to skip what is done
 }
 
 func (n *netstart) run(only []string) error {
@@ -61,7 +61,7 @@ func (n *netstart) run(only []string) error {
 		n.report(e) // that interface stays as it was; the others start
 	}
 	if !n.dryRun {
-		if err := call(n.stderr, daemon.MethodShow, daemon.ShowParams{}, &n.running); err != nil {
+		if err := call(n.stderr, control.MethodShow, control.ShowParams{}, &n.running); err != nil {
 			return err
 		}
 	}
@@ -111,8 +111,8 @@ func (n *netstart) sysctlConf() {
 			fmt.Fprintf(n.stdout, "gif sysctl %s\n", arg)
 			continue
 		}
-		var v daemon.SysctlValue
-		if err := call(n.stderr, daemon.MethodSysctlSet, daemon.SysctlSetParams{Name: s.Name, Value: s.Value}, &v); err != nil {
+		var v control.SysctlValue
+		if err := call(n.stderr, control.MethodSysctlSet, control.SysctlSetParams{Name: s.Name, Value: s.Value}, &v); err != nil {
 			n.report(fmt.Errorf("%s:%d: %w", path, s.Line, err))
 		}
 	}
@@ -145,7 +145,7 @@ func (n *netstart) start(f *hostname.File) {
 		if len(t.Commands) == 0 {
 			return true
 		}
-		err := call(n.stderr, daemon.MethodTransaction, daemon.TransactionParams{Transaction: t, DryRun: dryRun}, nil)
+		err := call(n.stderr, control.MethodTransaction, control.TransactionParams{Transaction: t, DryRun: dryRun}, nil)
 		if err != nil && !strings.HasPrefix(err.Error(), f.Name+":") {
 			err = fmt.Errorf("%s: %w", f.Name, err) // not the daemon's answer, which names the line
 		}
@@ -182,8 +182,8 @@ func (n *netstart) start(f *hostname.File) {
 // exists reports whether the daemon had a gif or bridge called name when
 // netstart began.
 func (n *netstart) exists(name string) bool {
-	return slices.ContainsFunc(n.running.Interfaces, func(s daemon.InterfaceStatus) bool { return s.Name == name }) ||
-		slices.ContainsFunc(n.running.Bridges, func(b daemon.BridgeStatus) bool { return b.Name == name })
+	return slices.ContainsFunc(n.running.Interfaces, func(s control.InterfaceStatus) bool { return s.Name == name }) ||
+		slices.ContainsFunc(n.running.Bridges, func(b control.BridgeStatus) bool { return b.Name == name })
 }
 
 // skipDone drops from t the bridge members that the running configuration
@@ -223,8 +223,8 @@ func (n *netstart) loadIPsec() {
 		n.report(err)
 		return
 	}
-	var st daemon.IPsecStatus
-	if err := call(n.stderr, daemon.MethodIPsecLoad, cfg, &st); err != nil {
+	var st control.IPsecStatus
+	if err := call(n.stderr, control.MethodIPsecLoad, cfg, &st); err != nil {
 		n.report(fmt.Errorf("%s: %w", path, err))
 	}
 }

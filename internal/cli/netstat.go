@@ -5,7 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/ipsec"
 	"gif/internal/tunnel"
 )
@@ -17,8 +17,8 @@ func netstatMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "netstat", err)
 	}
-	var st daemon.Stats
-	if err := call(stderr, daemon.MethodStats, nil, &st); err != nil {
+	var st control.Stats
+	if err := call(stderr, control.MethodStats, nil, &st); err != nil {
 		return fail(stderr, "netstat", err)
 	}
 	v.print(stdout, st)
@@ -61,7 +61,7 @@ func parseNetstat(args []string) (netstatView, error) {
 	return v, nil
 }
 
-func (v netstatView) print(w io.Writer, st daemon.Stats) {
+func (v netstatView) print(w io.Writer, st control.Stats) {
 	if v.interfaces {
 		printInterfaceTable(w, st.Interfaces)
 		return
@@ -143,7 +143,7 @@ func printProtocolStats(w io.Writer, name string, stats []stat) {
 	}
 }
 
-func printInterfaceTable(stdout io.Writer, ifaces []daemon.InterfaceStatus) {
+func printInterfaceTable(stdout io.Writer, ifaces []control.InterfaceStatus) {
 	w := tabwriter.NewWriter(stdout, 0, 8, 1, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "Name\tMtu\tIpkts\tIbytes\tIerrs\tOpkts\tObytes\tOerrs\tDrops\t")
 	for _, st := range ifaces {

@@ -4,12 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/tunnel"
 )
 
 func TestNetstatProtocols(t *testing.T) {
-	st := daemon.Stats{
+	st := control.Stats{
 		IPIP: tunnel.IPIPStats{
 			IPackets: 1, OPackets: 2, HDrops: 3, PDrops: 4, Spoof: 5, QFull: 6,
 			IBytes: 1, OBytes: 8, Family: 1, Unspec: 10,
@@ -87,7 +87,7 @@ func TestNetstatProtocols(t *testing.T) {
 }
 
 func TestNetstatInterfaces(t *testing.T) {
-	st := daemon.Stats{Interfaces: []daemon.InterfaceStatus{
+	st := control.Stats{Interfaces: []control.InterfaceStatus{
 		{Config: tunnel.Config{Name: "gif0", MTU: 1280}, Stats: tunnel.InterfaceStats{
 			IPackets: 3, IBytes: 252, OPackets: 4, OBytes: 336, IErrors: 1,
 			Drops: map[string]uint64{"loop": 2, "ecn": 1},

@@ -2,10 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"gif/internal/control"
 	"io"
 	"strings"
-
-	"gif/internal/daemon"
 )
 
 // sysctlMain is `gif sysctl`: read with NAME or -a, set with NAME=VALUE, as
@@ -24,8 +23,8 @@ func sysctlMain(args []string, stdout, stderr io.Writer) int {
 			reads = append(reads, name)
 			continue
 		}
-		var v daemon.SysctlValue
-		if err := call(stderr, daemon.MethodSysctlSet, daemon.SysctlSetParams{Name: name, Value: value}, &v); err != nil {
+		var v control.SysctlValue
+		if err := call(stderr, control.MethodSysctlSet, control.SysctlSetParams{Name: name, Value: value}, &v); err != nil {
 			return fail(stderr, "sysctl", err)
 		}
 		fmt.Fprintf(stdout, "%s: %d -> %d\n", v.Name, v.Previous, v.Value)
@@ -33,8 +32,8 @@ func sysctlMain(args []string, stdout, stderr io.Writer) int {
 	if len(reads) == 0 && len(args) > 0 {
 		return 0
 	}
-	var values []daemon.SysctlValue
-	if err := call(stderr, daemon.MethodSysctlGet, daemon.SysctlGetParams{Names: reads}, &values); err != nil {
+	var values []control.SysctlValue
+	if err := call(stderr, control.MethodSysctlGet, control.SysctlGetParams{Names: reads}, &values); err != nil {
 		return fail(stderr, "sysctl", err)
 	}
 	for _, v := range values {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"gif/internal/conf/ifconfig"
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/link"
 	"gif/internal/state"
@@ -34,17 +35,17 @@ func newBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
 }
 
 // applyCmd applies "IF args..." as gif ifconfig would, to any interface.
-func applyCmd(d *daemon.Daemon, command string) (daemon.ShowResult, error) {
+func applyCmd(d *daemon.Daemon, command string) (control.ShowResult, error) {
 	words := strings.Fields(command)
 	ops, err := ifconfig.Parse(words[0], words[1:])
 	if err != nil {
-		return daemon.ShowResult{}, fmt.Errorf("parse %q: %w", command, err)
+		return control.ShowResult{}, fmt.Errorf("parse %q: %w", command, err)
 	}
 	r, _, err := d.Apply(words[0], ops)
 	return r, err
 }
 
-func mustApply(t testing.TB, d *daemon.Daemon, command string) daemon.ShowResult {
+func mustApply(t testing.TB, d *daemon.Daemon, command string) control.ShowResult {
 	t.Helper()
 	r, err := applyCmd(d, command)
 	if err != nil {
@@ -369,7 +370,7 @@ func TestBridgeMemberVanishes(t *testing.T) {
 // addresses are left out.
 type bridgeSnapshot struct {
 	snapshot
-	bridges []daemon.BridgeStatus
+	bridges []control.BridgeStatus
 	links   map[string]link.LinkInfo
 }
 
@@ -563,22 +564,22 @@ func TestShowBridge(t *testing.T) {
 	mustApply(t, d, "bridge0 add gif0 add eth1 up description lan")
 	mustApply(t, d, "eth1 up")
 
-	port := func(name string) daemon.LinkStatus {
+	port := func(name string) control.LinkStatus {
 		info := linkInfo(t, h, name)
 		if info.Index == 0 || len(info.MAC) == 0 {
 			t.Fatalf("the fake Linux gave %s no index or MAC: %+v", name, info)
 		}
-		return daemon.LinkStatus{Name: name, Index: info.Index, MTU: info.MTU, Up: info.Up, Running: info.Running,
+		return control.LinkStatus{Name: name, Index: info.Index, MTU: info.MTU, Up: info.Up, Running: info.Running,
 			MAC: info.MAC.String(), Master: info.Master}
 	}
 	r, err := d.Show("bridge0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := daemon.BridgeStatus{
+	want := control.BridgeStatus{
 		BridgeConfig: tunnel.BridgeConfig{Name: "bridge0", Up: true, Members: []string{"gif0", "eth1"}, Description: "lan"},
 		Index:        linkInfo(t, h, "bridge0").Index,
-		Ports:        []daemon.LinkStatus{port("gif0"), port("eth1")},
+		Ports:        []control.LinkStatus{port("gif0"), port("eth1")},
 	}
 	if len(r.Bridges) != 1 || len(r.Interfaces)+len(r.Links) != 0 || !reflect.DeepEqual(r.Bridges[0], want) {
 		t.Errorf("Show(bridge0) = %+v; want only\n\t%+v", r, want)
@@ -622,7 +623,7 @@ func TestShowBridge(t *testing.T) {
 		t.Errorf("gif0 out of the bridge shows bridge %q, MAC %q, link-local %s; want none, none, %s",
 			st.Bridge, st.MAC, st.LinkLocal, h.linkLocal)
 	}
-	if r, _ := d.Show("bridge0"); len(r.Bridges) != 1 || !reflect.DeepEqual(r.Bridges[0].Ports, []daemon.LinkStatus{port("eth1")}) {
+	if r, _ := d.Show("bridge0"); len(r.Bridges) != 1 || !reflect.DeepEqual(r.Bridges[0].Ports, []control.LinkStatus{port("eth1")}) {
 		t.Errorf("bridge0 shows ports %+v; want only eth1", r.Bridges)
 	}
 }

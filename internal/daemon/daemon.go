@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gif/internal/control"
 	"gif/internal/dataplane"
 	"gif/internal/ike"
 	"gif/internal/ipsec"
@@ -32,7 +32,6 @@ type Daemon struct {
 	host      Host
 	log       *slog.Logger
 	statePath string
-	namespace string
 
 	mu        sync.Mutex // serialises configuration changes
 	state     tunnel.State
@@ -75,7 +74,6 @@ type domainRule struct {
 // Config says where the daemon keeps its state and how it logs.
 type Config struct {
 	StatePath string
-	Namespace string
 	Log       *slog.Logger
 }
 
@@ -86,7 +84,6 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		host:      host,
 		log:       cfg.Log,
 		statePath: cfg.StatePath,
-		namespace: cfg.Namespace,
 		ifaces:    make(map[string]*iface),
 		counters:  make(map[string]*tunnel.Counters),
 		stop:      make(chan struct{}),
@@ -206,16 +203,16 @@ func (d *Daemon) Close() {
 // or, when any part fails, none of it. A gif or bridge keeps its
 // configuration in the state; on any other interface the daemon only sets
 // up, down and mtu.
-func (d *Daemon) Apply(name string, ops []tunnel.Op) (ShowResult, []string, error) {
+func (d *Daemon) Apply(name string, ops []tunnel.Op) (control.ShowResult, []string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	warnings, err := d.applyTransaction(tunnel.Transaction{Commands: []tunnel.Command{{Name: name, Ops: ops}}}, false)
 	if err != nil {
-		return ShowResult{}, nil, err
+		return control.ShowResult{}, nil, err
 	}
 	r, err := d.show(name)
 	if err != nil && (tunnel.IsGif(name) || tunnel.IsBridge(name)) { // destroyed
-		return ShowResult{}, warnings, nil
+		return control.ShowResult{}, warnings, nil
 	}
 	return r, warnings, err
 }
@@ -268,37 +265,37 @@ func commandNames(t tunnel.Transaction) []string {
 }
 
 // SetSysctl sets one sysctl variable and stores it.
-func (d *Daemon) SetSysctl(name, value string) (SysctlValue, error) {
+func (d *Daemon) SetSysctl(name, value string) (control.SysctlValue, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := d.state.Clone()
 	prev, err := next.Sysctl.Get(name)
 	if err != nil {
-		return SysctlValue{}, err
+		return control.SysctlValue{}, err
 	}
 	if err := next.Sysctl.Set(name, value); err != nil {
-		return SysctlValue{}, err
+		return control.SysctlValue{}, err
 	}
 	if err := d.commit(next); err != nil {
-		return SysctlValue{}, err
+		return control.SysctlValue{}, err
 	}
 	v, _ := next.Sysctl.Get(name)
-	return SysctlValue{Name: name, Value: v, Previous: prev}, nil
+	return control.SysctlValue{Name: name, Value: v, Previous: prev}, nil
 }
 
 // Sysctl returns the variables called names, or all of them.
-func (d *Daemon) Sysctl(names []string) ([]SysctlValue, error) {
+func (d *Daemon) Sysctl(names []string) ([]control.SysctlValue, error) {
 	if len(names) == 0 {
 		names = tunnel.SysctlNames()
 	}
 	s := d.plane.View().Sysctl
-	out := make([]SysctlValue, 0, len(names))
+	out := make([]control.SysctlValue, 0, len(names))
 	for _, name := range names {
 		v, err := s.Get(name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, SysctlValue{Name: name, Value: v})
+		out = append(out, control.SysctlValue{Name: name, Value: v})
 	}
 	return out, nil
 }
@@ -486,9 +483,4 @@ type iface struct {
 	// missingSrc is the tunnel source that is not an address of this host,
 	// once logged; guarded by d.mu.
 	missingSrc netip.Addr
-}
-
-// Ping says which daemon answers.
-func (d *Daemon) Ping() PingResult {
-	return PingResult{PID: os.Getpid(), Namespace: d.namespace, StateFile: d.statePath}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gif/internal/conf/ifconfig"
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/link"
 	"gif/internal/state"
@@ -38,7 +39,7 @@ var (
 // closes it when the test ends.
 func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Namespace: "test", Log: slog.New(slog.DiscardHandler)})
+	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -55,20 +56,20 @@ func newDaemon(t testing.TB) (*daemon.Daemon, *fakeHost) {
 }
 
 // ifconfigCmd applies "gifN args..." as gif ifconfig would.
-func ifconfigCmd(d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string, error) {
+func ifconfigCmd(d *daemon.Daemon, command string) (control.InterfaceStatus, []string, error) {
 	words := strings.Fields(command)
 	ops, err := ifconfig.Parse(words[0], words[1:])
 	if err != nil {
-		return daemon.InterfaceStatus{}, nil, fmt.Errorf("parse %q: %w", command, err)
+		return control.InterfaceStatus{}, nil, fmt.Errorf("parse %q: %w", command, err)
 	}
 	r, warnings, err := d.Apply(words[0], ops)
 	if err != nil || len(r.Interfaces) == 0 {
-		return daemon.InterfaceStatus{}, warnings, err
+		return control.InterfaceStatus{}, warnings, err
 	}
 	return r.Interfaces[0], warnings, nil
 }
 
-func mustIfconfig(t testing.TB, d *daemon.Daemon, command string) (daemon.InterfaceStatus, []string) {
+func mustIfconfig(t testing.TB, d *daemon.Daemon, command string) (control.InterfaceStatus, []string) {
 	t.Helper()
 	st, warnings, err := ifconfigCmd(d, command)
 	if err != nil {
@@ -77,7 +78,7 @@ func mustIfconfig(t testing.TB, d *daemon.Daemon, command string) (daemon.Interf
 	return st, warnings
 }
 
-func show(t *testing.T, d *daemon.Daemon, name string) daemon.InterfaceStatus {
+func show(t *testing.T, d *daemon.Daemon, name string) control.InterfaceStatus {
 	t.Helper()
 	st, err := d.Show(name)
 	if err != nil {
@@ -205,7 +206,7 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	}
 }
 
-func configsOf(sts []daemon.InterfaceStatus) []tunnel.Config {
+func configsOf(sts []control.InterfaceStatus) []tunnel.Config {
 	out := make([]tunnel.Config, len(sts))
 	for i, st := range sts {
 		out[i] = st.Config
@@ -215,7 +216,7 @@ func configsOf(sts []daemon.InterfaceStatus) []tunnel.Config {
 
 // snapshot is everything a failed command must leave as it was.
 type snapshot struct {
-	show      []daemon.InterfaceStatus
+	show      []control.InterfaceStatus
 	linux     map[string]linuxLink
 	rules     map[domainRule]bool
 	stateFile []byte

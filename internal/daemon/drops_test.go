@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"gif/internal/conf/ipsecconf"
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/ipsec"
 	"gif/internal/link"
@@ -99,7 +100,7 @@ func (d *benchDevice) Write(bufs [][]byte, offset int) (int, error) {
 // at debug level, as a daemon's is by default.
 func benchDaemon(tb testing.TB, h *benchHost) *daemon.Daemon {
 	tb.Helper()
-	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(tb.TempDir(), "state.json"), Namespace: "bench",
+	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(tb.TempDir(), "state.json"),
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatalf("New: %v", err)
@@ -174,7 +175,7 @@ type pathCase struct {
 }
 
 // counters reads the counters of the daemon and of its gif0.
-type counters func(daemon.Stats, tunnel.InterfaceStats) uint64
+type counters func(control.Stats, tunnel.InterfaceStats) uint64
 
 func (c counters) of(tb testing.TB, d *daemon.Daemon) func() uint64 {
 	return func() uint64 {
@@ -187,24 +188,24 @@ func (c counters) of(tb testing.TB, d *daemon.Daemon) func() uint64 {
 }
 
 var (
-	ipackets = counters(func(_ daemon.Stats, s tunnel.InterfaceStats) uint64 { return s.IPackets })
-	oerrors  = counters(func(_ daemon.Stats, s tunnel.InterfaceStats) uint64 { return s.OErrors })
+	ipackets = counters(func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.IPackets })
+	oerrors  = counters(func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.OErrors })
 )
 
 func drops(reason string) counters {
-	return func(_ daemon.Stats, s tunnel.InterfaceStats) uint64 { return s.Drops[reason] }
+	return func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.Drops[reason] }
 }
 
 func ipip(f func(tunnel.IPIPStats) uint64) counters {
-	return func(s daemon.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.IPIP) }
+	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.IPIP) }
 }
 
 func etherip(f func(tunnel.EtherIPStats) uint64) counters {
-	return func(s daemon.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.EtherIP) }
+	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.EtherIP) }
 }
 
 func esp(f func(ipsec.Stats) uint64) counters {
-	return func(s daemon.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.ESP) }
+	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.ESP) }
 }
 
 // received is a packet that arrives from src with protocol proto.
@@ -329,7 +330,7 @@ func receiveCases() []pathCase {
 		// first one's delivery is counted instead.
 		protected("esp-replay", func(tb testing.TB, sa *ipsec.SA) received {
 			return fromPeer(sealFromPeer(tb, sa, outerIPv4(wire.ProtoIPv4, inner)))
-		}, func(s daemon.Stats, i tunnel.InterfaceStats) uint64 { return s.ESP.Replay + i.IPackets }),
+		}, func(s control.Stats, i tunnel.InterfaceStats) uint64 { return s.ESP.Replay + i.IPackets }),
 		// Tunnel mode carrying something gif does not carry: UDP.
 		protected("esp-pdrops-inner-protocol", sealed(outerIPv4(17, []byte("datagram"))),
 			esp(func(s ipsec.Stats) uint64 { return s.PDrops })),

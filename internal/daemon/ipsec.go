@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"gif/internal/control"
 	"gif/internal/dataplane"
 	"gif/internal/ipsec/policy"
 	"gif/internal/state"
@@ -17,11 +18,11 @@ import (
 const ipsecFileName = "ipsec.json"
 
 // stores them.
-func (d *Daemon) LoadIPsec(cfg policy.Config) (IPsecStatus, error) {
+func (d *Daemon) LoadIPsec(cfg policy.Config) (control.IPsecStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.loadIPsec(cfg, true); err != nil {
-		return IPsecStatus{}, err
+		return control.IPsecStatus{}, err
 	}
 	return d.ipsecStatus(), nil
 }
@@ -94,7 +95,7 @@ func (d *Daemon) install(pol *dataplane.SPD) error {
 
 // DeleteIPsec removes the rules of cfg from the loaded ones (ipsecctl -d):
 // the SAs with the same SPI and destination, and the same flows.
-func (d *Daemon) DeleteIPsec(cfg policy.Config) (IPsecStatus, error) {
+func (d *Daemon) DeleteIPsec(cfg policy.Config) (control.IPsecStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var cur policy.Config
@@ -121,7 +122,7 @@ func (d *Daemon) DeleteIPsec(cfg policy.Config) (IPsecStatus, error) {
 		}
 	}
 	if err := d.loadIPsec(next, true); err != nil {
-		return IPsecStatus{}, err
+		return control.IPsecStatus{}, err
 	}
 	return d.ipsecStatus(), nil
 }
@@ -149,14 +150,14 @@ func (d *Daemon) ipsecPath() string {
 }
 
 // IPsec returns the loaded rules and the SAs' counters.
-func (d *Daemon) IPsec() IPsecStatus {
+func (d *Daemon) IPsec() control.IPsecStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.ipsecStatus()
 }
 
-func (d *Daemon) ipsecStatus() IPsecStatus {
-	var st IPsecStatus
+func (d *Daemon) ipsecStatus() control.IPsecStatus {
+	var st control.IPsecStatus
 	st.IKE = d.ike.Status()
 	pol := d.plane.View().Policy
 	if pol == nil {
@@ -174,7 +175,7 @@ func (d *Daemon) ipsecStatus() IPsecStatus {
 	st.Flows = slices.Concat(pol.Config().Flows, dataplane.IKEFlows(pol.Config().IKE))
 	for _, sa := range d.plane.SAs() {
 		s := sa.Stats()
-		st.SAs = append(st.SAs, SAStatus{SPI: sa.SPI(), Src: sa.Src(), Dst: sa.Dst(), Mode: sa.Mode().String(),
+		st.SAs = append(st.SAs, control.SAStatus{SPI: sa.SPI(), Src: sa.Src(), Dst: sa.Dst(), Mode: sa.Mode().String(),
 			Auth: sa.Params().Auth, Enc: sa.Params().Enc, Packets: s.Packets, Bytes: s.Bytes,
 			Expires: expires[saKey{sa.SPI(), sa.Dst()}]})
 	}

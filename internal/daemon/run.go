@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"gif/internal/control"
 	"gif/internal/ipsec/policy"
 	"runtime/debug"
 )
@@ -21,59 +22,57 @@ func (d *Daemon) serve(_ context.Context, method string, params json.RawMessage)
 		}
 	}()
 	switch method {
-	case MethodPing:
-		return d.Ping(), nil, nil
-	case MethodIfconfig:
-		var p IfconfigParams
+	case control.MethodIfconfig:
+		var p control.IfconfigParams
 		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		return d.Apply(p.Name, p.Ops)
-	case MethodTransaction:
-		var p TransactionParams
+	case control.MethodTransaction:
+		var p control.TransactionParams
 		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		warnings, err := d.ApplyTransaction(p.Transaction, p.DryRun)
 		return nil, warnings, err
-	case MethodShow:
-		var p ShowParams
+	case control.MethodShow:
+		var p control.ShowParams
 		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.Show(p.Name)
 		return st, nil, err
-	case MethodSysctlGet:
-		var p SysctlGetParams
+	case control.MethodSysctlGet:
+		var p control.SysctlGetParams
 		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		v, err := d.Sysctl(p.Names)
 		return v, nil, err
-	case MethodSysctlSet:
-		var p SysctlSetParams
+	case control.MethodSysctlSet:
+		var p control.SysctlSetParams
 		if err := decode(method, params, &p); err != nil {
 			return nil, nil, err
 		}
 		v, err := d.SetSysctl(p.Name, p.Value)
 		return v, nil, err
-	case MethodStats:
+	case control.MethodStats:
 		return d.Stats(), nil, nil
-	case MethodIPsecLoad:
+	case control.MethodIPsecLoad:
 		var cfg policy.Config
 		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.LoadIPsec(cfg)
 		return st, nil, err
-	case MethodIPsecDel:
+	case control.MethodIPsecDel:
 		var cfg policy.Config
 		if err := decode(method, params, &cfg); err != nil {
 			return nil, nil, err
 		}
 		st, err := d.DeleteIPsec(cfg)
 		return st, nil, err
-	case MethodIPsecShow:
+	case control.MethodIPsecShow:
 		return d.IPsec(), nil, nil
 	}
 	return nil, nil, fmt.Errorf("unknown method %q", method)

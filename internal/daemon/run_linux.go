@@ -32,7 +32,7 @@ func Run(ctx context.Context, log *slog.Logger) error {
 	if err := claimStateDir(dir, ns, log); err != nil {
 		return err
 	}
-	d, err := New(LinuxHost{}, Config{StatePath: filepath.Join(dir, StateFileName), Namespace: ns, Log: log})
+	d, err := New(LinuxHost{}, Config{StatePath: filepath.Join(dir, StateFileName), Log: log})
 	if err != nil {
 		return err
 	}

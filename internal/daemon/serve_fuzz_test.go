@@ -10,15 +10,16 @@ import (
 
 	"gif/internal/conf/ifconfig"
 	"gif/internal/conf/ipsecconf"
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/tunnel"
 )
 
 // methods are the control API's methods.
 var methods = []string{
-	daemon.MethodPing, daemon.MethodIfconfig, daemon.MethodShow, daemon.MethodSysctlGet, daemon.MethodSysctlSet,
-	daemon.MethodStats, daemon.MethodIPsecLoad, daemon.MethodIPsecShow, daemon.MethodIPsecDel,
-	daemon.MethodTransaction,
+	control.MethodIfconfig, control.MethodShow, control.MethodSysctlGet, control.MethodSysctlSet,
+	control.MethodStats, control.MethodIPsecLoad, control.MethodIPsecShow, control.MethodIPsecDel,
+	control.MethodTransaction,
 }
 
 // FuzzServe sends the daemon, on fake hosts, requests of any method name
@@ -47,22 +48,21 @@ func FuzzServe(f *testing.F) {
 		method string
 		params any
 	}{
-		{daemon.MethodPing, nil},
-		{daemon.MethodIfconfig, daemon.IfconfigParams{Name: "gif0", Ops: ops}},
-		{daemon.MethodShow, daemon.ShowParams{Name: "gif0"}},
-		{daemon.MethodShow, daemon.ShowParams{}},
-		{daemon.MethodSysctlGet, daemon.SysctlGetParams{Names: []string{"net.inet.ipip.allow"}}},
-		{daemon.MethodSysctlSet, daemon.SysctlSetParams{Name: "net.inet.etherip.allow", Value: "1"}},
-		{daemon.MethodStats, nil},
-		{daemon.MethodIPsecLoad, ipsecConf},
-		{daemon.MethodIPsecShow, nil},
-		{daemon.MethodIPsecDel, ipsecConf},
-		{daemon.MethodIfconfig, "gif0"},
-		{daemon.MethodTransaction, daemon.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
+		{control.MethodIfconfig, control.IfconfigParams{Name: "gif0", Ops: ops}},
+		{control.MethodShow, control.ShowParams{Name: "gif0"}},
+		{control.MethodShow, control.ShowParams{}},
+		{control.MethodSysctlGet, control.SysctlGetParams{Names: []string{"net.inet.ipip.allow"}}},
+		{control.MethodSysctlSet, control.SysctlSetParams{Name: "net.inet.etherip.allow", Value: "1"}},
+		{control.MethodStats, nil},
+		{control.MethodIPsecLoad, ipsecConf},
+		{control.MethodIPsecShow, nil},
+		{control.MethodIPsecDel, ipsecConf},
+		{control.MethodIfconfig, "gif0"},
+		{control.MethodTransaction, control.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
 			Commands: []tunnel.Command{{Name: "gif0", Ops: ops, Line: 1}, {Name: "eth0", Ops: mtu, Line: 2}}}, DryRun: true}},
-		{daemon.MethodTransaction, daemon.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
+		{control.MethodTransaction, control.TransactionParams{Transaction: tunnel.Transaction{File: "hostname.gif0",
 			Commands: []tunnel.Command{{Name: "gif0", Ops: ops, Line: 1}}}}},
-		{daemon.MethodSysctlSet, daemon.SysctlSetParams{Name: "net.inet.ipip.allow", Value: "-1"}},
+		{control.MethodSysctlSet, control.SysctlSetParams{Name: "net.inet.ipip.allow", Value: "-1"}},
 		{"nope", nil},
 		{"", nil},
 	} {

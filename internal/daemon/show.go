@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 
+	"gif/internal/control"
 	"gif/internal/link"
 	"gif/internal/tunnel"
 )
@@ -10,14 +11,14 @@ import (
 // Show returns what ifconfig shows of the interface called name: a gif, a
 // bridge or another Linux interface; or of every gif and bridge when name
 // is empty.
-func (d *Daemon) Show(name string) (ShowResult, error) {
+func (d *Daemon) Show(name string) (control.ShowResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.show(name)
 }
 
-func (d *Daemon) show(name string) (ShowResult, error) {
-	var r ShowResult
+func (d *Daemon) show(name string) (control.ShowResult, error) {
+	var r control.ShowResult
 	switch {
 	case name == "":
 		for _, c := range d.state.Interfaces {
@@ -48,17 +49,17 @@ func (d *Daemon) show(name string) (ShowResult, error) {
 }
 
 // Stats returns the global and per-interface counters.
-func (d *Daemon) Stats() Stats {
+func (d *Daemon) Stats() control.Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, _ := d.show("")
 	ipip, etherip, esp := d.plane.Counters()
-	return Stats{IPIP: ipip.Snapshot(), EtherIP: etherip.Snapshot(), ESP: esp.Snapshot(), Interfaces: all.Interfaces}
+	return control.Stats{IPIP: ipip.Snapshot(), EtherIP: etherip.Snapshot(), ESP: esp.Snapshot(), Interfaces: all.Interfaces}
 }
 
-func (d *Daemon) status(name string) InterfaceStatus {
+func (d *Daemon) status(name string) control.InterfaceStatus {
 	c, _ := d.state.Find(name)
-	st := InterfaceStatus{Config: c.Clone(), Bridge: d.state.BridgeOf(name)}
+	st := control.InterfaceStatus{Config: c.Clone(), Bridge: d.state.BridgeOf(name)}
 	if ifc, ok := d.ifaces[name]; ok {
 		st.Running = ifc.Running()
 		st.Stats = ifc.Counters().Snapshot()
@@ -77,13 +78,13 @@ func (d *Daemon) status(name string) InterfaceStatus {
 	return st
 }
 
-func (d *Daemon) bridgeStatus(b tunnel.BridgeConfig) BridgeStatus {
-	st := BridgeStatus{BridgeConfig: b.Clone()}
+func (d *Daemon) bridgeStatus(b tunnel.BridgeConfig) control.BridgeStatus {
+	st := control.BridgeStatus{BridgeConfig: b.Clone()}
 	if info, err := d.host.Info(b.Name); err == nil {
 		st.Index, st.Running = info.Index, info.Running
 	}
 	for _, m := range b.Members {
-		port := LinkStatus{Name: m}
+		port := control.LinkStatus{Name: m}
 		if info, err := d.host.Info(m); err == nil {
 			port = linkStatus(info)
 		}
@@ -92,8 +93,8 @@ func (d *Daemon) bridgeStatus(b tunnel.BridgeConfig) BridgeStatus {
 	return st
 }
 
-func linkStatus(info link.LinkInfo) LinkStatus {
-	st := LinkStatus{Name: info.Name, Index: info.Index, MTU: info.MTU, Up: info.Up, Running: info.Running, Master: info.Master}
+func linkStatus(info link.LinkInfo) control.LinkStatus {
+	st := control.LinkStatus{Name: info.Name, Index: info.Index, MTU: info.MTU, Up: info.Up, Running: info.Running, Master: info.Master}
 	if len(info.MAC) > 0 {
 		st.MAC = info.MAC.String()
 	}

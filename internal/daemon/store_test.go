@@ -57,7 +57,10 @@ func TestApplyStateRenameFails(t *testing.T) {
 // leave the loaded rules as they were, whether the disk refuses the file
 // before the SAs change or its place after.
 func TestLoadIPsecStoreFails(t *testing.T) {
-	d, _ := newDaemon(t)
+	h := newFakeHost(t)
+	h.setLocal(local, local2, local6)
+	dir := t.TempDir()
+	d := startDaemon(t, h, filepath.Join(dir, "state.json"))
 	parse := func(spi string) policy.Config {
 		t.Helper()
 		cfg, err := ipsecconf.Parse("ipsec.conf", []byte("esp from 198.51.100.1 to 203.0.113.1 spi "+spi+
@@ -78,7 +81,7 @@ func TestLoadIPsecStoreFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := loaded()
-	path := filepath.Join(filepath.Dir(d.Ping().StateFile), "ipsec.json")
+	path := filepath.Join(dir, "ipsec.json")
 
 	blockRename(t, path)
 	_, err := d.LoadIPsec(parse("0x4343"))

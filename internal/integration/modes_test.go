@@ -3,20 +3,19 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"gif/internal/control"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"gif/internal/daemon"
 )
 
 // status returns what `gif ifconfig -j NAME` says of one interface.
-func (n *node) status(name string) daemon.InterfaceStatus {
+func (n *node) status(name string) control.InterfaceStatus {
 	n.t.Helper()
-	var r daemon.ShowResult
+	var r control.ShowResult
 	if err := json.Unmarshal([]byte(n.gif("ifconfig", "-j", name)), &r); err != nil || len(r.Interfaces) != 1 {
 		n.t.Fatalf("%s: gif ifconfig -j %s: %v (%d gif interfaces)", n.Name(), name, err, len(r.Interfaces))
 	}

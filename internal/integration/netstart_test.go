@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gif/internal/daemon"
+	"gif/internal/control"
 	"gif/internal/netns"
 )
 
@@ -160,7 +160,7 @@ func TestNetstartFileWhole(t *testing.T) {
 	if _, err := os.Stat(mark); err == nil {
 		t.Error("the ! line of a file that fails ran")
 	}
-	var r daemon.ShowResult
+	var r control.ShowResult
 	if err := json.Unmarshal([]byte(a.gif("ifconfig", "-j")), &r); err != nil {
 		t.Fatal(err)
 	}

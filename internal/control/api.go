@@ -1,4 +1,4 @@
-package daemon
+package control
 
 import (
 	"net/netip"
@@ -11,9 +11,8 @@ import (
 )
 
 // The control API's methods and their parameters and results, shared by the
-// daemon and the CLI.
+// daemon and the CLI. MethodPing, answered by Serve itself, is in control.go.
 const (
-	MethodPing      = "ping"
 	MethodIfconfig  = "ifconfig"   // IfconfigParams → ShowResult of that interface
 	MethodShow      = "show"       // ShowParams → ShowResult
 	MethodSysctlGet = "sysctl.get" // SysctlGetParams → []SysctlValue
@@ -26,13 +25,6 @@ const (
 	// (Daemon.ApplyTransaction): TransactionParams → no result.
 	MethodTransaction = "transaction"
 )
-
-// PingResult says who answered.
-type PingResult struct {
-	PID       int    `json:"pid"`
-	Namespace string `json:"namespace"`
-	StateFile string `json:"state_file"`
-}
 
 // IfconfigParams applies ops to one interface, all or nothing: a gif or
 // bridge, whose configuration the daemon keeps, or any other Linux
