@@ -111,14 +111,6 @@ type View struct {
 	Policy     *SPD // nil without IPsec rules
 }
 
-// Headroom is where received packets start in their buffers, and BufSize
-// the size of those buffers: what a transport handed to the plane must
-// honour.
-const (
-	Headroom = headroom
-	BufSize  = bufSize
-)
-
 // Tables returns the demultiplexing tables of ifaces for a View: bridged
 // gifs receive EtherIP, the others IP in IP.
 func Tables(ifaces []*Iface) (ip, ether *tunnel.Table[*Iface]) {

@@ -222,20 +222,3 @@ func (u *Userspace) claimEtherIP(v *View, protected bool, p *outer.Packet, ds []
 	ifc.counters.IBytes.Add(frame)
 	return addDelivery(ds, ifc, p.Buf[:headroom+p.Size])
 }
-
-// Receiver is a receive loop of one protocol without its socket: tests
-// and benchmarks hand it batches.
-type Receiver struct {
-	u          *Userspace
-	proto      uint8
-	deliveries []delivery
-}
-
-// NewReceiver returns a receive loop of protocol proto without a socket.
-func (u *Userspace) NewReceiver(proto uint8) *Receiver { return &Receiver{u: u, proto: proto} }
-
-// Receive decides the fate of pkts, whose payloads start at Headroom, as
-// the receive loop does with a batch it read.
-func (r *Receiver) Receive(pkts []outer.Packet) {
-	r.deliveries = r.u.receiveBatch(r.proto, pkts, r.deliveries)
-}

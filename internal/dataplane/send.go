@@ -260,12 +260,3 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 		}
 	}
 }
-
-// SendOnce reads one batch from the device and sends what it read, as the
-// send loop does once the device is readable: for benchmarks and tests
-// that drive the loop by hand.
-func (ifc *Iface) SendOnce() {
-	b := sendBatches.get()
-	ifc.readAndSend(b, min(ifc.dev.BatchSize(), outer.BatchSize))
-	sendBatches.put(b)
-}
