@@ -15,8 +15,8 @@ const goBenchTimeout = 20 * time.Minute
 
 // packetPathBench matches the micro-benchmarks of the per-packet path,
 // whose allocations per operation the report lists: encapsulation, ESP,
-// the outer sockets, the TAP's segmentation and coalescing, and the
-// daemon's drops of every kind (BenchmarkDrop).
+// the outer sockets, the TAP's segmentation and coalescing, and the data
+// plane's drops of every kind (BenchmarkDrop in internal/dataplane).
 var packetPathBench = regexp.MustCompile(`(?i)encap|decap|etherip|seal|open|send|recv|split|coalesce|drop`)
 
 // goBench is one line of `go test -bench -benchmem` output.

@@ -10,10 +10,10 @@ BenchmarkSeal/aes-128-gcm-2         	  946321	      1266 ns/op	1185.42 MB/s	    
 BenchmarkOpen/aes-2                 	  500000	      2400 ns/op	 625.00 MB/s	      48 B/op	       1 allocs/op
 PASS
 ok  	gif/internal/ipsec	3.1s
-pkg: gif/internal/daemon
+pkg: gif/internal/dataplane
 BenchmarkDrop/esp-notdb-2   	 4277607	       243.0 ns/op	       0 B/op	       0 allocs/op
 PASS
-ok  	gif/internal/daemon	2.1s
+ok  	gif/internal/dataplane	2.1s
 pkg: gif/internal/wire
 BenchmarkChecksum-2   	10000000	       101.5 ns/op	       0 B/op	       0 allocs/op
 PASS
@@ -27,7 +27,7 @@ func TestParseGoBench(t *testing.T) {
 	want := []goBench{
 		{"gif/internal/ipsec", "BenchmarkSeal/aes-128-gcm", 1266, 0, 0},
 		{"gif/internal/ipsec", "BenchmarkOpen/aes", 2400, 48, 1},
-		{"gif/internal/daemon", "BenchmarkDrop/esp-notdb", 243, 0, 0},
+		{"gif/internal/dataplane", "BenchmarkDrop/esp-notdb", 243, 0, 0},
 		{"gif/internal/wire", "BenchmarkChecksum", 101.5, 0, 0},
 	}
 	if len(got) != len(want) {

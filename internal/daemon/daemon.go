@@ -451,18 +451,11 @@ func (d *Daemon) noteSource(ifc *iface, c *tunnel.Config, srcHere bool) {
 // publish hands the current interfaces to the receive paths: bridged gifs
 // receive EtherIP, the others IP in IP.
 func (d *Daemon) publish() {
-	var ip, ether []*dataplane.Iface
+	ifaces := make([]*dataplane.Iface, 0, len(d.ifaces))
 	for _, ifc := range d.ifaces {
-		if ifc.Ether() {
-			ether = append(ether, ifc.Iface)
-		} else {
-			ip = append(ip, ifc.Iface)
-		}
+		ifaces = append(ifaces, ifc.Iface)
 	}
-	config := (*dataplane.Iface).Config
-	d.change(func(v *dataplane.View) {
-		v.IPTable, v.EtherTable = tunnel.NewTable(ip, config), tunnel.NewTable(ether, config)
-	})
+	d.change(func(v *dataplane.View) { v.IPTable, v.EtherTable = dataplane.Tables(ifaces) })
 }
 
 func (d *Daemon) publishSysctl(s *tunnel.Sysctl) { d.change(func(v *dataplane.View) { v.Sysctl = s }) }

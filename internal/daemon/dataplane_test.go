@@ -2,7 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
-	"net/netip"
+	"net"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -10,39 +10,29 @@ import (
 	"gif/internal/daemon"
 	"gif/internal/tunnel"
 	"gif/internal/wire"
+	"gif/internal/wire/wiretest"
 )
+
+// The packet path's own tests are in internal/dataplane; these helpers
+// serve the daemon's tests that send packets through it.
 
 // ipv4Packet returns an IPv4 packet from src to dst with payload as its
 // protocol 253 (experimentation) payload.
 func ipv4Packet(src, dst string, tos, ttl uint8, payload []byte) []byte {
-	return ipv4With(src, dst, tos, ttl, 253, payload)
+	return wiretest.IPv4(src, dst, tos, ttl, 253, payload)
 }
 
-func ipv4With(src, dst string, tos, ttl, proto uint8, payload []byte) []byte {
-	b := make([]byte, wire.IPv4MinHeaderLen+len(payload))
-	wire.IPv4(b).Encode(wire.IPv4Fields{
-		TOS: tos, TotalLength: uint16(len(b)), ID: 1, TTL: ttl, Protocol: proto,
-		Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
-	})
-	copy(b[wire.IPv4MinHeaderLen:], payload)
-	return b
-}
+// Documentation MAC addresses (RFC 7042) of hosts on either side of the
+// bridges.
+var (
+	macA = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0xa1}
+	macB = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0xb2}
+)
 
-// ipv6Packet returns an IPv6 packet from src to dst with payload after
-// next header 253.
-func ipv6Packet(src, dst string, tc, hops uint8, payload []byte) []byte {
-	return ipv6With(src, dst, tc, hops, 253, payload)
-}
-
-func ipv6With(src, dst string, tc, hops, next uint8, payload []byte) []byte {
-	b := make([]byte, wire.IPv6HeaderLen+len(payload))
-	wire.IPv6(b).Encode(wire.IPv6Fields{
-		TrafficClass: tc, PayloadLength: uint16(len(payload)), NextHeader: next, HopLimit: hops,
-		Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
-	})
-	copy(b[wire.IPv6HeaderLen:], payload)
-	return b
-}
+var (
+	ethernetFrame = wiretest.Ethernet
+	etherIP       = wiretest.EtherIP
+)
 
 func ifaceStats(t *testing.T, d *daemon.Daemon, name string) tunnel.InterfaceStats {
 	t.Helper()
@@ -54,378 +44,6 @@ func ifaceStats(t *testing.T, d *daemon.Daemon, name string) tunnel.InterfaceSta
 func waitStats(t *testing.T, d *daemon.Daemon, name string, want tunnel.InterfaceStats) {
 	t.Helper()
 	waitEqual(t, name+" counters", want, func() tunnel.InterfaceStats { return ifaceStats(t, d, name) })
-}
-
-// TestEncapsulate checks the outer packet of each mode: the transport by
-// tunnel family and inner version, and the header fields by the rules of
-// tunnel.Encap.
-func TestEncapsulate(t *testing.T) {
-	v4 := func(tos, ttl uint8) []byte {
-		return ipv4Packet("192.0.2.1", "192.0.2.2", tos, ttl, []byte("inner IPv4"))
-	}
-	v6 := func(tc, hops uint8) []byte {
-		return ipv6Packet("2001:db8::1", "2001:db8::2", tc, hops, []byte("inner IPv6"))
-	}
-	tests := []struct {
-		name     string
-		command  string
-		inner    []byte
-		family   int
-		proto    uint8
-		src, dst netip.Addr
-		tos, ttl uint8
-	}{{
-		name:    "IPv4 over IPv4, CE becomes ECT(0)",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		inner:   v4(0xb8|byte(wire.CE), 5), family: 4, proto: wire.ProtoIPv4,
-		src: local, dst: peer, tos: 0xb8 | byte(wire.ECT0), ttl: tunnel.DefaultTTL,
-	}, {
-		name:    "IPv6 over IPv4, ECT(1) kept",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		inner:   v6(0x28|byte(wire.ECT1), 5), family: 4, proto: wire.ProtoIPv6,
-		src: local, dst: peer, tos: 0x28 | byte(wire.ECT1), ttl: tunnel.DefaultTTL,
-	}, {
-		name:    "IPv4 over IPv6",
-		command: "gif0 tunnel 2001:db8:1::1 2001:db8:2::1",
-		inner:   v4(0x10, 5), family: 6, proto: wire.ProtoIPv4,
-		src: local6, dst: peer6, tos: 0x10, ttl: tunnel.DefaultTTL,
-	}, {
-		name:    "IPv6 over IPv6",
-		command: "gif0 tunnel 2001:db8:1::1 2001:db8:2::1",
-		inner:   v6(0xe0|byte(wire.CE), 5), family: 6, proto: wire.ProtoIPv6,
-		src: local6, dst: peer6, tos: 0xe0 | byte(wire.ECT0), ttl: tunnel.DefaultTTL,
-	}, {
-		name:    "tunnelttl copy",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1 tunnelttl copy",
-		inner:   v4(0, 7), family: 4, proto: wire.ProtoIPv4,
-		src: local, dst: peer, ttl: 7,
-	}, {
-		name:    "tunnelttl 200 over IPv6",
-		command: "gif0 tunnel 2001:db8:1::1 2001:db8:2::1 tunnelttl 200",
-		inner:   v6(0, 7), family: 6, proto: wire.ProtoIPv6,
-		src: local6, dst: peer6, ttl: 200,
-	}, {
-		name:    "-tunnelecn clears ECN",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1 -tunnelecn",
-		inner:   v4(0xb8|byte(wire.CE), 5), family: 4, proto: wire.ProtoIPv4,
-		src: local, dst: peer, tos: 0xb8, ttl: tunnel.DefaultTTL,
-	}, {
-		name:    "second address of this host",
-		command: "gif0 tunnel 198.51.100.2 203.0.113.2",
-		inner:   v4(0, 5), family: 4, proto: wire.ProtoIPv4,
-		src: local2, dst: peer2, ttl: tunnel.DefaultTTL,
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, h := newDaemon(t)
-			mustIfconfig(t, d, tt.command)
-			h.device("gif0").push(tt.inner)
-			got := h.network(tt.family, tt.proto).next(t)
-			if got.Src != tt.src || got.Dst != tt.dst || got.TOS != tt.tos || got.TTL != tt.ttl {
-				t.Errorf("outer %s --> %s tos %#x ttl %d; want %s --> %s tos %#x ttl %d",
-					got.Src, got.Dst, got.TOS, got.TTL, tt.src, tt.dst, tt.tos, tt.ttl)
-			}
-			if !bytes.Equal(got.Buf, tt.inner) {
-				t.Errorf("payload %x; want the inner packet %x", got.Buf, tt.inner)
-			}
-			size := uint64(len(tt.inner))
-			waitStats(t, d, "gif0", tunnel.InterfaceStats{OPackets: 1, OBytes: size})
-			waitEqual(t, "ipip counters", tunnel.IPIPStats{OPackets: 1, OBytes: size}, func() tunnel.IPIPStats { return d.Stats().IPIP })
-			h.checkNothingSent(t)
-		})
-	}
-}
-
-// TestEncapsulateBatch pushes more packets than one Read takes, of both
-// inner versions, and checks that each transport gets its own in order.
-func TestEncapsulateBatch(t *testing.T) {
-	d, h := newDaemon(t)
-	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
-	var want4, want6 [][]byte
-	dev := h.device("gif0")
-	var bytesOut uint64
-	for i := range 3*fakeBatchSize + 1 {
-		var p []byte
-		if i%3 == 0 {
-			p = ipv6Packet("2001:db8::1", "2001:db8::2", 0, 64, []byte{byte(i)})
-			want6 = append(want6, p)
-		} else {
-			p = ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, bytes.Repeat([]byte{byte(i)}, i))
-			want4 = append(want4, p)
-		}
-		bytesOut += uint64(len(p))
-		dev.push(p)
-	}
-	for proto, want := range map[uint8][][]byte{wire.ProtoIPv4: want4, wire.ProtoIPv6: want6} {
-		net := h.network(4, proto)
-		for i, w := range want {
-			if got := net.next(t); !bytes.Equal(got.Buf, w) {
-				t.Errorf("protocol %d packet %d: %x; want %x", proto, i, got.Buf, w)
-			}
-		}
-	}
-	waitStats(t, d, "gif0", tunnel.InterfaceStats{OPackets: uint64(len(want4) + len(want6)), OBytes: bytesOut})
-}
-
-// TestEncapsulateDrops checks the packets that must not leave: from an
-// interface that is not RUNNING, without a tunnel, or that would loop. Each
-// drop is followed by a packet that goes out, which must be the first the
-// network sees.
-func TestEncapsulateDrops(t *testing.T) {
-	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("payload"))
-	tests := []struct {
-		name string
-		// command sets up gif0 so that inner is dropped; fix makes gif0 send.
-		command, fix string
-		want         tunnel.InterfaceStats
-		unspec       uint64
-		packet       []byte
-	}{{
-		name:    "source not local",
-		command: "gif0 tunnel 198.51.100.9 203.0.113.1", fix: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		want:   tunnel.InterfaceStats{OErrors: 1},
-		packet: inner,
-	}, {
-		name:    "down",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1 down", fix: "gif0 up",
-		want:   tunnel.InterfaceStats{OErrors: 1},
-		packet: inner,
-	}, {
-		name:    "no tunnel",
-		command: "gif0 up", fix: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		want:   tunnel.InterfaceStats{OErrors: 1},
-		unspec: 1,
-		packet: inner,
-	}, {
-		name:    "loop",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1", fix: "gif0 tunnel 198.51.100.2 203.0.113.1",
-		want: tunnel.InterfaceStats{Drops: map[string]uint64{"loop": 1}},
-		// This tunnel's own outer packet, routed back into it.
-		packet: ipv4With("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoIPv4, inner),
-	}, {
-		name:    "loop over IPv6",
-		command: "gif0 tunnel 2001:db8:1::1 2001:db8:2::1", fix: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		want:   tunnel.InterfaceStats{Drops: map[string]uint64{"loop": 1}},
-		packet: ipv6With("2001:db8:1::1", "2001:db8:2::1", 0, 63, wire.ProtoIPv4, inner),
-	}, {
-		name:    "not IP",
-		command: "gif0 tunnel 198.51.100.1 203.0.113.1", fix: "gif0 up",
-		want:   tunnel.InterfaceStats{OErrors: 1, Drops: map[string]uint64{"family": 1}},
-		packet: []byte{0x10, 0, 0, 0},
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, h := newDaemon(t)
-			mustIfconfig(t, d, tt.command)
-			dev := h.device("gif0")
-			dev.push(tt.packet)
-			waitStats(t, d, "gif0", tt.want)
-			if ipip := d.Stats().IPIP; ipip.OPackets != 0 || ipip.Unspec != tt.unspec {
-				t.Errorf("ipip counters %+v; want no packet out and unspec %d", ipip, tt.unspec)
-			}
-
-			mustIfconfig(t, d, tt.fix)
-			marker := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("marker"))
-			dev.push(marker)
-			got := h.network(4, wire.ProtoIPv4).next(t)
-			if !bytes.Equal(got.Buf, marker) {
-				t.Errorf("the network got %x before the next packet; the dropped one went out", got.Buf)
-			}
-			h.checkNothingSent(t)
-		})
-	}
-}
-
-// TestDecapsulateDemux checks which interface receives an outer packet:
-// the exact pair, the lowest unit among those that share it, never one that
-// is down, and none for an unknown pair.
-func TestDecapsulateDemux(t *testing.T) {
-	d, h := newDaemon(t)
-	for _, cmd := range []string{
-		"gif0 tunnel 198.51.100.1 203.0.113.1 down",
-		"gif1 tunnel 198.51.100.1 203.0.113.2",
-		"gif2 tunnel 198.51.100.1 203.0.113.1",
-		"gif3 tunnel 198.51.100.2 203.0.113.1",
-		"gif4 tunnel 198.51.100.1 203.0.113.1",
-		"gif5 tunnel 2001:db8:1::1 2001:db8:2::1",
-	} {
-		mustIfconfig(t, d, cmd)
-	}
-	v4 := ipv4Packet("192.0.2.2", "192.0.2.1", 0, 9, []byte("inner IPv4"))
-	v6 := ipv6Packet("2001:db8::2", "2001:db8::1", 0, 9, []byte("inner IPv6"))
-	tests := []struct {
-		family   int
-		proto    uint8
-		src, dst netip.Addr
-		inner    []byte
-		want     string // "" for none
-	}{
-		{4, wire.ProtoIPv4, peer, local, v4, "gif2"},
-		{4, wire.ProtoIPv6, peer, local, v6, "gif2"},
-		{4, wire.ProtoIPv4, peer2, local, v4, "gif1"},
-		{4, wire.ProtoIPv4, peer, local2, v4, "gif3"},
-		{4, wire.ProtoIPv4, peer2, local2, v4, ""},
-		{4, wire.ProtoIPv4, local, peer, v4, ""},
-		{6, wire.ProtoIPv4, peer6, local6, v4, "gif5"},
-		{6, wire.ProtoIPv6, peer6, local6, v6, "gif5"},
-		{6, wire.ProtoIPv6, local6, peer6, v6, ""},
-	}
-	var pdrops uint64
-	received := make(map[string]uint64)
-	for _, tt := range tests {
-		h.network(tt.family, tt.proto).send(t, tt.src, tt.dst, 0, tt.inner)
-		if tt.want == "" {
-			pdrops++
-			waitFor(t, "pdrops", func() bool { return d.Stats().IPIP.PDrops == pdrops })
-			continue
-		}
-		received[tt.want]++
-		if got := h.device(tt.want).next(t); !bytes.Equal(got, tt.inner) {
-			t.Errorf("%s --> %s protocol %d: %s got %x; want %x", tt.src, tt.dst, tt.proto, tt.want, got, tt.inner)
-		}
-	}
-	waitFor(t, "input counters", func() bool { return d.Stats().IPIP.IPackets == uint64(len(tests)) })
-	for _, st := range d.Stats().Interfaces {
-		if st.Stats.IPackets != received[st.Name] || st.Stats.IErrors != 0 {
-			t.Errorf("%s counters %+v; want %d packets in", st.Name, st.Stats, received[st.Name])
-		}
-		if n := len(h.device(st.Name).written); n != 0 {
-			t.Errorf("%s got %d packets more", st.Name, n)
-		}
-	}
-	if st := ifaceStats(t, d, "gif2"); st.IBytes != uint64(len(v4)+len(v6)) {
-		t.Errorf("gif2 received %d bytes; want %d", st.IBytes, len(v4)+len(v6))
-	}
-
-	// Down, gif2 gives way to gif4; up again, it takes over again.
-	for _, step := range []struct{ command, want string }{
-		{"gif2 down", "gif4"},
-		{"gif2 up", "gif2"},
-		{"gif0 up", "gif0"},
-	} {
-		mustIfconfig(t, d, step.command)
-		h.network(4, wire.ProtoIPv4).send(t, peer, local, 0, v4)
-		if got := h.device(step.want).next(t); !bytes.Equal(got, v4) {
-			t.Errorf("after %s: %s got %x", step.command, step.want, got)
-		}
-	}
-}
-
-// TestDecapsulateChecks checks the drops of the receive path and where
-// they are counted, each followed by a packet that must be delivered
-// first.
-func TestDecapsulateChecks(t *testing.T) {
-	v4 := func(src string, tos uint8) []byte {
-		return ipv4Packet(src, "192.0.2.1", tos, 9, []byte("inner IPv4"))
-	}
-	v6 := func(tc uint8) []byte {
-		return ipv6Packet("2001:db8::2", "2001:db8::1", tc, 9, []byte("inner IPv6"))
-	}
-	tests := []struct {
-		name     string
-		command  string // after "gif0 tunnel 198.51.100.1 203.0.113.1"
-		sysctl   string // value of net.inet.ipip.allow
-		proto    uint8
-		outerTOS uint8
-		inner    []byte
-		deliver  []byte // nil: dropped
-		ipip     tunnel.IPIPStats
-		stats    tunnel.InterfaceStats
-	}{{
-		name:  "IPv6 in protocol 4",
-		proto: wire.ProtoIPv4, inner: v6(0),
-		ipip:  tunnel.IPIPStats{Family: 1},
-		stats: tunnel.InterfaceStats{IErrors: 1, Drops: map[string]uint64{"family": 1}},
-	}, {
-		name:  "IPv4 in protocol 41",
-		proto: wire.ProtoIPv6, inner: ipv4Packet("192.0.2.2", "192.0.2.1", 0, 9, make([]byte, 40)),
-		ipip:  tunnel.IPIPStats{Family: 1},
-		stats: tunnel.InterfaceStats{IErrors: 1, Drops: map[string]uint64{"family": 1}},
-	}, {
-		name:  "short",
-		proto: wire.ProtoIPv4, inner: v4("192.0.2.2", 0)[:12],
-		ipip:  tunnel.IPIPStats{HDrops: 1},
-		stats: tunnel.InterfaceStats{IErrors: 1, Drops: map[string]uint64{"short": 1}},
-	}, {
-		name:  "outer CE over Not-ECT",
-		proto: wire.ProtoIPv4, outerTOS: byte(wire.CE), inner: v4("192.0.2.2", 0x20),
-		stats: tunnel.InterfaceStats{IErrors: 1, Drops: map[string]uint64{"ecn": 1}},
-	}, {
-		name:  "outer CE over ECT(0) marks CE",
-		proto: wire.ProtoIPv4, outerTOS: byte(wire.CE), inner: v4("192.0.2.2", 0x20|byte(wire.ECT0)),
-		deliver: v4("192.0.2.2", 0x20|byte(wire.CE)),
-	}, {
-		name:  "outer CE over IPv6 ECT(1) marks CE",
-		proto: wire.ProtoIPv6, outerTOS: byte(wire.CE), inner: v6(0x20 | byte(wire.ECT1)),
-		deliver: v6(0x20 | byte(wire.CE)),
-	}, {
-		name:    "-tunnelecn ignores outer CE",
-		command: "gif0 -tunnelecn",
-		proto:   wire.ProtoIPv4, outerTOS: byte(wire.CE), inner: v4("192.0.2.2", 0x20),
-		deliver: v4("192.0.2.2", 0x20),
-	}, {
-		name:  "inner source is this host's",
-		proto: wire.ProtoIPv4, inner: v4("198.51.100.2", 0),
-		ipip:  tunnel.IPIPStats{Spoof: 1},
-		stats: tunnel.InterfaceStats{IErrors: 1},
-	}, {
-		name:   "inner source is this host's, allowed",
-		sysctl: "2",
-		proto:  wire.ProtoIPv4, inner: v4("198.51.100.2", 0),
-		deliver: v4("198.51.100.2", 0),
-	}, {
-		name:   "inner source is this host's, allow 1",
-		sysctl: "1",
-		proto:  wire.ProtoIPv4, inner: v4("198.51.100.2", 0),
-		ipip:  tunnel.IPIPStats{Spoof: 1},
-		stats: tunnel.InterfaceStats{IErrors: 1},
-	}, {
-		name:  "trailing bytes cut",
-		proto: wire.ProtoIPv4, inner: append(v4("192.0.2.2", 0), "trailer"...),
-		deliver: v4("192.0.2.2", 0),
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, h := newDaemon(t)
-			mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			if tt.command != "" {
-				mustIfconfig(t, d, tt.command)
-			}
-			if tt.sysctl != "" {
-				if _, err := d.SetSysctl("net.inet.ipip.allow", tt.sysctl); err != nil {
-					t.Fatal(err)
-				}
-			}
-			net, dev := h.network(4, tt.proto), h.device("gif0")
-			net.send(t, peer, local, tt.outerTOS, tt.inner)
-			want := tunnel.InterfaceStats{}
-			if tt.deliver != nil {
-				if got := dev.next(t); !bytes.Equal(got, tt.deliver) {
-					t.Errorf("delivered %x; want %x", got, tt.deliver)
-				}
-				want = tunnel.InterfaceStats{IPackets: 1, IBytes: uint64(len(tt.deliver))}
-			} else {
-				want = tt.stats
-				// A packet that passes, sent after the dropped one, is the
-				// first delivered.
-				marker := v4("192.0.2.2", 0)
-				if tt.proto == wire.ProtoIPv6 {
-					marker = v6(0)
-				}
-				net.send(t, peer, local, 0, marker)
-				if got := dev.next(t); !bytes.Equal(got, marker) {
-					t.Errorf("delivered %x; want it dropped", got)
-				}
-				want.IPackets, want.IBytes = 1, uint64(len(marker))
-			}
-			waitStats(t, d, "gif0", want)
-			ipip := d.Stats().IPIP
-			ipip.IPackets, ipip.IBytes = 0, 0
-			if ipip != tt.ipip {
-				t.Errorf("ipip counters %+v; want %+v", ipip, tt.ipip)
-			}
-		})
-	}
 }
 
 // TestTunnelDomain checks that outer packets carry their interface's

@@ -49,6 +49,9 @@ func makeLocalKey(log *slog.Logger) {
 // ikeTick is how often the IKE engine's timers are looked at.
 const ikeTick = 250 * time.Millisecond
 
+// ikeErrorPause keeps a persistently failing IKE socket from spinning a core.
+const ikeErrorPause = 10 * time.Millisecond
+
 // startIKE opens IKE's sockets and starts the engine that negotiates the
 // SAs of ike rules.
 func (d *Daemon) startIKE() {
@@ -95,7 +98,7 @@ func (d *Daemon) receiveIKE(conn IKEConn) {
 		}
 		if err != nil {
 			d.log.Debug("IKE receive", "err", err)
-			time.Sleep(dataplane.ErrorPause)
+			time.Sleep(ikeErrorPause)
 			continue
 		}
 		d.ike.Receive(buf[:n], from, to)

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"gif/internal/dataplane"
 	"gif/internal/link"
 	"gif/internal/tunnel"
 )
@@ -248,7 +247,7 @@ func domainRules(s tunnel.State) map[domainRule]bool {
 	rules := make(map[domainRule]bool)
 	for _, c := range s.Interfaces {
 		if c.Domain != 0 && c.HasTunnel() {
-			rules[domainRule{dataplane.Family(c.Src), c.Domain}] = true
+			rules[domainRule{tunnel.Family(c.Src), c.Domain}] = true
 		}
 	}
 	return rules

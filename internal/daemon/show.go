@@ -53,8 +53,8 @@ func (d *Daemon) Stats() control.Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, _ := d.show("")
-	ipip, etherip, esp := d.plane.Counters()
-	return control.Stats{IPIP: ipip.Snapshot(), EtherIP: etherip.Snapshot(), ESP: esp.Snapshot(), Interfaces: all.Interfaces}
+	c := d.plane.Counters()
+	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
 }
 
 func (d *Daemon) status(name string) control.InterfaceStatus {

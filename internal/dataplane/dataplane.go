@@ -30,7 +30,7 @@ type Plane interface {
 	SAs() []*ipsec.SA
 	// Counters returns the global counters: ipipstat, etheripstat,
 	// espstat.
-	Counters() (*tunnel.IPIPCounters, *tunnel.EtherIPCounters, *ipsec.Counters)
+	Counters() *Counters
 	// Close closes the outer transport.
 	Close()
 }

@@ -35,9 +35,9 @@ const (
 	// tags. A device whose MTU was raised beyond that behind gif's back
 	// fails such reads, and they count as output errors.
 	sendBufSize = headroom + tunnel.MaxMTU + 22 + tailroom
-	// ErrorPause keeps a persistently failing device or socket from
+	// errorPause keeps a persistently failing device or socket from
 	// spinning a core.
-	ErrorPause = 10 * time.Millisecond
+	errorPause = 10 * time.Millisecond
 )
 
 func init() {
@@ -111,22 +111,38 @@ type View struct {
 	Policy     *SPD // nil without IPsec rules
 }
 
-// Headroom is where received packets start in their buffers, and BufSize
-// the size of those buffers: what a transport handed to the plane must
-// honour.
-const (
-	Headroom = headroom
-	BufSize  = bufSize
-)
+// Tables returns the demultiplexing tables of ifaces for a View: bridged
+// gifs receive EtherIP, the others IP in IP.
+func Tables(ifaces []*Iface) (ip, ether *tunnel.Table[*Iface]) {
+	var ipIfaces, etherIfaces []*Iface
+	for _, ifc := range ifaces {
+		if ifc.ether {
+			etherIfaces = append(etherIfaces, ifc)
+		} else {
+			ipIfaces = append(ipIfaces, ifc)
+		}
+	}
+	config := (*Iface).Config
+	return tunnel.NewTable(ipIfaces, config), tunnel.NewTable(etherIfaces, config)
+}
 
 // Userspace is the userspace data plane of one network namespace.
 type Userspace struct {
-	log     *slog.Logger
-	view    atomic.Pointer[View]
-	conns   map[transportKey]outer.Conn // set before the interfaces send
-	ipip    tunnel.IPIPCounters
-	etherip tunnel.EtherIPCounters
-	esp     ipsec.SAD // the SAs, and espstat
+	log      *slog.Logger
+	view     atomic.Pointer[View]
+	conns    map[transportKey]outer.Conn // set before the interfaces send
+	counters Counters
+	esp      ipsec.SAD // the SAs, and espstat, which counters.ESP points to
+}
+
+// Counters are a data plane's global counters: OpenBSD's ipipstat,
+// etheripstat and espstat. A kernel plane that carries some tunnels beside
+// the userspace one would count in the same.
+type Counters struct {
+	IPIP    tunnel.IPIPCounters
+	EtherIP tunnel.EtherIPCounters
+	// ESP is the SAD's espstat, which it counts in as it seals and opens.
+	ESP *ipsec.Counters
 }
 
 type transportKey struct {
@@ -137,6 +153,7 @@ type transportKey struct {
 // NewUserspace returns a plane with an empty view and no transport.
 func NewUserspace(log *slog.Logger) *Userspace {
 	u := &Userspace{log: log, conns: make(map[transportKey]outer.Conn)}
+	u.counters.ESP = &u.esp.Counters
 	u.view.Store(&View{Sysctl: new(tunnel.Sysctl)})
 	return u
 }
@@ -164,9 +181,7 @@ func (u *Userspace) Close() {
 }
 
 // Counters returns the global counters: ipipstat, etheripstat, espstat.
-func (u *Userspace) Counters() (*tunnel.IPIPCounters, *tunnel.EtherIPCounters, *ipsec.Counters) {
-	return &u.ipip, &u.etherip, &u.esp.Counters
-}
+func (u *Userspace) Counters() *Counters { return &u.counters }
 
 // SAs returns the installed SAs.
 func (u *Userspace) SAs() []*ipsec.SA { return u.esp.All() }

@@ -56,7 +56,7 @@ func (u *Userspace) receiveLoop(conn outer.Conn, proto uint8, bufs *outer.RecvBu
 			if u.debugging() {
 				u.log.Debug("receive", "proto", proto, "err", err)
 			}
-			time.Sleep(ErrorPause)
+			time.Sleep(errorPause)
 			continue
 		}
 		deliveries = u.receiveBatch(proto, pkts[:n], deliveries)
@@ -102,9 +102,9 @@ func (u *Userspace) debugging() bool {
 // deliver writes one interface's share of a batch to its device: IP packets
 // at the headroom, Ethernet frames after their EtherIP header.
 func (u *Userspace) deliver(dl delivery) {
-	offset, qfull := headroom, &u.ipip.QFull
+	offset, qfull := headroom, &u.counters.IPIP.QFull
 	if dl.ifc.ether {
-		offset, qfull = headroom+wire.EtherIPHeaderLen, &u.etherip.QFull
+		offset, qfull = headroom+wire.EtherIPHeaderLen, &u.counters.EtherIP.QFull
 	}
 	if _, err := dl.ifc.dev.Write(dl.bufs, offset); err != nil {
 		qfull.Add(1)
@@ -123,13 +123,13 @@ func (u *Userspace) claimIP(v *View, proto uint8, protected bool, p *outer.Packe
 	if !protected && u.inClear(v, p, proto) {
 		return ds
 	}
-	u.ipip.IPackets.Add(1)
-	u.ipip.IBytes.Add(uint64(p.Size))
+	u.counters.IPIP.IPackets.Add(1)
+	u.counters.IPIP.IBytes.Add(uint64(p.Size))
 	ifc, ok := v.IPTable.Lookup(p.Dst, p.Src)
 	if !ok {
 		// Unclaimed: with net.inet.ipip.allow 0 OpenBSD drops it by
 		// policy; gif has no catch-all device to hand it to either way.
-		u.ipip.PDrops.Add(1)
+		u.counters.IPIP.PDrops.Add(1)
 		return ds
 	}
 	cfg := ifc.cfg.Load()
@@ -138,16 +138,16 @@ func (u *Userspace) claimIP(v *View, proto uint8, protected bool, p *outer.Packe
 	if drop != tunnel.DropNone {
 		switch drop {
 		case tunnel.DropShort:
-			u.ipip.HDrops.Add(1)
+			u.counters.IPIP.HDrops.Add(1)
 		case tunnel.DropFamily:
-			u.ipip.Family.Add(1)
+			u.counters.IPIP.Family.Add(1)
 		}
 		ifc.counters.Drops[drop].Add(1)
 		ifc.counters.IErrors.Add(1)
 		return ds
 	}
 	if v.Sysctl.IPIPAllow != 2 && v.Local[innerSource(inner)] {
-		u.ipip.Spoof.Add(1)
+		u.counters.IPIP.Spoof.Add(1)
 		ifc.counters.IErrors.Add(1)
 		return ds
 	}
@@ -198,44 +198,27 @@ func (u *Userspace) claimEtherIP(v *View, protected bool, p *outer.Packet, ds []
 		return ds
 	}
 	if v.Sysctl.EtherIPAllow == 0 && !protected {
-		u.etherip.PDrops.Add(1)
+		u.counters.EtherIP.PDrops.Add(1)
 		return ds
 	}
-	u.etherip.IPackets.Add(1)
+	u.counters.EtherIP.IPackets.Add(1)
 	payload := p.Buf[headroom : headroom+p.Size]
 	if _, drop := tunnel.DecapEtherIP(payload); drop != tunnel.DropNone {
 		if drop == tunnel.DropShort {
-			u.etherip.HDrops.Add(1)
+			u.counters.EtherIP.HDrops.Add(1)
 		} else {
-			u.etherip.ADrops.Add(1)
+			u.counters.EtherIP.ADrops.Add(1)
 		}
 		return ds
 	}
 	ifc, ok := v.EtherTable.Lookup(p.Dst, p.Src)
 	if !ok {
-		u.etherip.NoIfDrops.Add(1)
+		u.counters.EtherIP.NoIfDrops.Add(1)
 		return ds
 	}
 	frame := uint64(p.Size - wire.EtherIPHeaderLen)
-	u.etherip.IBytes.Add(frame)
+	u.counters.EtherIP.IBytes.Add(frame)
 	ifc.counters.IPackets.Add(1)
 	ifc.counters.IBytes.Add(frame)
 	return addDelivery(ds, ifc, p.Buf[:headroom+p.Size])
-}
-
-// Receiver is a receive loop of one protocol without its socket: tests
-// and benchmarks hand it batches.
-type Receiver struct {
-	u          *Userspace
-	proto      uint8
-	deliveries []delivery
-}
-
-// NewReceiver returns a receive loop of protocol proto without a socket.
-func (u *Userspace) NewReceiver(proto uint8) *Receiver { return &Receiver{u: u, proto: proto} }
-
-// Receive decides the fate of pkts, whose payloads start at Headroom, as
-// the receive loop does with a batch it read.
-func (r *Receiver) Receive(pkts []outer.Packet) {
-	r.deliveries = r.u.receiveBatch(r.proto, pkts, r.deliveries)
 }

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"errors"
-	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -76,7 +75,7 @@ func (ifc *Iface) encapsulate() {
 				return
 			}
 			ifc.counters.OErrors.Add(1)
-			time.Sleep(ErrorPause)
+			time.Sleep(errorPause)
 			continue
 		}
 		b := sendBatches.get()
@@ -102,7 +101,7 @@ func (ifc *Iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		// rest of a super-packet (ErrTooManySegments).
 		ifc.counters.OErrors.Add(1)
 		if n == 0 && !errors.Is(err, link.ErrTooManySegments) {
-			time.Sleep(ErrorPause)
+			time.Sleep(errorPause)
 			return false
 		}
 	}
@@ -115,7 +114,7 @@ func (ifc *Iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		payload := bufs[i][headroom : headroom+sizes[i]]
 		if !running {
 			if !cfg.HasTunnel() {
-				ifc.u.ipip.Unspec.Add(1)
+				ifc.u.counters.IPIP.Unspec.Add(1)
 			}
 			ifc.counters.OErrors.Add(1)
 			continue
@@ -229,7 +228,7 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 	if len(pkts) == 0 {
 		return
 	}
-	conn := ifc.u.conns[transportKey{Family(cfg.Src), proto}]
+	conn := ifc.u.conns[transportKey{tunnel.Family(cfg.Src), proto}]
 	sent := 0
 	if conn != nil {
 		var err error
@@ -242,10 +241,10 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 	var packets, bytes *atomic.Uint64 // espstat is counted by Seal
 	switch proto {
 	case wire.ProtoIPv4, wire.ProtoIPv6:
-		packets, bytes = &ifc.u.ipip.OPackets, &ifc.u.ipip.OBytes
+		packets, bytes = &ifc.u.counters.IPIP.OPackets, &ifc.u.counters.IPIP.OBytes
 	case wire.ProtoEtherIP:
 		header = wire.EtherIPHeaderLen
-		packets, bytes = &ifc.u.etherip.OPackets, &ifc.u.etherip.OBytes
+		packets, bytes = &ifc.u.counters.EtherIP.OPackets, &ifc.u.counters.EtherIP.OBytes
 	}
 	for i, p := range pkts {
 		if i >= sent {
@@ -260,20 +259,4 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 			bytes.Add(size)
 		}
 	}
-}
-
-func Family(a netip.Addr) int {
-	if a.Is4() {
-		return 4
-	}
-	return 6
-}
-
-// SendOnce reads one batch from the device and sends what it read, as the
-// send loop does once the device is readable: for benchmarks and tests
-// that drive the loop by hand.
-func (ifc *Iface) SendOnce() {
-	b := sendBatches.get()
-	ifc.readAndSend(b, min(ifc.dev.BatchSize(), outer.BatchSize))
-	sendBatches.put(b)
 }

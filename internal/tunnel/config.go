@@ -82,6 +82,16 @@ func NewConfig(name string) Config {
 // HasTunnel reports whether the outer addresses are set.
 func (c *Config) HasTunnel() bool { return c.Src.IsValid() && c.Dst.IsValid() }
 
+// Family returns the IP version of the outer address a, 4 or 6: the
+// family of the transport that carries a tunnel and of the policy rules
+// that route its marked packets.
+func Family(a netip.Addr) int {
+	if a.Is4() {
+		return 4
+	}
+	return 6
+}
+
 // Equal reports whether c and o configure an interface the same way.
 func (c *Config) Equal(o *Config) bool { return reflect.DeepEqual(c, o) }
 

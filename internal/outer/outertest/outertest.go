@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gif/internal/outer"
 )
@@ -22,8 +23,8 @@ const (
 
 // Conn is one end of a pair made by NewPair. What one end sends, the other
 // receives, with the header fields as sent and no MTU. Unlike a raw socket
-// it also hands over each packet's Mark, so that a test sees what was sent
-// with which mark.
+// it also hands over each packet's Mark and DF flag, so that a test sees
+// what was sent with which mark and whether it may be fragmented.
 type Conn struct {
 	peer      *Conn
 	queue     chan packet
@@ -39,6 +40,7 @@ type packet struct {
 	payload  []byte
 	src, dst netip.Addr
 	tos, ttl uint8
+	df       bool
 	mark     uint32
 }
 
@@ -77,7 +79,7 @@ func (c *Conn) Send(pkts []outer.Packet, offset int) (int, error) {
 		if ttl == 0 {
 			ttl = DefaultTTL
 		}
-		pkt := packet{payload: append([]byte(nil), p.Buf[offset:offset+p.Size]...), src: p.Src, dst: p.Dst, tos: p.TOS, ttl: ttl, mark: p.Mark}
+		pkt := packet{payload: append([]byte(nil), p.Buf[offset:offset+p.Size]...), src: p.Src, dst: p.Dst, tos: p.TOS, ttl: ttl, df: p.DF, mark: p.Mark}
 		select {
 		case c.peer.queue <- pkt:
 		default:
@@ -115,11 +117,32 @@ func (c *Conn) Recv(pkts []outer.Packet, offset int) (int, error) {
 			c.truncated.Add(1)
 			continue
 		}
-		*p = outer.Packet{Buf: p.Buf, Size: copy(p.Buf[offset:], pkt.payload), Src: pkt.src, Dst: pkt.dst, TOS: pkt.tos, TTL: pkt.ttl, Mark: pkt.mark}
+		*p = pkt.received(p.Buf, offset)
 		n++
 	}
 	return n, nil
 }
+
+// received is pkt as Recv hands it over, its payload at buf[offset:].
+func (pkt packet) received(buf []byte, offset int) outer.Packet {
+	return outer.Packet{Buf: buf, Size: copy(buf[offset:], pkt.payload), Src: pkt.src, Dst: pkt.dst,
+		TOS: pkt.tos, TTL: pkt.ttl, DF: pkt.df, Mark: pkt.mark}
+}
+
+// Take returns the next packet sent to c, its payload in Buf[:Size] of its
+// own, waiting up to timeout; ok is false when none came. It is Recv for
+// a test that waits for one packet.
+func (c *Conn) Take(timeout time.Duration) (p outer.Packet, ok bool) {
+	select {
+	case pkt := <-c.queue:
+		return pkt.received(make([]byte, len(pkt.payload)), 0), true
+	case <-time.After(timeout):
+		return outer.Packet{}, false
+	}
+}
+
+// Queued returns how many packets sent to c wait for Recv.
+func (c *Conn) Queued() int { return len(c.queue) }
 
 func (c *Conn) BatchSize() int { return outer.BatchSize }
 

@@ -35,7 +35,7 @@ func recvBufs(n, size int) []outer.Packet {
 func TestPairCopiesPackets(t *testing.T) {
 	a, b := NewPair()
 	sent := []outer.Packet{newPacket(100, 1, 0xb8, 3), newPacket(1400, 2, 0x03, 0)}
-	sent[1].Mark = 100
+	sent[1].Mark, sent[1].DF = 100, true
 	if n, err := a.Send(sent, outer.Headroom); n != 2 || err != nil {
 		t.Fatalf("Send = %d, %v", n, err)
 	}
@@ -49,7 +49,7 @@ func TestPairCopiesPackets(t *testing.T) {
 			want.TTL = DefaultTTL
 		}
 		g := got[i]
-		if g.Size != want.Size || g.Src != src || g.Dst != dst || g.TOS != want.TOS || g.TTL != want.TTL || g.Mark != want.Mark || g.DF {
+		if g.Size != want.Size || g.Src != src || g.Dst != dst || g.TOS != want.TOS || g.TTL != want.TTL || g.Mark != want.Mark || g.DF != want.DF {
 			t.Errorf("packet %d: got %+v", i, g)
 		}
 		if !bytes.Equal(g.Buf[outer.Headroom:outer.Headroom+g.Size], want.Buf[outer.Headroom:outer.Headroom+want.Size]) {
@@ -135,5 +135,30 @@ func TestSendSkipsBadPacket(t *testing.T) {
 	got := recvBufs(2, 100)
 	if n, _ := b.Recv(got, outer.Headroom); n != 2 || got[1].Size != 30 {
 		t.Errorf("Recv = %d, second size %d; want 2, 30", n, got[1].Size)
+	}
+}
+
+// TestTake checks that Take hands over the next packet with its fields, in
+// a buffer of its own, and that Queued counts what waits.
+func TestTake(t *testing.T) {
+	a, b := NewPair()
+	p := newPacket(10, 1, 0x20, 9)
+	p.DF, p.Mark = true, 7
+	a.Send([]outer.Packet{p, newPacket(5, 2, 0, 0)}, outer.Headroom)
+	if b.Queued() != 2 {
+		t.Errorf("Queued = %d; want 2", b.Queued())
+	}
+	got, ok := b.Take(time.Second)
+	if !ok || got.Size != 10 || len(got.Buf) != 10 || got.Src != src || got.Dst != dst || got.TOS != 0x20 || got.TTL != 9 || !got.DF || got.Mark != 7 {
+		t.Fatalf("Take = %+v, %t", got, ok)
+	}
+	if !bytes.Equal(got.Buf, p.Buf[outer.Headroom:]) {
+		t.Errorf("payload %x; want %x", got.Buf, p.Buf[outer.Headroom:])
+	}
+	if got, ok := b.Take(time.Second); !ok || got.Size != 5 || got.TTL != DefaultTTL {
+		t.Errorf("second Take = %+v, %t", got, ok)
+	}
+	if got, ok := b.Take(10 * time.Millisecond); ok {
+		t.Errorf("Take = %+v with nothing sent", got)
 	}
 }

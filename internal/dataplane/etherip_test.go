@@ -1,72 +1,37 @@
-package daemon_test
+package dataplane_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"net"
 	"net/netip"
 	"testing"
 
-	"gif/internal/daemon"
 	"gif/internal/tunnel"
 	"gif/internal/wire"
+	"gif/internal/wire/wiretest"
 )
 
-// Documentation MAC addresses (RFC 7042) of hosts on either side of the
-// bridges.
-var (
-	macA = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0xa1}
-	macB = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0xb2}
-)
-
-// ethernetFrame returns a frame from src to dst carrying payload as
-// etherType.
-func ethernetFrame(dst, src net.HardwareAddr, etherType uint16, payload []byte) []byte {
-	b := make([]byte, wire.EthernetHeaderLen, wire.EthernetHeaderLen+len(payload))
-	copy(b, dst)
-	copy(b[6:], src)
-	binary.BigEndian.PutUint16(b[12:], etherType)
-	return append(b, payload...)
-}
-
-// ipFrame returns a frame carrying an IPv4 packet whose TOS (ECN CE
-// included) and TTL an EtherIP outer header must not copy.
-func ipFrame(text string) []byte {
-	return ethernetFrame(macB, macA, wire.EtherTypeIPv4,
-		ipv4Packet("192.0.2.1", "192.0.2.2", 0xb8|byte(wire.CE), 5, []byte(text)))
-}
-
-// etherIP returns an EtherIP payload: the header bytes b0 b1, then frame.
-func etherIP(b0, b1 byte, frame []byte) []byte {
-	return append([]byte{b0, b1}, frame...)
-}
-
-// newEtherIPDaemon starts a daemon whose gif0, set up by tunnelCommand, is
+// newEtherIPPlane returns a plane whose gif0, set up by tunnelCommand, is
 // a member of bridge0 with eth1.
-func newEtherIPDaemon(t testing.TB, tunnelCommand string) (*daemon.Daemon, *fakeHost) {
+func newEtherIPPlane(t testing.TB, tunnelCommand string) *plane {
 	t.Helper()
-	d, h, _ := newBridgeDaemon(t)
-	mustIfconfig(t, d, tunnelCommand)
-	mustApply(t, d, "bridge0 add gif0 add eth1 up")
-	return d, h
-}
-
-func setSysctl(t testing.TB, d *daemon.Daemon, name, value string) {
-	t.Helper()
-	if _, err := d.SetSysctl(name, value); err != nil {
-		t.Fatal(err)
-	}
+	p := newPlane(t)
+	p.ifconfig(tunnelCommand)
+	p.ifconfig("bridge0 add gif0 add eth1 up")
+	return p
 }
 
 // waitEtherIP waits until the etheripstat counters but ibytes are want.
-func waitEtherIP(t *testing.T, d *daemon.Daemon, want tunnel.EtherIPStats) {
+func (p *plane) waitEtherIP(t *testing.T, want tunnel.EtherIPStats) {
 	t.Helper()
 	waitEqual(t, "etherip counters but ibytes", want, func() tunnel.EtherIPStats {
-		s := d.Stats().EtherIP
+		s := p.stats().EtherIP
 		s.IBytes = 0
 		return s
 	})
 }
+
+// etherIP returns an EtherIP payload: the header bytes b0 b1, then frame.
+var etherIP = wiretest.EtherIP
 
 // TestEtherIPEncapsulate checks the outer packet of a frame the bridge
 // sends out of a gif: protocol 97, header 30 00, TOS 0, TTL and DF from the
@@ -100,10 +65,10 @@ func TestEtherIPEncapsulate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, h := newEtherIPDaemon(t, tt.command)
+			p := newEtherIPPlane(t, tt.command)
 			frame := ipFrame(tt.name)
-			h.device("gif0").push(frame)
-			got := h.network(tt.family, wire.ProtoEtherIP).next(t)
+			p.device("gif0").Push(frame)
+			got := p.network(tt.family, wire.ProtoEtherIP).next(t)
 			if want := etherIP(0x30, 0x00, frame); !bytes.Equal(got.Buf, want) {
 				t.Errorf("payload %x; want %x", got.Buf, want)
 			}
@@ -112,12 +77,12 @@ func TestEtherIPEncapsulate(t *testing.T) {
 					got.Src, got.Dst, got.TOS, got.TTL, got.DF, got.Mark, tt.src, tt.dst, tt.ttl, tt.df, tt.mark)
 			}
 			size := uint64(len(frame))
-			waitStats(t, d, "gif0", tunnel.InterfaceStats{OPackets: 1, OBytes: size})
-			waitEtherIP(t, d, tunnel.EtherIPStats{OPackets: 1, OBytes: size})
-			if ipip := d.Stats().IPIP; ipip != (tunnel.IPIPStats{}) {
+			p.waitStats(t, "gif0", tunnel.InterfaceStats{OPackets: 1, OBytes: size})
+			p.waitEtherIP(t, tunnel.EtherIPStats{OPackets: 1, OBytes: size})
+			if ipip := p.stats().IPIP; ipip != (tunnel.IPIPStats{}) {
 				t.Errorf("ipip counters %+v; want none", ipip)
 			}
-			h.checkNothingSent(t)
+			p.checkNothingSent(t)
 		})
 	}
 }
@@ -126,25 +91,25 @@ func TestEtherIPEncapsulate(t *testing.T) {
 // Read takes, and checks that they leave in order and are counted by
 // their frame lengths.
 func TestEtherIPEncapsulateBatch(t *testing.T) {
-	d, h := newEtherIPDaemon(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	p := newEtherIPPlane(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
 	var frames [][]byte
 	var size uint64
-	for i := range 3*fakeBatchSize + 1 {
-		f := ethernetFrame(macB, macA, 0x88b5, bytes.Repeat([]byte{byte(i)}, 46+i)) // local experimental EtherType
+	for i := range 3*testBatchSize + 1 {
+		f := wiretest.Ethernet(macB, macA, 0x88b5, bytes.Repeat([]byte{byte(i)}, 46+i)) // local experimental EtherType
 		frames = append(frames, f)
 		size += uint64(len(f))
-		h.device("gif0").push(f)
+		p.device("gif0").Push(f)
 	}
-	net := h.network(4, wire.ProtoEtherIP)
+	net := p.network(4, wire.ProtoEtherIP)
 	for i, f := range frames {
 		if got := net.next(t); !bytes.Equal(got.Buf, etherIP(0x30, 0, f)) {
 			t.Errorf("packet %d: %x; want %x", i, got.Buf, etherIP(0x30, 0, f))
 		}
 	}
 	n := uint64(len(frames))
-	waitStats(t, d, "gif0", tunnel.InterfaceStats{OPackets: n, OBytes: size})
-	waitEtherIP(t, d, tunnel.EtherIPStats{OPackets: n, OBytes: size})
-	h.checkNothingSent(t)
+	p.waitStats(t, "gif0", tunnel.InterfaceStats{OPackets: n, OBytes: size})
+	p.waitEtherIP(t, tunnel.EtherIPStats{OPackets: n, OBytes: size})
+	p.checkNothingSent(t)
 }
 
 // TestEtherIPEncapsulateDrops checks the frames that must not leave: from a
@@ -153,11 +118,11 @@ func TestEtherIPEncapsulateBatch(t *testing.T) {
 // the first the network sees.
 func TestEtherIPEncapsulateDrops(t *testing.T) {
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("payload"))
-	ownOuter := ipv4With("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested")))
-	ownOuter6 := ipv6With("2001:db8:1::1", "2001:db8:2::1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested")))
+	ownOuter := wiretest.IPv4("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested")))
+	ownOuter6 := wiretest.IPv6("2001:db8:1::1", "2001:db8:2::1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested")))
 	vlan := func(etherType uint16, payload []byte) []byte {
 		tag := []byte{0x00, 0x05, byte(etherType >> 8), byte(etherType)} // VLAN 5
-		return ethernetFrame(macB, macA, 0x8100, append(tag, payload...))
+		return wiretest.Ethernet(macB, macA, 0x8100, append(tag, payload...))
 	}
 	tests := []struct {
 		name string
@@ -184,39 +149,39 @@ func TestEtherIPEncapsulateDrops(t *testing.T) {
 	}, {
 		name:   "loop",
 		tunnel: "gif0 tunnel 198.51.100.1 203.0.113.1", fix: "gif0 tunnel 198.51.100.2 203.0.113.1",
-		frame: ethernetFrame(macB, macA, wire.EtherTypeIPv4, ownOuter),
+		frame: wiretest.Ethernet(macB, macA, wire.EtherTypeIPv4, ownOuter),
 		want:  tunnel.InterfaceStats{Drops: map[string]uint64{"loop": 1}},
 	}, {
 		name:   "loop through IP in IP, VLAN-tagged",
 		tunnel: "gif0 tunnel 198.51.100.1 203.0.113.1", fix: "gif0 tunnel 198.51.100.2 203.0.113.1",
-		frame: vlan(wire.EtherTypeIPv4, ipv4With("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoIPv4, inner)),
+		frame: vlan(wire.EtherTypeIPv4, wiretest.IPv4("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoIPv4, inner)),
 		want:  tunnel.InterfaceStats{Drops: map[string]uint64{"loop": 1}},
 	}, {
 		name:   "loop over IPv6",
 		tunnel: "gif0 tunnel 2001:db8:1::1 2001:db8:2::1", fix: "gif0 tunnel 198.51.100.1 203.0.113.1",
-		frame: ethernetFrame(macB, macA, wire.EtherTypeIPv6, ownOuter6),
+		frame: wiretest.Ethernet(macB, macA, wire.EtherTypeIPv6, ownOuter6),
 		want:  tunnel.InterfaceStats{Drops: map[string]uint64{"loop": 1}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, h := newEtherIPDaemon(t, tt.tunnel)
+			p := newEtherIPPlane(t, tt.tunnel)
 			if tt.command != "" {
-				mustIfconfig(t, d, tt.command)
+				p.ifconfig(tt.command)
 			}
-			tap := h.device("gif0")
-			tap.push(tt.frame)
-			waitStats(t, d, "gif0", tt.want)
-			if s := d.Stats(); s.EtherIP.OPackets != 0 || s.IPIP.OPackets != 0 {
+			tap := p.device("gif0")
+			tap.Push(tt.frame)
+			p.waitStats(t, "gif0", tt.want)
+			if s := p.stats(); s.EtherIP.OPackets != 0 || s.IPIP.OPackets != 0 {
 				t.Errorf("etherip %+v, ipip %+v; want nothing sent", s.EtherIP, s.IPIP)
 			}
 
-			mustIfconfig(t, d, tt.fix)
+			p.ifconfig(tt.fix)
 			marker := ipFrame("marker")
-			tap.push(marker)
-			if got := h.network(4, wire.ProtoEtherIP).next(t); !bytes.Equal(got.Buf, etherIP(0x30, 0, marker)) {
+			tap.Push(marker)
+			if got := p.network(4, wire.ProtoEtherIP).next(t); !bytes.Equal(got.Buf, etherIP(0x30, 0, marker)) {
 				t.Errorf("the network got %x before the marker; the dropped frame went out", got.Buf)
 			}
-			h.checkNothingSent(t)
+			p.checkNothingSent(t)
 		})
 	}
 }
@@ -292,18 +257,18 @@ func TestEtherIPDecapsulate(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, h := newEtherIPDaemon(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			mustIfconfig(t, d, "gif1 tunnel 198.51.100.2 203.0.113.2")
+			p := newEtherIPPlane(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
+			p.ifconfig("gif1 tunnel 198.51.100.2 203.0.113.2")
 			allow := tt.allow
 			if allow == "" {
 				allow = "1"
 			}
-			setSysctl(t, d, "net.inet.etherip.allow", allow)
+			p.setSysctl("net.inet.etherip.allow", allow)
 			src, dst := peer, local
 			if tt.src.IsValid() {
 				src, dst = tt.src, tt.dst
 			}
-			net, tap := h.network(4, wire.ProtoEtherIP), h.device("gif0")
+			net, tap := p.network(4, wire.ProtoEtherIP), p.device("gif0")
 			net.send(t, src, dst, 0, tt.payload)
 
 			want := tt.want
@@ -313,9 +278,9 @@ func TestEtherIPDecapsulate(t *testing.T) {
 					t.Errorf("delivered %x; want %x", got, tt.deliver)
 				}
 			} else {
-				waitEtherIP(t, d, want)
+				p.waitEtherIP(t, want)
 				if allow == "0" {
-					setSysctl(t, d, "net.inet.etherip.allow", "1")
+					p.setSysctl("net.inet.etherip.allow", "1")
 				}
 				marker := ipFrame("marker")
 				net.send(t, peer, local, 0, etherIP(0x30, 0, marker))
@@ -325,16 +290,16 @@ func TestEtherIPDecapsulate(t *testing.T) {
 				want.IPackets++
 				delivered = marker
 			}
-			waitEtherIP(t, d, want)
-			waitStats(t, d, "gif0", tunnel.InterfaceStats{IPackets: 1, IBytes: uint64(len(delivered))})
+			p.waitEtherIP(t, want)
+			p.waitStats(t, "gif0", tunnel.InterfaceStats{IPackets: 1, IBytes: uint64(len(delivered))})
 			// gif1 has the pair but is no bridge member: it carries IP only.
-			if n := len(h.device("gif1").written); n != 0 {
+			if n := p.device("gif1").Written(); n != 0 {
 				t.Errorf("gif1 got %d packets", n)
 			}
-			if st := ifaceStats(t, d, "gif1"); st.IPackets != 0 {
+			if st := p.ifaceStats("gif1"); st.IPackets != 0 {
 				t.Errorf("gif1 counted %d packets in", st.IPackets)
 			}
-			if n := len(tap.written); n != 0 {
+			if n := tap.Written(); n != 0 {
 				t.Errorf("gif0 got %d frames more", n)
 			}
 		})
@@ -359,17 +324,17 @@ func TestEtherIPInputBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, h := newEtherIPDaemon(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			mustIfconfig(t, d, "gif1 tunnel 198.51.100.2 203.0.113.2")
-			setSysctl(t, d, "net.inet.etherip.allow", "1")
-			net := h.network(4, wire.ProtoEtherIP)
+			p := newEtherIPPlane(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
+			p.ifconfig("gif1 tunnel 198.51.100.2 203.0.113.2")
+			p.setSysctl("net.inet.etherip.allow", "1")
+			net := p.network(4, wire.ProtoEtherIP)
 			net.send(t, tt.src, tt.dst, 0, tt.payload)
 			net.send(t, peer, local, 0, etherIP(0x30, 0, frame))
-			if got := h.device("gif0").next(t); !bytes.Equal(got, frame) {
+			if got := p.device("gif0").next(t); !bytes.Equal(got, frame) {
 				t.Fatalf("delivered %x; want %x", got, frame)
 			}
-			waitFor(t, "two packets in", func() bool { return d.Stats().EtherIP.IPackets == 2 })
-			if got, want := d.Stats().EtherIP.IBytes, uint64(len(frame)); got != want {
+			waitFor(t, "two packets in", func() bool { return p.stats().EtherIP.IPackets == 2 })
+			if got, want := p.stats().EtherIP.IBytes, uint64(len(frame)); got != want {
 				t.Errorf("etherip ibytes %d; want %d, the frame delivered alone", got, want)
 			}
 		})
@@ -380,7 +345,7 @@ func TestEtherIPInputBytes(t *testing.T) {
 // exact pair, the lowest unit among those that share it, never one that is
 // down.
 func TestEtherIPDemux(t *testing.T) {
-	d, h, _ := newBridgeDaemon(t)
+	p := newPlane(t)
 	for _, cmd := range []string{
 		"gif0 tunnel 198.51.100.1 203.0.113.1 down",
 		"gif1 tunnel 198.51.100.1 203.0.113.1",
@@ -390,9 +355,9 @@ func TestEtherIPDemux(t *testing.T) {
 		"bridge0 add gif0 add gif1 add gif3 up",
 		"bridge1 add gif2 add gif4 up",
 	} {
-		mustApply(t, d, cmd)
+		p.ifconfig(cmd)
 	}
-	setSysctl(t, d, "net.inet.etherip.allow", "1")
+	p.setSysctl("net.inet.etherip.allow", "1")
 	frame := ipFrame("demux")
 	steps := []struct {
 		command  string
@@ -410,31 +375,31 @@ func TestEtherIPDemux(t *testing.T) {
 	received := make(map[string]uint64)
 	for _, step := range steps {
 		if step.command != "" {
-			mustApply(t, d, step.command)
+			p.ifconfig(step.command)
 		}
-		h.network(step.family, wire.ProtoEtherIP).send(t, step.src, step.dst, 0, etherIP(0x30, 0, frame))
-		if got := h.device(step.want).next(t); !bytes.Equal(got, frame) {
+		p.network(step.family, wire.ProtoEtherIP).send(t, step.src, step.dst, 0, etherIP(0x30, 0, frame))
+		if got := p.device(step.want).next(t); !bytes.Equal(got, frame) {
 			t.Errorf("after %q: %s got %x; want %x", step.command, step.want, got, frame)
 		}
 		received[step.want]++
 	}
-	waitFor(t, "input counters", func() bool { return d.Stats().EtherIP.IPackets == uint64(len(steps)) })
-	for _, st := range d.Stats().Interfaces {
-		if st.Stats.IPackets != received[st.Name] {
-			t.Errorf("%s counted %d packets in; want %d", st.Name, st.Stats.IPackets, received[st.Name])
+	waitFor(t, "input counters", func() bool { return p.stats().EtherIP.IPackets == uint64(len(steps)) })
+	for _, c := range p.state.Interfaces {
+		if st := p.ifaceStats(c.Name); st.IPackets != received[c.Name] {
+			t.Errorf("%s counted %d packets in; want %d", c.Name, st.IPackets, received[c.Name])
 		}
-		if n := len(h.device(st.Name).written); n != 0 {
-			t.Errorf("%s got %d packets more", st.Name, n)
+		if n := p.device(c.Name).Written(); n != 0 {
+			t.Errorf("%s got %d packets more", c.Name, n)
 		}
 	}
 
 	// Out of the bridge, gif0 gives way to gif1.
-	mustApply(t, d, "bridge0 del gif0")
-	h.network(4, wire.ProtoEtherIP).send(t, peer, local, 0, etherIP(0x30, 0, frame))
-	if got := h.device("gif1").next(t); !bytes.Equal(got, frame) {
+	p.ifconfig("bridge0 del gif0")
+	p.network(4, wire.ProtoEtherIP).send(t, peer, local, 0, etherIP(0x30, 0, frame))
+	if got := p.device("gif1").next(t); !bytes.Equal(got, frame) {
 		t.Errorf("after bridge0 del gif0: gif1 got %x; want %x", got, frame)
 	}
-	if n := len(h.device("gif0").written); n != 0 {
+	if n := p.device("gif0").Written(); n != 0 {
 		t.Errorf("gif0 out of the bridge got %d frames", n)
 	}
 }
@@ -443,37 +408,37 @@ func TestEtherIPDemux(t *testing.T) {
 // is not delivered to it, as historic gif_input skipped bridge members,
 // and is once the gif leaves the bridge.
 func TestIPIPForBridgedGif(t *testing.T) {
-	d, h := newEtherIPDaemon(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
-	mustIfconfig(t, d, "gif1 tunnel 198.51.100.2 203.0.113.1")
+	p := newEtherIPPlane(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	p.ifconfig("gif1 tunnel 198.51.100.2 203.0.113.1")
 	v4 := ipv4Packet("192.0.2.2", "192.0.2.1", 0, 9, []byte("inner IPv4"))
 	v6 := ipv6Packet("2001:db8::2", "2001:db8::1", 0, 9, []byte("inner IPv6"))
 	for i, tt := range []struct {
 		proto uint8
 		inner []byte
 	}{{wire.ProtoIPv4, v4}, {wire.ProtoIPv6, v6}} {
-		net := h.network(4, tt.proto)
+		net := p.network(4, tt.proto)
 		net.send(t, peer, local, 0, tt.inner)
 		// A packet for gif1 after it comes through the same receive path.
 		net.send(t, peer, local2, 0, tt.inner)
-		if got := h.device("gif1").next(t); !bytes.Equal(got, tt.inner) {
+		if got := p.device("gif1").next(t); !bytes.Equal(got, tt.inner) {
 			t.Errorf("protocol %d: gif1 got %x; want %x", tt.proto, got, tt.inner)
 		}
-		waitFor(t, "pdrops", func() bool { return d.Stats().IPIP.PDrops == uint64(i+1) })
+		waitFor(t, "pdrops", func() bool { return p.stats().IPIP.PDrops == uint64(i+1) })
 	}
-	tap := h.device("gif0")
-	if n := len(tap.written); n != 0 {
+	tap := p.device("gif0")
+	if n := tap.Written(); n != 0 {
 		t.Errorf("the bridged gif0 got %d IP packets", n)
 	}
-	if st := ifaceStats(t, d, "gif0"); st.IPackets != 0 || st.IErrors != 0 {
+	if st := p.ifaceStats("gif0"); st.IPackets != 0 || st.IErrors != 0 {
 		t.Errorf("gif0 counters %+v; want nothing in", st)
 	}
 
-	mustApply(t, d, "bridge0 del gif0")
-	h.network(4, wire.ProtoIPv4).send(t, peer, local, 0, v4)
-	if got := h.device("gif0").next(t); !bytes.Equal(got, v4) {
+	p.ifconfig("bridge0 del gif0")
+	p.network(4, wire.ProtoIPv4).send(t, peer, local, 0, v4)
+	if got := p.device("gif0").next(t); !bytes.Equal(got, v4) {
 		t.Errorf("gif0 out of the bridge got %x; want %x", got, v4)
 	}
-	if n := len(tap.written); n != 0 {
+	if n := tap.Written(); n != 0 {
 		t.Errorf("the closed TAP got %d packets", n)
 	}
 }

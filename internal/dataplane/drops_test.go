@@ -1,87 +1,45 @@
-package daemon_test
+package dataplane_test
 
 import (
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"gif/internal/conf/ipsecconf"
-	"gif/internal/control"
-	"gif/internal/daemon"
+	"gif/internal/dataplane"
 	"gif/internal/ipsec"
 	"gif/internal/link"
+	"gif/internal/link/linktest"
 	"gif/internal/outer"
-	"gif/internal/outer/outertest"
 	"gif/internal/tunnel"
 	"gif/internal/wire"
+	"gif/internal/wire/wiretest"
 )
 
-// benchHost is a fakeHost whose devices neither copy nor queue: what a
-// device reads is always its packet, what it writes is counted and
-// forgotten. The packet-path benchmarks measure the daemon, not the fake.
-type benchHost struct {
-	*fakeHost
-	devices map[string]*benchDevice
-}
-
+// benchDevice is a device that neither copies nor queues: what it reads
+// is always its packet, what it writes is counted and forgotten. The
+// packet-path benchmarks measure the plane, not the fake.
 type benchDevice struct {
-	*fakeDevice
-	packet  []byte // what each Read hands out
-	written atomic.Uint64
+	*linktest.Device        // for WaitReadable, which the send loop waits in
+	packet           []byte // what each Read hands out
+	written          atomic.Uint64
 }
 
-func newBenchHost(tb testing.TB) *benchHost {
-	h := &benchHost{fakeHost: newFakeHost(tb), devices: map[string]*benchDevice{}}
-	h.setLocal(local, local2, local6)
-	return h
+// newBenchPlane returns a plane whose gifs have benchDevices. Its
+// networks' far ends are never read: the paths measured send nothing, and
+// a reader would allocate its buffers while they are measured.
+func newBenchPlane(tb testing.TB) *plane {
+	return newPlaneWith(tb, func(name string) link.Device {
+		return &benchDevice{Device: linktest.New(name, testBatchSize)}
+	})
 }
 
-func (h *benchHost) CreateTUN(name string, mtu int) (link.Device, error) {
-	return h.wrap(h.fakeHost.CreateTUN(name, mtu))
-}
-
-func (h *benchHost) CreateTAP(name string, mtu int) (link.Device, error) {
-	return h.wrap(h.fakeHost.CreateTAP(name, mtu))
-}
-
-func (h *benchHost) wrap(dev link.Device, err error) (link.Device, error) {
-	if err != nil {
-		return nil, err
-	}
-	bd := &benchDevice{fakeDevice: dev.(*fakeDevice)}
-	h.mu.Lock()
-	h.devices[dev.Name()] = bd
-	h.mu.Unlock()
-	return bd, nil
-}
-
-// SetCarrier hands the fake Linux the device it made.
-func (h *benchHost) SetCarrier(dev link.Device, on bool) error {
-	if bd, ok := dev.(*benchDevice); ok {
-		dev = bd.fakeDevice
-	}
-	return h.fakeHost.SetCarrier(dev, on)
-}
-
-// Listen returns one end of an outertest pair whose other end no one
-// reads: the paths measured send nothing, and a reader would allocate its
-// buffers while they are measured.
-func (h *benchHost) Listen(family int, proto uint8) (outer.Conn, error) {
-	conn, far := outertest.NewPair()
-	h.t.Cleanup(func() { far.Close() })
-	return conn, nil
-}
-
-func (h *benchHost) device(name string) *benchDevice {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.devices[name]
+// benchDevice returns the device of the gif called name.
+func (p *plane) benchDevice(name string) *benchDevice {
+	return p.iface(name).Device().(*benchDevice)
 }
 
 // Read hands out the device's packet, at once and every time: the send
@@ -96,19 +54,6 @@ func (d *benchDevice) Write(bufs [][]byte, offset int) (int, error) {
 	return len(bufs), nil
 }
 
-// benchDaemon starts a daemon on h that logs to nowhere: its log is not
-// at debug level, as a daemon's is by default.
-func benchDaemon(tb testing.TB, h *benchHost) *daemon.Daemon {
-	tb.Helper()
-	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(tb.TempDir(), "state.json"),
-		Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	tb.Cleanup(d.Close)
-	return d
-}
-
 // The ESP SAs of the benchmarks, ipsecctl's defaults (aes, hmac-sha2-256):
 // out from this host to the peer, in from the peer.
 var (
@@ -118,24 +63,12 @@ var (
 
 const benchSPIIn = 0x1001
 
-// loadIPsec loads the ipsec.conf text conf.
-func loadIPsec(tb testing.TB, d *daemon.Daemon, conf string) {
-	tb.Helper()
-	cfg, err := ipsecconf.Parse("ipsec.conf", []byte(conf), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := d.LoadIPsec(*cfg); err != nil {
-		tb.Fatal(err)
-	}
-}
-
 // benchIPsec is an SA pair between local and peer and a flow that requires
 // ESP for IP in IP between them.
 var benchIPsec = fmt.Sprintf("esp from %s to %s spi 0x1000:0x%x authkey 0x%s:0x%s enckey 0x%s:0x%s\nflow esp proto ipencap from %s to %s\n",
 	local, peer, benchSPIIn, benchAuthOut, benchAuthIn, benchEncOut, benchEncIn, local, peer)
 
-// peerSA is the peer's outgoing SA, the daemon's incoming one: it seals
+// peerSA is the peer's outgoing SA, the plane's incoming one: it seals
 // what the peer sends.
 func peerSA(tb testing.TB) *ipsec.SA {
 	key := func(s string) []byte { k, _ := hex.DecodeString(s); return k }
@@ -150,7 +83,7 @@ func peerSA(tb testing.TB) *ipsec.SA {
 // outerIPv4 is the outer packet the peer's gif sends with protocol proto:
 // in tunnel mode it goes whole inside ESP.
 func outerIPv4(proto uint8, payload []byte) []byte {
-	return ipv4With(peer.String(), local.String(), 0, 64, proto, payload)
+	return wiretest.IPv4(peer.String(), local.String(), 0, 64, proto, payload)
 }
 
 // sealFromPeer returns the ESP payload the peer sends for packet.
@@ -166,7 +99,7 @@ func sealFromPeer(tb testing.TB, sa *ipsec.SA, packet []byte) []byte {
 }
 
 // pathCase is one kind of packet through the receive or send path of a
-// daemon of its own. start sets the daemon up and returns step, which
+// plane of its own. start sets the plane up and returns step, which
 // takes one packet through the path, and the counter that must count
 // each step.
 type pathCase struct {
@@ -174,38 +107,32 @@ type pathCase struct {
 	start func(tb testing.TB) (step func(), counter func() uint64)
 }
 
-// counters reads the counters of the daemon and of its gif0.
-type counters func(control.Stats, tunnel.InterfaceStats) uint64
+// counters reads the global counters of a plane and those of its gif0.
+type counters func(stats, tunnel.InterfaceStats) uint64
 
-func (c counters) of(tb testing.TB, d *daemon.Daemon) func() uint64 {
-	return func() uint64 {
-		st, err := d.Show("gif0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return c(d.Stats(), st.Interfaces[0].Stats)
-	}
+func (c counters) of(p *plane) func() uint64 {
+	return func() uint64 { return c(p.stats(), p.ifaceStats("gif0")) }
 }
 
 var (
-	ipackets = counters(func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.IPackets })
-	oerrors  = counters(func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.OErrors })
+	ipackets = counters(func(_ stats, s tunnel.InterfaceStats) uint64 { return s.IPackets })
+	oerrors  = counters(func(_ stats, s tunnel.InterfaceStats) uint64 { return s.OErrors })
 )
 
 func drops(reason string) counters {
-	return func(_ control.Stats, s tunnel.InterfaceStats) uint64 { return s.Drops[reason] }
+	return func(_ stats, s tunnel.InterfaceStats) uint64 { return s.Drops[reason] }
 }
 
 func ipip(f func(tunnel.IPIPStats) uint64) counters {
-	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.IPIP) }
+	return func(s stats, _ tunnel.InterfaceStats) uint64 { return f(s.IPIP) }
 }
 
 func etherip(f func(tunnel.EtherIPStats) uint64) counters {
-	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.EtherIP) }
+	return func(s stats, _ tunnel.InterfaceStats) uint64 { return f(s.EtherIP) }
 }
 
 func esp(f func(ipsec.Stats) uint64) counters {
-	return func(s control.Stats, _ tunnel.InterfaceStats) uint64 { return f(s.ESP) }
+	return func(s stats, _ tunnel.InterfaceStats) uint64 { return f(s.ESP) }
 }
 
 // received is a packet that arrives from src with protocol proto.
@@ -219,11 +146,11 @@ type received struct {
 	seal *ipsec.SA
 }
 
-// receiving returns the step that hands r's packet to d's receive path,
+// receiving returns the step that hands r's packet to p's receive path,
 // one batch of one.
-func (r received) receiving(tb testing.TB, d *daemon.Daemon) func() {
-	recv := d.NewReceiver(r.proto)
-	pkts := []outer.Packet{{Buf: make([]byte, daemon.BufSize)}}
+func (r received) receiving(tb testing.TB, p *plane) func() {
+	recv := p.u.NewReceiver(r.proto)
+	pkts := []outer.Packet{{Buf: make([]byte, dataplane.BufSize)}}
 	return func() {
 		pkts[0] = outer.Packet{Buf: pkts[0].Buf, Src: r.src, Dst: local, TOS: r.tos, Size: r.fill(tb, pkts[0].Buf)}
 		recv.Receive(pkts)
@@ -233,12 +160,12 @@ func (r received) receiving(tb testing.TB, d *daemon.Daemon) func() {
 // fill writes the packet at the headroom of buf and returns its size.
 func (r received) fill(tb testing.TB, buf []byte) int {
 	if r.seal == nil {
-		return copy(buf[daemon.Headroom:], r.payload)
+		return copy(buf[dataplane.Headroom:], r.payload)
 	}
 	head, _ := r.seal.Overhead()
-	n := copy(buf[daemon.Headroom+head:], r.payload)
-	start, length, err := r.seal.Seal(buf, daemon.Headroom+head, n, wire.ProtoIPv4)
-	if err != nil || start != daemon.Headroom {
+	n := copy(buf[dataplane.Headroom+head:], r.payload)
+	start, length, err := r.seal.Seal(buf, dataplane.Headroom+head, n, wire.ProtoIPv4)
+	if err != nil || start != dataplane.Headroom {
 		tb.Fatalf("seal: at %d, %v", start, err)
 	}
 	return length
@@ -252,31 +179,29 @@ func receiveCases() []pathCase {
 	stranger := netip.MustParseAddr("203.0.113.9")
 	gif := func(name string, r received, count counters) pathCase {
 		return pathCase{name, func(tb testing.TB) (func(), func() uint64) {
-			d := benchDaemon(tb, newBenchHost(tb))
-			mustIfconfig(tb, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			return r.receiving(tb, d), count.of(tb, d)
+			p := newBenchPlane(tb)
+			p.ifconfig("gif0 tunnel 198.51.100.1 203.0.113.1")
+			return r.receiving(tb, p), count.of(p)
 		}}
 	}
 	frame := etherIP(0x30, 0, ipFrame("frame"))
 	bridged := func(name string, allow string, r received, count counters) pathCase {
 		return pathCase{name, func(tb testing.TB) (func(), func() uint64) {
-			h := newBenchHost(tb)
-			h.addEthernet("eth1", 1500)
-			d := benchDaemon(tb, h)
-			mustIfconfig(tb, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			mustApply(tb, d, "bridge0 add gif0 add eth1 up")
-			setSysctl(tb, d, "net.inet.etherip.allow", allow)
-			return r.receiving(tb, d), count.of(tb, d)
+			p := newBenchPlane(tb)
+			p.ifconfig("gif0 tunnel 198.51.100.1 203.0.113.1")
+			p.ifconfig("bridge0 add gif0 add eth1 up")
+			p.setSysctl("net.inet.etherip.allow", allow)
+			return r.receiving(tb, p), count.of(p)
 		}}
 	}
 	// protected is a gif with an SA pair to its peer and a flow that
 	// requires ESP; packet makes the ESP payload from the peer's SA.
 	protected := func(name string, packet func(tb testing.TB, sa *ipsec.SA) received, count counters) pathCase {
 		return pathCase{name, func(tb testing.TB) (func(), func() uint64) {
-			d := benchDaemon(tb, newBenchHost(tb))
-			mustIfconfig(tb, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
-			loadIPsec(tb, d, benchIPsec)
-			return packet(tb, peerSA(tb)).receiving(tb, d), count.of(tb, d)
+			p := newBenchPlane(tb)
+			p.ifconfig("gif0 tunnel 198.51.100.1 203.0.113.1")
+			p.loadIPsec(benchIPsec)
+			return packet(tb, peerSA(tb)).receiving(tb, p), count.of(p)
 		}}
 	}
 	fromPeer := func(payload []byte) received { return received{proto: ipsec.ProtoESP, src: peer, payload: payload} }
@@ -330,7 +255,7 @@ func receiveCases() []pathCase {
 		// first one's delivery is counted instead.
 		protected("esp-replay", func(tb testing.TB, sa *ipsec.SA) received {
 			return fromPeer(sealFromPeer(tb, sa, outerIPv4(wire.ProtoIPv4, inner)))
-		}, func(s control.Stats, i tunnel.InterfaceStats) uint64 { return s.ESP.Replay + i.IPackets }),
+		}, func(s stats, i tunnel.InterfaceStats) uint64 { return s.ESP.Replay + i.IPackets }),
 		// Tunnel mode carrying something gif does not carry: UDP.
 		protected("esp-pdrops-inner-protocol", sealed(outerIPv4(17, []byte("datagram"))),
 			esp(func(s ipsec.Stats) uint64 { return s.PDrops })),
@@ -349,28 +274,27 @@ func sendCases() []pathCase {
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("payload"))
 	sending := func(name, command string, ether bool, conf string, packet []byte, count counters) pathCase {
 		return pathCase{name, func(tb testing.TB) (func(), func() uint64) {
-			h := newBenchHost(tb)
-			h.addEthernet("eth1", 1500)
-			d := benchDaemon(tb, h)
-			mustIfconfig(tb, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+			p := newBenchPlane(tb)
+			p.ifconfig("gif0 tunnel 198.51.100.1 203.0.113.1")
 			if ether {
-				mustApply(tb, d, "bridge0 add gif0 add eth1 up")
+				p.ifconfig("bridge0 add gif0 add eth1 up")
 			}
-			mustIfconfig(tb, d, command)
+			p.ifconfig(command)
 			if conf != "" {
-				loadIPsec(tb, d, conf)
+				p.loadIPsec(conf)
 			}
-			h.device("gif0").packet = packet
-			return func() { d.SendOnce("gif0") }, count.of(tb, d)
+			p.benchDevice("gif0").packet = packet
+			ifc := p.iface("gif0")
+			return ifc.SendOnce, count.of(p)
 		}}
 	}
-	ownOuter := ethernetFrame(macB, macA, wire.EtherTypeIPv4,
-		ipv4With("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested"))))
+	ownOuter := wiretest.Ethernet(macB, macA, wire.EtherTypeIPv4,
+		wiretest.IPv4("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoEtherIP, etherIP(0x30, 0, ipFrame("nested"))))
 	return []pathCase{
 		sending("send-ipip-down", "gif0 down", false, "", inner, oerrors),
 		sending("send-ipip-unspec", "gif0 deletetunnel", false, "", inner,
 			ipip(func(s tunnel.IPIPStats) uint64 { return s.Unspec })),
-		sending("send-ipip-loop", "gif0 up", false, "", ipv4With("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoIPv4, inner), drops("loop")),
+		sending("send-ipip-loop", "gif0 up", false, "", wiretest.IPv4("198.51.100.1", "203.0.113.1", 0, 63, wire.ProtoIPv4, inner), drops("loop")),
 		sending("send-ipip-short", "gif0 up", false, "", inner[:12], drops("short")),
 		sending("send-ipip-family", "gif0 up", false, "", []byte{0x10, 0, 0, 0}, drops("family")),
 		sending("send-etherip-down", "gif0 down", true, "", ipFrame("down"), oerrors),

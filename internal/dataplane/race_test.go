@@ -1,6 +1,6 @@
 //go:build race
 
-package daemon_test
+package dataplane_test
 
 // raceEnabled: the race detector makes sync.Pool drop items at random and
 // allocates itself, so allocations cannot be counted.
