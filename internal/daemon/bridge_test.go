@@ -23,15 +23,30 @@ import (
 )
 
 // newBridgeDaemon starts a daemon on a fresh host with this host's
-// addresses and an Ethernet interface eth1, down, with MTU 1500. It returns
-// the path of the state file too.
+// addresses and an Ethernet interface eth1, down, with MTU 1500, and a
+// fake plane. It returns the path of the state file too.
 func newBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
+	t.Helper()
+	h, path := newBridgeHost(t)
+	return startDaemon(t, h, path), h, path
+}
+
+// newWiredBridgeDaemon is newBridgeDaemon with the userspace data plane,
+// wired to the host's network.
+func newWiredBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
+	t.Helper()
+	h, path := newBridgeHost(t)
+	return startWired(t, h, path), h, path
+}
+
+// newBridgeHost returns a fresh host with this host's addresses and an
+// Ethernet interface eth1, down, with MTU 1500, and a state file path.
+func newBridgeHost(t testing.TB) (*fakeHost, string) {
 	t.Helper()
 	h := newFakeHost(t)
 	h.setLocal(local, local2, local6)
 	h.addEthernet("eth1", 1500)
-	path := filepath.Join(t.TempDir(), "state.json")
-	return startDaemon(t, h, path), h, path
+	return h, filepath.Join(t.TempDir(), "state.json")
 }
 
 // applyCmd applies "IF args..." as gif ifconfig would, to any interface.
@@ -112,7 +127,7 @@ func loadState(t *testing.T, path string) tunnel.State {
 // of it and back, and destroys the bridge, checking Linux, the model and
 // the state file at each step.
 func TestBridgeLifecycle(t *testing.T) {
-	d, h, path := newBridgeDaemon(t)
+	d, h, path := newWiredBridgeDaemon(t)
 	cfg := mustApply(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1 192.0.2.2 inet6 2001:db8::1 tunnelttl 9 description uplink").Interfaces[0].Config
 	ll := addr(netip.PrefixFrom(h.linkLocal, 64).String())
 	asTUN := linuxLink{Up: true, MTU: 1280, Carrier: true, Addrs: []link.Addr{peerAddr("192.0.2.1/32", "192.0.2.2"), addr("2001:db8::1/64"), ll}}
@@ -235,7 +250,7 @@ func TestBridgeLifecycle(t *testing.T) {
 func TestBridgeRestart(t *testing.T) {
 	for _, bridgeGone := range []bool{false, true} {
 		t.Run(fmt.Sprintf("bridge gone %t", bridgeGone), func(t *testing.T) {
-			d, h, path := newBridgeDaemon(t)
+			d, h, path := newWiredBridgeDaemon(t)
 			mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 			mustApply(t, d, "bridge0 add gif0 add eth1 up")
 			mustApply(t, d, "eth1 up")
@@ -253,7 +268,7 @@ func TestBridgeRestart(t *testing.T) {
 			}
 			creates, masters := len(h.callsOf("CreateBridge")), len(h.callsOf("SetMaster"))
 
-			d = startDaemon(t, h, path)
+			d = startWired(t, h, path)
 			if bridgeGone {
 				checkCalls(t, h, "CreateBridge", creates, "bridge0")
 				checkCalls(t, h, "SetMaster", masters, "gif0 bridge0", "eth1 bridge0")
@@ -290,7 +305,7 @@ func TestBridgeRestart(t *testing.T) {
 // and leaving a bridge, and a bridge command that fails, as OpenBSD's
 // if_data does: the daemon replaces the gif's device, not the interface.
 func TestBridgeKeepsCounters(t *testing.T) {
-	d, h, _ := newBridgeDaemon(t)
+	d, h, _ := newWiredBridgeDaemon(t)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("counted"))
 	h.device("gif0").push(inner)
@@ -352,11 +367,7 @@ func TestBridgeMemberVanishes(t *testing.T) {
 	t.Run("restart", func(t *testing.T) {
 		d, h, path := setup(t)
 		d.Close()
-		d, err := daemon.New(h, daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		t.Cleanup(d.Close)
+		d = startOn(t, h, newFakePlane(), path, slog.New(slog.DiscardHandler))
 		if st := show(t, d, "gif0"); st.Bridge != "bridge0" || !st.Running {
 			t.Errorf("restored gif0 shows bridge %q, running %t; want bridge0, running", st.Bridge, st.Running)
 		}

@@ -20,11 +20,9 @@ import (
 	"gif/internal/control"
 	"gif/internal/dataplane"
 	"gif/internal/ike"
-	"gif/internal/ipsec"
 	"gif/internal/ipsec/policy"
 	"gif/internal/state"
 	"gif/internal/tunnel"
-	"gif/internal/wire"
 )
 
 // Daemon is the gif daemon of one network namespace.
@@ -71,17 +69,23 @@ type domainRule struct {
 	domain int
 }
 
-// Config says where the daemon keeps its state and how it logs.
+// Config says where the daemon keeps its state, how it logs and how it
+// opens IKE's sockets.
 type Config struct {
 	StatePath string
 	Log       *slog.Logger
+	// ListenIKE opens a UDP socket of family 4 or 6 on port: IKE's 500,
+	// or 4500, where IKE and ESP go after NAT traversal (outer.ListenUDP).
+	ListenIKE func(family int, port uint16) (IKEConn, error)
 }
 
-// New restores the state kept at cfg.StatePath, if any, onto host, and
-// opens the outer transport. It does not serve the control API; see Serve.
-func New(host Host, cfg Config) (*Daemon, error) {
+// New restores the state kept at cfg.StatePath, if any, onto host and
+// plane, whose outer transport the caller opened; the daemon closes plane
+// when it closes. It does not serve the control API; see Serve.
+func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 	d := &Daemon{
 		host:      host,
+		plane:     plane,
 		log:       cfg.Log,
 		statePath: cfg.StatePath,
 		ifaces:    make(map[string]*iface),
@@ -97,7 +101,6 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	d.plane = dataplane.NewUserspace(d.log)
 	var saved tunnel.State
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
@@ -113,12 +116,8 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	d.plane.Publish(&dataplane.View{Sysctl: &saved.Sysctl})
 	d.refreshLocal()
 	d.publish()
-	if err := d.openTransport(); err != nil {
-		d.Close()
-		return nil, err
-	}
 	// Before the interfaces start sending: it adds a transport.
-	d.startIKE()
+	d.startIKE(cfg.ListenIKE)
 	if err := d.reconcile(tunnel.State{}, saved, true); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
@@ -135,28 +134,6 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		d.log.Info("restored state", "interfaces", len(saved.Interfaces), "bridges", len(saved.Bridges), "file", d.statePath)
 	}
 	return d, nil
-}
-
-// openTransport opens a raw socket for each outer family and protocol and
-// starts its receive loop.
-func (d *Daemon) openTransport() error {
-	for _, family := range []int{4, 6} {
-		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP, ipsec.ProtoESP} {
-			conn, err := d.host.Listen(family, proto)
-			if err != nil {
-				if family == 6 {
-					// A namespace without IPv6 still tunnels over IPv4.
-					d.log.Warn("no IPv6 outer transport", "proto", proto, "err", err)
-					continue
-				}
-				return err
-			}
-			if err := d.plane.AddTransport(family, proto, conn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // WatchAddrs follows this host's addresses until ctx ends, so that a tunnel

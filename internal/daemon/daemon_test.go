@@ -19,6 +19,7 @@ import (
 	"gif/internal/conf/ifconfig"
 	"gif/internal/control"
 	"gif/internal/daemon"
+	"gif/internal/dataplane"
 	"gif/internal/link"
 	"gif/internal/state"
 	"gif/internal/tunnel"
@@ -34,18 +35,6 @@ var (
 	local6 = netip.MustParseAddr("2001:db8:1::1")
 	peer6  = netip.MustParseAddr("2001:db8:2::1")
 )
-
-// startDaemon starts a daemon on h that keeps its state at statePath and
-// closes it when the test ends.
-func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
-	t.Helper()
-	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(d.Close)
-	return d
-}
 
 // newDaemon starts a daemon on a fresh host with local as its address.
 func newDaemon(t testing.TB) (*daemon.Daemon, *fakeHost) {
@@ -137,7 +126,7 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local)
 	path := filepath.Join(t.TempDir(), "state.json")
-	d := startDaemon(t, h, path)
+	d := startWired(t, h, path)
 
 	st, _ := mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1 192.0.2.2 inet6 2001:db8::1 mtu 1400")
 	mustIfconfig(t, d, "gif1 create inet 192.0.2.9/24 tunnelttl 9")
@@ -186,7 +175,7 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	}
 	checkLinux(t, h, map[string]linuxLink{})
 
-	d2 := startDaemon(t, h, path)
+	d2 := startWired(t, h, path)
 	checkLinux(t, h, want)
 	shown, err = d2.Show("")
 	if err != nil {
@@ -477,7 +466,7 @@ func TestDestroy(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local)
 	path := filepath.Join(t.TempDir(), "state.json")
-	d := startDaemon(t, h, path)
+	d := startWired(t, h, path)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1/24")
 	mustIfconfig(t, d, "gif1 tunnel 198.51.100.1 203.0.113.1")
 	gif0, gif1 := h.device("gif0"), h.device("gif1")
@@ -561,16 +550,19 @@ func TestDestroyReleasesMemory(t *testing.T) {
 func TestNewWithoutIPv6Transport(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local6)
-	h.failNth("Listen", 5) // IPv4 4, 41, 97, 50, then IPv6 4
-	d := startDaemon(t, h, filepath.Join(t.TempDir(), "state.json"))
+	h.failNth("listen", 5) // IPv4 4, 41, 97, 50, then IPv6 4
+	d := startWired(t, h, filepath.Join(t.TempDir(), "state.json"))
 	mustIfconfig(t, d, "gif0 tunnel 2001:db8:1::1 2001:db8:2::1")
 	h.device("gif0").push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("no socket")))
 	waitFor(t, "an output error", func() bool { return show(t, d, "gif0").Stats.OErrors == 1 })
 
 	h = newFakeHost(t)
-	h.failNth("Listen", 2)
-	if _, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(t.TempDir(), "state.json"), Log: slog.New(slog.DiscardHandler)}); !errors.Is(err, errInjected) {
-		t.Errorf("New without an IPv4 transport: %v; want the injected failure", err)
+	h.failNth("listen", 2)
+	log := slog.New(slog.DiscardHandler)
+	plane := dataplane.NewUserspace(log)
+	defer plane.Close()
+	if err := daemon.OpenTransport(plane, h.listen, log); !errors.Is(err, errInjected) {
+		t.Errorf("opening the transport without an IPv4 socket: %v; want the injected failure", err)
 	}
 }
 
@@ -586,7 +578,7 @@ func TestNewRestoreFails(t *testing.T) {
 	d.Close()
 
 	h.failNth("AddAddr", 3) // gif0: the link-local address, 192.0.2.1; gif1: the link-local address
-	if _, err := daemon.New(h, daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler)}); !errors.Is(err, errInjected) {
+	if _, err := daemon.New(h, newFakePlane(), daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler), ListenIKE: listenQuietly}); !errors.Is(err, errInjected) {
 		t.Fatalf("New: %v; want the injected failure", err)
 	}
 	checkLinux(t, h, map[string]linuxLink{})
@@ -628,11 +620,7 @@ func TestSourceLossLogged(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local2)
 	rec := &logRecorder{}
-	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(t.TempDir(), "state.json"), Log: slog.New(rec)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d := startOn(t, h, wiredPlane(t, h), filepath.Join(t.TempDir(), "state.json"), slog.New(rec))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := d.WatchAddrs(ctx); err != nil {

@@ -205,19 +205,6 @@ func (h *fakeHost) network(family int, proto uint8) *network {
 	return n
 }
 
-// checkNothingSent fails the test if the daemon sent a packet that no
-// one took from the network.
-func (h *fakeHost) checkNothingSent(t *testing.T) {
-	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for key, n := range h.networks {
-		if len(n.sent) != 0 {
-			t.Errorf("the IPv%d protocol %d transport got %d packets more", key.family, key.proto, len(n.sent))
-		}
-	}
-}
-
 // setLocal makes addrs this host's addresses, besides those of the fake
 // interfaces, and tells the watchers.
 func (h *fakeHost) setLocal(addrs ...netip.Addr) {
@@ -448,8 +435,8 @@ func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
 
 func (h *fakeHost) LinkLocal() (netip.Addr, error) { return h.linkLocal, nil }
 
-// ListenIKE returns a socket on which nothing arrives.
-func (h *fakeHost) ListenIKE(family int, port uint16) (daemon.IKEConn, error) {
+// listenQuietly opens IKE sockets on which nothing arrives.
+func listenQuietly(family int, port uint16) (daemon.IKEConn, error) {
 	return &quietConn{closed: make(chan struct{})}, nil
 }
 
@@ -471,13 +458,13 @@ func (c *quietConn) Close() error {
 	return nil
 }
 
-// Listen returns one end of an outertest pair; the other end is the
-// network, which network returns. It replaces the network of an earlier
-// daemon on h.
-func (h *fakeHost) Listen(family int, proto uint8) (outer.Conn, error) {
+// listen opens a socket of the outer transport, as outer.Listen does: one
+// end of an outertest pair; the other end is the network, which network
+// returns. It replaces the network of an earlier daemon on h.
+func (h *fakeHost) listen(family int, proto uint8) (outer.Conn, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("Listen", fmt.Sprintf("ipv%d", family), fmt.Sprint(proto)); err != nil {
+	if err := h.enter("listen", fmt.Sprintf("ipv%d", family), fmt.Sprint(proto)); err != nil {
 		return nil, err
 	}
 	key := transport{family, proto}

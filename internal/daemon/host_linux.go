@@ -6,7 +6,6 @@ import (
 	"net/netip"
 
 	"gif/internal/link"
-	"gif/internal/outer"
 )
 
 // LinuxHost drives the Linux network namespace the daemon runs in.
@@ -38,14 +37,5 @@ func (LinuxHost) LinkLocal() (netip.Addr, error)              { return link.Link
 func (LinuxHost) WatchAddrs(ctx context.Context, changed func()) error {
 	return link.WatchAddrs(ctx, changed)
 }
-func (LinuxHost) Listen(family int, proto uint8) (outer.Conn, error) {
-	return outer.Listen(family, proto)
-}
-
-// ListenIKE opens IKE's UDP socket of family on port (outer.ListenUDP).
-func (LinuxHost) ListenIKE(family int, port uint16) (IKEConn, error) {
-	return outer.ListenUDP(family, port)
-}
-
 func (LinuxHost) AddDomainRules(family, domain int) error { return link.AddDomainRules(family, domain) }
 func (LinuxHost) DelDomainRules(family, domain int) error { return link.DelDomainRules(family, domain) }

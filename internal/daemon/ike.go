@@ -51,17 +51,17 @@ const ikeTick = 250 * time.Millisecond
 
 // startIKE opens IKE's sockets and starts the engine that negotiates the
 // SAs of ike rules.
-func (d *Daemon) startIKE() {
+func (d *Daemon) startIKE(listen func(family int, port uint16) (IKEConn, error)) {
 	d.ike = ike.New(ike.Config{KeyDir: ikeKeyDir(), Log: d.log}, ikeTransport{d}, ikeInstaller{d})
 	for _, family := range []int{4, 6} {
-		conn, err := d.host.ListenIKE(family, ike.Port)
+		conn, err := listen(family, ike.Port)
 		if err != nil {
 			d.log.Warn("no IKE socket: ike rules cannot negotiate", "family", family, "err", err)
 			continue
 		}
 		d.ikeConns[family] = conn
 		go d.receiveIKE(conn)
-		nat, err := d.host.ListenIKE(family, ikev1.NATTPort)
+		nat, err := listen(family, ikev1.NATTPort)
 		if err != nil {
 			d.log.Warn("no socket for NAT traversal: peers behind a NAT cannot negotiate", "family", family, "err", err)
 			continue
@@ -84,6 +84,18 @@ func (d *Daemon) startIKE() {
 			}
 		}
 	}()
+}
+
+// IKEConn is a UDP socket of IKE of one family, on every address
+// (outer.UDPConn).
+type IKEConn interface {
+	// ReadFrom reads a datagram, and says who sent it and to which of
+	// this host's addresses (the zero Addr when it cannot tell).
+	ReadFrom(buf []byte) (n int, from netip.AddrPort, to netip.Addr, err error)
+	// WriteTo sends msg from this host's address from (the route's choice
+	// when zero) to to.
+	WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error
+	Close() error
 }
 
 func (d *Daemon) receiveIKE(conn IKEConn) {
