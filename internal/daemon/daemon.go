@@ -21,6 +21,7 @@ import (
 	"gif/internal/dataplane"
 	"gif/internal/ike"
 	"gif/internal/ipsec/policy"
+	"gif/internal/link"
 	"gif/internal/state"
 	"gif/internal/tunnel"
 )
@@ -47,6 +48,7 @@ type Daemon struct {
 	seqReserved map[string]uint64
 	seqUnstored bool
 	stop        chan struct{} // ends the daemon's own goroutines
+	watchAddrs  func(ctx context.Context, changed func()) error
 
 	// release returns freed memory to the system, releaseDelay after the
 	// first destroy of a burst; releasing is set while it is due.
@@ -77,6 +79,9 @@ type Config struct {
 	// ListenIKE opens a UDP socket of family 4 or 6 on port: IKE's 500,
 	// or 4500, where IKE and ESP go after NAT traversal (outer.ListenUDP).
 	ListenIKE func(family int, port uint16) (IKEConn, error)
+	// WatchAddrs calls changed, until ctx ends, when this host's
+	// addresses have changed (link.WatchAddrs).
+	WatchAddrs func(ctx context.Context, changed func()) error
 }
 
 // New restores the state kept at cfg.StatePath, if any, onto host and
@@ -84,16 +89,17 @@ type Config struct {
 // when it closes. It does not serve the control API; see Serve.
 func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 	d := &Daemon{
-		host:      host,
-		plane:     plane,
-		log:       cfg.Log,
-		statePath: cfg.StatePath,
-		ifaces:    make(map[string]*iface),
-		counters:  make(map[string]*tunnel.Counters),
-		stop:      make(chan struct{}),
-		rules:     make(map[domainRule]bool),
-		ikeConns:  make(map[int]IKEConn),
-		natConns:  make(map[int]*natConn),
+		host:       host,
+		plane:      plane,
+		watchAddrs: cfg.WatchAddrs,
+		log:        cfg.Log,
+		statePath:  cfg.StatePath,
+		ifaces:     make(map[string]*iface),
+		counters:   make(map[string]*tunnel.Counters),
+		stop:       make(chan struct{}),
+		rules:      make(map[domainRule]bool),
+		ikeConns:   make(map[int]IKEConn),
+		natConns:   make(map[int]*natConn),
 
 		release:      debug.FreeOSMemory,
 		releaseDelay: releaseDelay,
@@ -139,7 +145,7 @@ func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 // WatchAddrs follows this host's addresses until ctx ends, so that a tunnel
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
-	return d.host.WatchAddrs(ctx, func() {
+	return d.watchAddrs(ctx, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.refreshLocal()
@@ -377,13 +383,13 @@ func (d *Daemon) IsLocal(addr netip.Addr) bool {
 }
 
 func (d *Daemon) refreshLocal() {
-	addrs, err := d.host.LocalAddrs()
+	addrs, err := d.host.Addrs("")
 	if err != nil {
 		d.log.Warn("list local addresses", "err", err)
 	}
 	set := make(map[netip.Addr]bool, len(addrs))
 	for _, a := range addrs {
-		set[a] = true
+		set[a.Prefix.Addr()] = true
 	}
 	d.change(func(v *dataplane.View) { v.Local = set })
 }
@@ -397,7 +403,7 @@ func (d *Daemon) updateRunning() {
 		d.noteSource(ifc, c, srcHere)
 		running := c.Up && c.HasTunnel() && srcHere
 		if ifc.SetRunning(running) != running || !ifc.carrierSet {
-			if err := d.host.SetCarrier(ifc.Device(), running); err != nil {
+			if err := link.SetCarrier(ifc.Device(), running); err != nil {
 				d.log.Warn("set carrier", "interface", c.Name, "err", err)
 			}
 			ifc.carrierSet = true

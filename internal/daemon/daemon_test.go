@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -578,7 +579,7 @@ func TestNewRestoreFails(t *testing.T) {
 	d.Close()
 
 	h.failNth("AddAddr", 3) // gif0: the link-local address, 192.0.2.1; gif1: the link-local address
-	if _, err := daemon.New(h, newFakePlane(), daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler), ListenIKE: listenQuietly}); !errors.Is(err, errInjected) {
+	if _, err := daemon.New(h, newFakePlane(), daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler), ListenIKE: listenQuietly, WatchAddrs: h.watchAddrs}); !errors.Is(err, errInjected) {
 		t.Fatalf("New: %v; want the injected failure", err)
 	}
 	checkLinux(t, h, map[string]linuxLink{})
@@ -658,4 +659,39 @@ func TestSourceLossLogged(t *testing.T) {
 	mustIfconfig(t, d, "gif0 down")
 	h.setLocal(local, local2)
 	check("gone again, down, back", 2, 1)
+}
+
+// logRecorder is a slog.Handler that keeps what the daemon logs.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []string // "LEVEL msg key=value ..."
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, line)
+	return nil
+}
+
+// matching returns the records that contain s.
+func (r *logRecorder) matching(s string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, line := range r.records {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"net"
 	"net/netip"
 
@@ -9,30 +8,34 @@ import (
 )
 
 // Host is the operating system the daemon drives: interfaces, addresses
-// and policy rules. The Linux implementation is in
+// and policy rules. Where Linux has one operation with a parameter (ip
+// addr add and del, ip link add and del of a bridge, ip link set master
+// and nomaster), so has Host. The Linux implementation is in
 // host_linux.go; tests may use a fake.
 type Host interface {
-	CreateTUN(name string, mtu int) (link.Device, error)
-	CreateTAP(name string, mtu int) (link.Device, error)
+	// CreateDevice creates the device of a gif called name: a TAP when
+	// it carries Ethernet frames (ether), a TUN otherwise.
+	CreateDevice(name string, mtu int, ether bool) (link.Device, error)
 	SetUp(name string, up bool) error
 	SetMTU(name string, mtu int) error
 	SetLLAddr(name string, mac net.HardwareAddr) error
-	SetCarrier(dev link.Device, on bool) error
-	AddAddr(name string, a link.Addr) error
-	DelAddr(name string, a link.Addr) error
-	Addrs(name string) ([]link.Addr, error)
 	SetIPv6Disabled(name string, disabled bool) error
+	// SetAddr adds a to the interface name (on) or removes it.
+	SetAddr(name string, a link.Addr, on bool) error
+	// Addrs returns the addresses of the interface name, or of every
+	// interface when name is empty.
+	Addrs(name string) ([]link.Addr, error)
 	Info(name string) (link.LinkInfo, error)
-	CreateBridge(name string) error
-	DeleteBridge(name string) error
+	// SetBridge creates the Linux bridge name (on) or deletes it.
+	SetBridge(name string, on bool) error
+	// SetMaster makes member a port of bridge, or of none when bridge is
+	// empty.
 	SetMaster(member, bridge string) error
-	SetNoMaster(member string) error
-	LocalAddrs() ([]netip.Addr, error)
-	WatchAddrs(ctx context.Context, changed func()) error
+	// LinkLocal returns the IPv6 link-local address gif gives its
+	// interfaces (link.LinkLocal).
 	LinkLocal() (netip.Addr, error)
-	// AddDomainRules and DelDomainRules add and remove the policy rules
-	// that route outer packets of family (4 or 6) marked domain by routing
-	// table domain (link.AddDomainRules). Both are idempotent.
-	AddDomainRules(family, domain int) error
-	DelDomainRules(family, domain int) error
+	// SetDomainRules adds (on) or removes the policy rules that route
+	// outer packets of family (4 or 6) marked domain by routing table
+	// domain (link.AddDomainRules). Both are idempotent.
+	SetDomainRules(family, domain int, on bool) error
 }

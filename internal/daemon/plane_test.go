@@ -90,7 +90,7 @@ func (p *fakePlane) attachedDevices() []string {
 // statePath and logs to log, and closes it when the test ends.
 func startOn(t testing.TB, h *fakeHost, plane dataplane.Plane, statePath string, log *slog.Logger) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.New(h, plane, daemon.Config{StatePath: statePath, Log: log, ListenIKE: listenQuietly})
+	d, err := daemon.New(h, plane, daemon.Config{StatePath: statePath, Log: log, ListenIKE: listenQuietly, WatchAddrs: h.watchAddrs})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -111,11 +111,7 @@ func (d *Daemon) reconcileIface(old, c *tunnel.Config, ether, force bool) error 
 }
 
 func (d *Daemon) createDevice(c *tunnel.Config, ether bool) (link.Device, error) {
-	create := d.host.CreateTUN
-	if ether {
-		create = d.host.CreateTAP
-	}
-	dev, err := create(c.Name, deviceMTU(c, ether))
+	dev, err := d.host.CreateDevice(c.Name, deviceMTU(c, ether), ether)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", c.Name, err)
 	}
@@ -155,7 +151,7 @@ func (d *Daemon) reconcileAddrs(old, c *tunnel.Config, created, trustOld bool) e
 	if old != nil {
 		for _, a := range d.wantAddrs(old) {
 			if !slices.Contains(want, a) && slices.Contains(have, a) {
-				if err := d.host.DelAddr(c.Name, a); err != nil {
+				if err := d.host.SetAddr(c.Name, a, false); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -163,7 +159,7 @@ func (d *Daemon) reconcileAddrs(old, c *tunnel.Config, created, trustOld bool) e
 	}
 	for _, a := range want {
 		if !slices.Contains(have, a) {
-			if err := d.host.AddAddr(c.Name, a); err != nil {
+			if err := d.host.SetAddr(c.Name, a, true); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -206,7 +202,7 @@ func (d *Daemon) reconcileBridges(prev, next tunnel.State, force bool) error {
 	}
 	for _, b := range prev.Bridges {
 		if _, ok := next.FindBridge(b.Name); !ok {
-			note(d.host.DeleteBridge(b.Name))
+			note(d.host.SetBridge(b.Name, false))
 		}
 	}
 	for i := range next.Bridges {
@@ -214,7 +210,7 @@ func (d *Daemon) reconcileBridges(prev, next tunnel.State, force bool) error {
 		old, _ := prev.FindBridge(b.Name)
 		info, err := d.host.Info(b.Name)
 		if err != nil {
-			if err := d.host.CreateBridge(b.Name); err != nil {
+			if err := d.host.SetBridge(b.Name, true); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -231,7 +227,7 @@ func (d *Daemon) reconcileBridges(prev, next tunnel.State, force bool) error {
 					continue
 				}
 				if mi, err := d.host.Info(m); err == nil && mi.Master == b.Name {
-					note(d.host.SetNoMaster(m))
+					note(d.host.SetMaster(m, ""))
 				}
 			}
 		}
@@ -261,7 +257,7 @@ func (d *Daemon) addRules(wanted map[domainRule]bool) error {
 		if d.rules[r] {
 			continue
 		}
-		if err := d.host.AddDomainRules(r.family, r.domain); err != nil {
+		if err := d.host.SetDomainRules(r.family, r.domain, true); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -277,7 +273,7 @@ func (d *Daemon) removeRules(wanted map[domainRule]bool) error {
 		if wanted[r] {
 			continue
 		}
-		if err := d.host.DelDomainRules(r.family, r.domain); err != nil {
+		if err := d.host.SetDomainRules(r.family, r.domain, false); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 
 	"gif/internal/control"
 	"gif/internal/dataplane"
+	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/state"
 )
@@ -39,7 +40,7 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		plane.Close()
 		return err
 	}
-	d, err := New(LinuxHost{}, plane, Config{StatePath: filepath.Join(dir, StateFileName), Log: log, ListenIKE: listenIKE})
+	d, err := New(LinuxHost{}, plane, Config{StatePath: filepath.Join(dir, StateFileName), Log: log, ListenIKE: listenIKE, WatchAddrs: link.WatchAddrs})
 	if err != nil {
 		return err
 	}
