@@ -164,3 +164,19 @@ func TestPlaneGetsDevicesAndViews(t *testing.T) {
 		t.Errorf("the plane's net.inet.ipip.allow is %d, %v; want 2", v, err)
 	}
 }
+
+// TestPlaneReceivesBeforeTheDaemon: Run opens the plane's transport before
+// the daemon publishes its first view, and a packet that comes meanwhile
+// is dropped and counted, as one for no tunnel.
+func TestPlaneReceivesBeforeTheDaemon(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local)
+	plane := wiredPlane(t, h)
+	h.network(4, 4).send(t, peer, local, 0, ipv4Packet("192.0.2.2", "192.0.2.1", 0, 64, []byte("early")))
+	ipip, _, _ := plane.Counters()
+	waitFor(t, "the early packet to be dropped", func() bool { return ipip.PDrops.Load() == 1 })
+	d := startOn(t, h, plane, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	if got := d.Stats().IPIP.PDrops; got != 1 {
+		t.Errorf("ipip pdrops = %d; want 1", got)
+	}
+}

@@ -134,13 +134,10 @@ type transportKey struct {
 	proto  uint8
 }
 
-// NewUserspace returns a plane with an empty view and no transport. Its
-// caller may open the transport before it publishes a view: until then the
-// plane has no tunnel to hand a packet to.
+// NewUserspace returns a plane with an empty view and no transport.
 func NewUserspace(log *slog.Logger) *Userspace {
 	u := &Userspace{log: log, conns: make(map[transportKey]outer.Conn)}
-	config := (*Iface).Config
-	u.view.Store(&View{IPTable: tunnel.NewTable(nil, config), EtherTable: tunnel.NewTable(nil, config), Sysctl: new(tunnel.Sysctl)})
+	u.view.Store(&View{Sysctl: new(tunnel.Sysctl)})
 	return u
 }
 
