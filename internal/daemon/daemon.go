@@ -125,9 +125,14 @@ func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
 	return d.watchAddrs(ctx, func() {
+		// Listed before taking mu: with thousands of addresses the dump
+		// takes milliseconds (2 ms for 3,000), which commands would wait
+		// for. The watch calls one at a time, so no older list is
+		// published over a newer one.
+		local := d.links.listLocal()
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.links.publishLocal(d.links.listLocal())
+		d.links.publishLocal(local)
 		d.links.updateRunning()
 	})
 }

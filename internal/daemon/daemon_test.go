@@ -461,6 +461,52 @@ func TestRunningFollowsLocalAddrs(t *testing.T) {
 	})
 }
 
+// TestListingAddrsLetsCommandsRun: while the daemon lists this host's
+// addresses after they changed, which with thousands of them takes
+// milliseconds, a command does not wait for the listing.
+func TestListingAddrsLetsCommandsRun(t *testing.T) {
+	d, h := newDaemon(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.WatchAddrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	slow := make(chan struct{})
+	h.mu.Lock()
+	h.slowList = slow
+	listings := h.counts["LocalAddrs"]
+	h.mu.Unlock()
+	changed := make(chan struct{})
+	go func() {
+		h.setLocal(local2)
+		close(changed)
+	}()
+	waitFor(t, "the listing to start", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.counts["LocalAddrs"] > listings
+	})
+	shown := make(chan error, 1)
+	go func() {
+		_, err := d.Show("gif0")
+		shown <- err
+	}()
+	select {
+	case err := <-shown:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Error("Show waited for the listing of this host's addresses")
+	}
+	close(slow)
+	<-changed
+	if show(t, d, "gif0").Running {
+		t.Error("gif0 is RUNNING after its source left the host")
+	}
+}
+
 // TestDestroy checks that destroy closes the device, removes the interface
 // from Linux, from the state and from the receive path.
 func TestDestroy(t *testing.T) {
