@@ -10,12 +10,12 @@ import (
 )
 
 // NewLLAddr returns a random address, as Linux gives a new TAP.
-func (d *Daemon) NewLLAddr() tunnel.LLAddr { return tunnel.RandomLLAddr() }
+func (r *reconciler) NewLLAddr() tunnel.LLAddr { return tunnel.RandomLLAddr() }
 
 // Ethernet reports whether the interface called name exists in this
 // namespace and carries Ethernet frames, so that it may join a bridge.
-func (d *Daemon) Ethernet(name string) (exists, ethernet bool) {
-	info, err := d.host.Info(name)
+func (r *reconciler) Ethernet(name string) (exists, ethernet bool) {
+	info, err := r.host.Info(name)
 	if err != nil {
 		return false, false
 	}
@@ -26,12 +26,12 @@ func (d *Daemon) Ethernet(name string) (exists, ethernet bool) {
 // own, such as a bridge's internal Ethernet interface (the seed's
 // "ifconfig fxp1 up"): the interface exists, and they set only up, down
 // and mtu. gif keeps nothing of them: Linux does.
-func (d *Daemon) checkLinks(t tunnel.Transaction) error {
+func (r *reconciler) checkLinks(t tunnel.Transaction) error {
 	for i, c := range t.Commands {
 		if ownedBy(c) {
 			continue
 		}
-		if _, err := d.host.Info(c.Name); err != nil {
+		if _, err := r.host.Info(c.Name); err != nil {
 			return t.At(i, fmt.Errorf("%s: no such interface", c.Name))
 		}
 		for _, op := range c.Ops {
@@ -48,12 +48,12 @@ func (d *Daemon) checkLinks(t tunnel.Transaction) error {
 // applyLinks sets what the commands of t for Linux interfaces gif does not
 // own ask, as checkLinks found them. When Linux refuses one it puts back
 // what each had; the undo it returns does the same after a later failure.
-func (d *Daemon) applyLinks(t tunnel.Transaction) (undo func(), err error) {
+func (r *reconciler) applyLinks(t tunnel.Transaction) (undo func(), err error) {
 	var before []link.LinkInfo
 	undo = func() {
 		for _, b := range slices.Backward(before) {
-			if err := errors.Join(d.host.SetMTU(b.Name, b.MTU), d.host.SetUp(b.Name, b.Up)); err != nil {
-				d.log.Error("could not restore the interface", "interface", b.Name, "err", err)
+			if err := errors.Join(r.host.SetMTU(b.Name, b.MTU), r.host.SetUp(b.Name, b.Up)); err != nil {
+				r.log.Error("could not restore the interface", "interface", b.Name, "err", err)
 			}
 		}
 	}
@@ -61,7 +61,7 @@ func (d *Daemon) applyLinks(t tunnel.Transaction) (undo func(), err error) {
 		if ownedBy(c) {
 			continue
 		}
-		info, err := d.host.Info(c.Name)
+		info, err := r.host.Info(c.Name)
 		if err != nil {
 			undo()
 			return nil, t.At(i, fmt.Errorf("%s: no such interface", c.Name))
@@ -70,9 +70,9 @@ func (d *Daemon) applyLinks(t tunnel.Transaction) (undo func(), err error) {
 		before = append(before, info) // the first of a name is put back last
 		for _, op := range c.Ops {
 			if op.Kind == tunnel.OpMTU {
-				err = d.host.SetMTU(c.Name, op.Int)
+				err = r.host.SetMTU(c.Name, op.Int)
 			} else {
-				err = d.host.SetUp(c.Name, op.Kind == tunnel.OpUp)
+				err = r.host.SetUp(c.Name, op.Kind == tunnel.OpUp)
 			}
 			if err != nil {
 				undo()

@@ -23,15 +23,30 @@ import (
 )
 
 // newBridgeDaemon starts a daemon on a fresh host with this host's
-// addresses and an Ethernet interface eth1, down, with MTU 1500. It returns
-// the path of the state file too.
+// addresses and an Ethernet interface eth1, down, with MTU 1500, and a
+// fake plane. It returns the path of the state file too.
 func newBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
+	t.Helper()
+	h, path := newBridgeHost(t)
+	return startDaemon(t, h, path), h, path
+}
+
+// newWiredBridgeDaemon is newBridgeDaemon with the userspace data plane,
+// wired to the host's network.
+func newWiredBridgeDaemon(t testing.TB) (*daemon.Daemon, *fakeHost, string) {
+	t.Helper()
+	h, path := newBridgeHost(t)
+	return startWired(t, h, path), h, path
+}
+
+// newBridgeHost returns a fresh host with this host's addresses and an
+// Ethernet interface eth1, down, with MTU 1500, and a state file path.
+func newBridgeHost(t testing.TB) (*fakeHost, string) {
 	t.Helper()
 	h := newFakeHost(t)
 	h.setLocal(local, local2, local6)
 	h.addEthernet("eth1", 1500)
-	path := filepath.Join(t.TempDir(), "state.json")
-	return startDaemon(t, h, path), h, path
+	return h, filepath.Join(t.TempDir(), "state.json")
 }
 
 // applyCmd applies "IF args..." as gif ifconfig would, to any interface.
@@ -112,7 +127,7 @@ func loadState(t *testing.T, path string) tunnel.State {
 // of it and back, and destroys the bridge, checking Linux, the model and
 // the state file at each step.
 func TestBridgeLifecycle(t *testing.T) {
-	d, h, path := newBridgeDaemon(t)
+	d, h, path := newWiredBridgeDaemon(t)
 	cfg := mustApply(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1 192.0.2.2 inet6 2001:db8::1 tunnelttl 9 description uplink").Interfaces[0].Config
 	ll := addr(netip.PrefixFrom(h.linkLocal, 64).String())
 	asTUN := linuxLink{Up: true, MTU: 1280, Carrier: true, Addrs: []link.Addr{peerAddr("192.0.2.1/32", "192.0.2.2"), addr("2001:db8::1/64"), ll}}
@@ -156,7 +171,7 @@ func TestBridgeLifecycle(t *testing.T) {
 	if len(r.Bridges) != 1 || !slices.Equal(r.Bridges[0].Members, []string{"gif0", "eth1"}) || !r.Bridges[0].Up {
 		t.Errorf("ifconfig bridge0 returned %+v; want bridge0 up with members gif0 and eth1", r.Bridges)
 	}
-	if !tun.isClosed() {
+	if !tun.IsClosed() {
 		t.Error("joining the bridge left gif0's TUN device open")
 	}
 	checkCalls(t, h, "CreateTAP", 0, "gif0 1500")
@@ -189,7 +204,7 @@ func TestBridgeLifecycle(t *testing.T) {
 
 	tap := h.device("gif0")
 	mustApply(t, d, "bridge0 del gif0")
-	if !tap.isClosed() {
+	if !tap.IsClosed() {
 		t.Error("leaving the bridge left gif0's TAP device open")
 	}
 	checkCalls(t, h, "CreateTUN", 1, "gif0 1280")
@@ -198,7 +213,7 @@ func TestBridgeLifecycle(t *testing.T) {
 	checkCalls(t, h, "SetNoMaster", 0)
 	checkSaved("left", tunnel.BridgeConfig{Name: "bridge0", Up: true, Members: []string{"eth1"}})
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("IP again"))
-	h.device("gif0").push(inner)
+	h.device("gif0").Push(inner)
 	if got := h.network(4, wire.ProtoIPv4).next(t); !bytes.Equal(got.Buf, inner) || got.TTL != 9 || got.Src != local || got.Dst != peer {
 		t.Errorf("gif0 sent %x ttl %d %s --> %s; want %x ttl 9 %s --> %s", got.Buf, got.TTL, got.Src, got.Dst, inner, local, peer)
 	}
@@ -218,7 +233,7 @@ func TestBridgeLifecycle(t *testing.T) {
 	if _, ok := h.linux()["bridge0"]; ok {
 		t.Error("bridge0 is still in Linux")
 	}
-	if !tap.isClosed() {
+	if !tap.IsClosed() {
 		t.Error("destroying the bridge left gif0's TAP device open")
 	}
 	checkGif("bridge destroyed", "", asTUN)
@@ -235,7 +250,7 @@ func TestBridgeLifecycle(t *testing.T) {
 func TestBridgeRestart(t *testing.T) {
 	for _, bridgeGone := range []bool{false, true} {
 		t.Run(fmt.Sprintf("bridge gone %t", bridgeGone), func(t *testing.T) {
-			d, h, path := newBridgeDaemon(t)
+			d, h, path := newWiredBridgeDaemon(t)
 			mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 			mustApply(t, d, "bridge0 add gif0 add eth1 up")
 			mustApply(t, d, "eth1 up")
@@ -253,7 +268,7 @@ func TestBridgeRestart(t *testing.T) {
 			}
 			creates, masters := len(h.callsOf("CreateBridge")), len(h.callsOf("SetMaster"))
 
-			d = startDaemon(t, h, path)
+			d = startWired(t, h, path)
 			if bridgeGone {
 				checkCalls(t, h, "CreateBridge", creates, "bridge0")
 				checkCalls(t, h, "SetMaster", masters, "gif0 bridge0", "eth1 bridge0")
@@ -274,7 +289,7 @@ func TestBridgeRestart(t *testing.T) {
 
 			frame := ethernetFrame(macB, macA, wire.EtherTypeIPv4, ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("after restart")))
 			tap := h.device("gif0")
-			tap.push(frame)
+			tap.Push(frame)
 			if got := h.network(4, wire.ProtoEtherIP).next(t); !bytes.Equal(got.Buf, etherIP(0x30, 0, frame)) {
 				t.Errorf("restored gif0 sent %x; want %x", got.Buf, etherIP(0x30, 0, frame))
 			}
@@ -290,10 +305,10 @@ func TestBridgeRestart(t *testing.T) {
 // and leaving a bridge, and a bridge command that fails, as OpenBSD's
 // if_data does: the daemon replaces the gif's device, not the interface.
 func TestBridgeKeepsCounters(t *testing.T) {
-	d, h, _ := newBridgeDaemon(t)
+	d, h, _ := newWiredBridgeDaemon(t)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("counted"))
-	h.device("gif0").push(inner)
+	h.device("gif0").Push(inner)
 	h.network(4, wire.ProtoIPv4).next(t)
 	want := tunnel.InterfaceStats{OPackets: 1, OBytes: uint64(len(inner))}
 	waitStats(t, d, "gif0", want)
@@ -352,11 +367,7 @@ func TestBridgeMemberVanishes(t *testing.T) {
 	t.Run("restart", func(t *testing.T) {
 		d, h, path := setup(t)
 		d.Close()
-		d, err := daemon.New(h, daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		t.Cleanup(d.Close)
+		d = startOn(t, h, newFakePlane(), path, slog.New(slog.DiscardHandler))
 		if st := show(t, d, "gif0"); st.Bridge != "bridge0" || !st.Running {
 			t.Errorf("restored gif0 shows bridge %q, running %t; want bridge0, running", st.Bridge, st.Running)
 		}

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/netip"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -20,48 +20,29 @@ import (
 	"gif/internal/control"
 	"gif/internal/dataplane"
 	"gif/internal/ike"
-	"gif/internal/ipsec"
 	"gif/internal/ipsec/policy"
 	"gif/internal/state"
 	"gif/internal/tunnel"
-	"gif/internal/wire"
 )
 
 // Daemon is the gif daemon of one network namespace.
 type Daemon struct {
-	host      Host
-	log       *slog.Logger
-	statePath string
+	log        *slog.Logger
+	statePath  string
+	watchAddrs func(ctx context.Context, changed func()) error
 
-	mu        sync.Mutex // serialises configuration changes
-	state     tunnel.State
-	ifaces    map[string]*iface
-	linkLocal linkLocal // guarded by mu
-	// counters of each gif by name: they outlive its devices, which a
-	// bridge membership change replaces.
-	counters map[string]*tunnel.Counters
-	rules    map[domainRule]bool // the policy rules installed for tunneldomain
-
-	plane dataplane.Plane // the packet path; the daemon publishes its view under mu
-	// seqReserved is the sequence number reserved for each SA, and
-	// seqUnstored whether the last try to store reservations failed
-	// (both guarded by mu); see ipsec_seq.go.
-	seqReserved map[string]uint64
-	seqUnstored bool
-	stop        chan struct{} // ends the daemon's own goroutines
-
-	// release returns freed memory to the system, releaseDelay after the
-	// first destroy of a burst; releasing is set while it is due.
-	release      func()
-	releaseDelay time.Duration
-	releasing    atomic.Bool
-
-	// ike negotiates the SAs of ike rules on ikeConns; negotiated holds
-	// them (guarded by mu), newest first.
-	ike        *ike.Engine
-	ikeConns   map[int]IKEConn
-	natConns   map[int]*natConn // port 4500, also in conns as protoESPInUDP
+	mu    sync.Mutex // serialises configuration changes, and guards what follows
+	state tunnel.State
+	links *reconciler // Linux and the data plane's devices, made to match state
+	seq   *seqReservations
+	// negotiated holds the SAs ike negotiated, newest first.
 	negotiated []policy.SA
+
+	plane   dataplane.Plane // the packet path; the daemon publishes its view under mu
+	release releaser
+	ike     *ike.Engine   // negotiates the SAs of ike rules on sockets
+	sockets ikeSockets    // opened in New, before the daemon serves
+	stop    chan struct{} // ends the daemon's own goroutines
 }
 
 // domainRule names the policy rules (link.AddDomainRules) that route the
@@ -71,38 +52,45 @@ type domainRule struct {
 	domain int
 }
 
-// Config says where the daemon keeps its state and how it logs.
+// Config says where the daemon keeps its state and how it logs, and gives
+// it the two things of the host it does not reach through Host: IKE's
+// sockets, which live with the host's other sockets (internal/outer), and
+// the watch of this host's addresses. Both funcs are required.
 type Config struct {
 	StatePath string
 	Log       *slog.Logger
+	// ListenIKE opens a UDP socket of family 4 or 6 on port: IKE's 500,
+	// or 4500, where IKE and ESP go after NAT traversal (outer.ListenUDP).
+	ListenIKE func(family int, port uint16) (IKEConn, error)
+	// WatchAddrs calls changed, until ctx ends, when this host's
+	// addresses have changed (link.WatchAddrs).
+	WatchAddrs func(ctx context.Context, changed func()) error
 }
 
-// New restores the state kept at cfg.StatePath, if any, onto host, and
-// opens the outer transport. It does not serve the control API; see Serve.
-func New(host Host, cfg Config) (*Daemon, error) {
+// New restores the state kept at cfg.StatePath, if any, onto host and
+// plane, whose outer transport the caller opened; the daemon closes plane
+// when it closes. It does not serve the control API; see Serve.
+func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	d := &Daemon{
-		host:      host,
-		log:       cfg.Log,
-		statePath: cfg.StatePath,
-		ifaces:    make(map[string]*iface),
-		counters:  make(map[string]*tunnel.Counters),
-		stop:      make(chan struct{}),
-		rules:     make(map[domainRule]bool),
-		ikeConns:  make(map[int]IKEConn),
-		natConns:  make(map[int]*natConn),
-
-		release:      debug.FreeOSMemory,
-		releaseDelay: releaseDelay,
+		log:        log,
+		statePath:  cfg.StatePath,
+		watchAddrs: cfg.WatchAddrs,
+		links:      newReconciler(host, plane, log),
+		seq:        &seqReservations{path: filepath.Join(filepath.Dir(cfg.StatePath), seqFileName), log: log},
+		plane:      plane,
+		release:    releaser{free: debug.FreeOSMemory, delay: releaseDelay},
+		sockets:    ikeSockets{ike: make(map[int]IKEConn), nat: make(map[int]*natConn)},
+		stop:       make(chan struct{}),
 	}
-	if d.log == nil {
-		d.log = slog.Default()
-	}
-	d.plane = dataplane.NewUserspace(d.log)
 	var saved tunnel.State
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
-	if saved.GiveLLAddrs(d) {
+	if saved.GiveLLAddrs(d.links) {
 		// A state stored before gif kept bridged gifs' Ethernet addresses:
 		// they get theirs now, and keep them from the next start on.
 		if err := state.Save(d.statePath, saved); err != nil {
@@ -111,21 +99,17 @@ func New(host Host, cfg Config) (*Daemon, error) {
 		}
 	}
 	d.plane.Publish(&dataplane.View{Sysctl: &saved.Sysctl})
-	d.refreshLocal()
-	d.publish()
-	if err := d.openTransport(); err != nil {
-		d.Close()
-		return nil, err
-	}
+	d.links.publishLocal(d.links.listLocal())
+	d.links.publish()
 	// Before the interfaces start sending: it adds a transport.
-	d.startIKE()
-	if err := d.reconcile(tunnel.State{}, saved, true); err != nil {
+	d.startIKE(cfg.ListenIKE)
+	if err := d.links.reconcile(tunnel.State{}, saved, true); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore state from %s: %w", d.statePath, err)
 	}
 	d.state = saved
 	d.publishSysctl(&saved.Sysctl)
-	d.publish()
+	d.links.publish()
 	if err := d.restoreIPsec(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("restore IPsec rules: %w", err)
@@ -137,36 +121,19 @@ func New(host Host, cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// openTransport opens a raw socket for each outer family and protocol and
-// starts its receive loop.
-func (d *Daemon) openTransport() error {
-	for _, family := range []int{4, 6} {
-		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP, ipsec.ProtoESP} {
-			conn, err := d.host.Listen(family, proto)
-			if err != nil {
-				if family == 6 {
-					// A namespace without IPv6 still tunnels over IPv4.
-					d.log.Warn("no IPv6 outer transport", "proto", proto, "err", err)
-					continue
-				}
-				return err
-			}
-			if err := d.plane.AddTransport(family, proto, conn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // WatchAddrs follows this host's addresses until ctx ends, so that a tunnel
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
-	return d.host.WatchAddrs(ctx, func() {
+	return d.watchAddrs(ctx, func() {
+		// Listed before taking mu: with thousands of addresses the dump
+		// takes milliseconds (2 ms for 3,000), which commands would wait
+		// for. The watch calls one at a time, so no older list is
+		// published over a newer one.
+		local := d.links.listLocal()
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.refreshLocal()
-		d.updateRunning()
+		d.links.publishLocal(local)
+		d.links.updateRunning()
 	})
 }
 
@@ -185,18 +152,9 @@ func (d *Daemon) Close() {
 	default:
 		close(d.stop)
 	}
-	for name, ifc := range d.ifaces {
-		ifc.Detach()
-		delete(d.ifaces, name)
-	}
-	if err := d.removeRules(nil); err != nil {
-		d.log.Warn("remove policy rules", "err", err)
-	}
+	d.links.close()
 	d.plane.Close()
-	for k, c := range d.ikeConns {
-		c.Close()
-		delete(d.ikeConns, k)
-	}
+	d.sockets.close()
 }
 
 // Apply applies one ifconfig command to the interface called name: all of it
@@ -228,14 +186,14 @@ func (d *Daemon) ApplyTransaction(t tunnel.Transaction, dryRun bool) ([]string, 
 }
 
 func (d *Daemon) applyTransaction(t tunnel.Transaction, dryRun bool) ([]string, error) {
-	next, warnings, err := d.state.ApplyTransaction(t, d)
+	next, warnings, err := d.state.ApplyTransaction(t, d.links)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkLinks(t); err != nil || dryRun {
+	if err := d.links.checkLinks(t); err != nil || dryRun {
 		return nil, err // a dry run's warnings come when it applies
 	}
-	undo, err := d.applyLinks(t)
+	undo, err := d.links.applyLinks(t)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +268,7 @@ func (d *Daemon) commit(next tunnel.State) error {
 	if err != nil {
 		return refused(err)
 	}
-	if err := d.reconcile(prev, next, false); err != nil {
+	if err := d.links.reconcile(prev, next, false); err != nil {
 		pending.Discard()
 		d.undo(next, prev)
 		return err
@@ -321,25 +279,19 @@ func (d *Daemon) commit(next tunnel.State) error {
 	}
 	d.state = next
 	d.publishSysctl(&next.Sysctl)
-	d.publish()
-	if len(d.counters) > len(next.Interfaces) {
-		kept := configsByName(next)
-		for name := range d.counters {
-			if _, ok := kept[name]; !ok {
-				delete(d.counters, name) // destroyed: a new gif of that name starts from zero
-			}
-		}
-		d.releaseSoon()
+	d.links.publish()
+	if d.links.forgetDestroyed(next) {
+		d.release.soon()
 	}
 	return nil
 }
 
 // undo puts Linux back from next to prev after a change failed halfway.
 func (d *Daemon) undo(next, prev tunnel.State) {
-	if err := d.reconcile(next, prev, true); err != nil {
+	if err := d.links.reconcile(next, prev, true); err != nil {
 		d.log.Error("could not restore the previous configuration", "err", err)
 	}
-	d.publish()
+	d.links.publish()
 }
 
 // refused says that a change was refused because its file could not be
@@ -367,7 +319,7 @@ func (d *Daemon) putInPlace(p *state.Pending) error {
 // destroying gifs one by one) into one release.
 const releaseDelay = time.Second
 
-// releaseSoon returns to the system, once a burst of destroys is over, the
+// releaser returns to the system, once a burst of destroys is over, the
 // memory the destroyed interfaces held: their goroutines' stacks, their
 // structures, the device buffers they borrowed. Left to itself the runtime
 // keeps it: the collector runs when the daemon allocates, which an idle
@@ -375,105 +327,30 @@ const releaseDelay = time.Second
 // heap goal: 1,000 gifs destroyed left 19 MB resident against 10 MB idle,
 // unchanged 20 s later; 15 MB with this. A forced collection of the
 // daemon's small heap takes about a millisecond, once per burst.
-func (d *Daemon) releaseSoon() {
-	if d.releasing.CompareAndSwap(false, true) {
-		time.AfterFunc(d.releaseDelay, func() {
-			d.releasing.Store(false)
-			d.release()
+type releaser struct {
+	free  func() // debug.FreeOSMemory
+	delay time.Duration
+	due   atomic.Bool // set from the first destroy of a burst until free runs
+}
+
+// soon calls free delay after the first destroy of a burst.
+func (r *releaser) soon() {
+	if r.due.CompareAndSwap(false, true) {
+		time.AfterFunc(r.delay, func() {
+			r.due.Store(false)
+			r.free()
 		})
 	}
 }
 
-// countersOf returns the counters of the gif called name.
-func (d *Daemon) countersOf(name string) *tunnel.Counters {
-	c, ok := d.counters[name]
-	if !ok {
-		c = new(tunnel.Counters)
-		d.counters[name] = c
-	}
-	return c
+func (d *Daemon) publishSysctl(s *tunnel.Sysctl) {
+	changeView(d.plane, func(v *dataplane.View) { v.Sysctl = s })
 }
 
-// IsLocal reports whether addr is one of this host's addresses.
-func (d *Daemon) IsLocal(addr netip.Addr) bool {
-	return d.plane.View().Local[addr]
-}
-
-func (d *Daemon) refreshLocal() {
-	addrs, err := d.host.LocalAddrs()
-	if err != nil {
-		d.log.Warn("list local addresses", "err", err)
-	}
-	set := make(map[netip.Addr]bool, len(addrs))
-	for _, a := range addrs {
-		set[a] = true
-	}
-	d.change(func(v *dataplane.View) { v.Local = set })
-}
-
-// updateRunning sets each interface's RUNNING flag: up, with a tunnel whose
-// source is an address of this host.
-func (d *Daemon) updateRunning() {
-	for _, ifc := range d.ifaces {
-		c := ifc.Config()
-		srcHere := d.IsLocal(c.Src)
-		d.noteSource(ifc, c, srcHere)
-		running := c.Up && c.HasTunnel() && srcHere
-		if ifc.SetRunning(running) != running || !ifc.carrierSet {
-			if err := d.host.SetCarrier(ifc.Device(), running); err != nil {
-				d.log.Warn("set carrier", "interface", c.Name, "err", err)
-			}
-			ifc.carrierSet = true
-		}
-	}
-}
-
-// noteSource logs, once each way, that the tunnel source of an up gif is
-// not an address of this host, which keeps the gif out of RUNNING, and that
-// it is back. Whatever else ends the wait (down, another tunnel) ends it
-// silently.
-func (d *Daemon) noteSource(ifc *iface, c *tunnel.Config, srcHere bool) {
-	missing := c.Up && c.HasTunnel() && !srcHere
-	switch {
-	case missing && ifc.missingSrc != c.Src:
-		d.log.Warn("tunnel source is not an address of this host; the interface is not RUNNING until it is",
-			"interface", c.Name, "src", c.Src)
-		ifc.missingSrc = c.Src
-	case !missing && ifc.missingSrc.IsValid():
-		if c.Up && c.Src == ifc.missingSrc {
-			d.log.Info("tunnel source is an address of this host again; the interface is RUNNING",
-				"interface", c.Name, "src", c.Src)
-		}
-		ifc.missingSrc = netip.Addr{}
-	}
-}
-
-// publish hands the current interfaces to the receive paths: bridged gifs
-// receive EtherIP, the others IP in IP.
-func (d *Daemon) publish() {
-	ifaces := make([]*dataplane.Iface, 0, len(d.ifaces))
-	for _, ifc := range d.ifaces {
-		ifaces = append(ifaces, ifc.Iface)
-	}
-	d.change(func(v *dataplane.View) { v.IPTable, v.EtherTable = dataplane.Tables(ifaces) })
-}
-
-func (d *Daemon) publishSysctl(s *tunnel.Sysctl) { d.change(func(v *dataplane.View) { v.Sysctl = s }) }
-
-// change publishes a new view: the current one with what set changes. The
-// callers hold mu, or run before the daemon serves (New).
-func (d *Daemon) change(set func(*dataplane.View)) {
-	next := *d.plane.View()
+// changeView publishes a new view on plane: the current one with what set
+// changes. The callers hold the Daemon's mu, or run before it serves (New).
+func changeView(plane dataplane.Plane, set func(*dataplane.View)) {
+	next := *plane.View()
 	set(&next)
-	d.plane.Publish(&next)
-}
-
-// iface is one gif interface: its part in the data plane, and what the
-// daemon keeps of it.
-type iface struct {
-	*dataplane.Iface
-	carrierSet bool // guarded by d.mu
-	// missingSrc is the tunnel source that is not an address of this host,
-	// once logged; guarded by d.mu.
-	missingSrc netip.Addr
+	plane.Publish(&next)
 }

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"gif/internal/conf/ifconfig"
 	"gif/internal/control"
 	"gif/internal/daemon"
+	"gif/internal/dataplane"
 	"gif/internal/link"
 	"gif/internal/state"
 	"gif/internal/tunnel"
@@ -34,18 +36,6 @@ var (
 	local6 = netip.MustParseAddr("2001:db8:1::1")
 	peer6  = netip.MustParseAddr("2001:db8:2::1")
 )
-
-// startDaemon starts a daemon on h that keeps its state at statePath and
-// closes it when the test ends.
-func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
-	t.Helper()
-	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(d.Close)
-	return d
-}
 
 // newDaemon starts a daemon on a fresh host with local as its address.
 func newDaemon(t testing.TB) (*daemon.Daemon, *fakeHost) {
@@ -137,7 +127,7 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local)
 	path := filepath.Join(t.TempDir(), "state.json")
-	d := startDaemon(t, h, path)
+	d := startWired(t, h, path)
 
 	st, _ := mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1 192.0.2.2 inet6 2001:db8::1 mtu 1400")
 	mustIfconfig(t, d, "gif1 create inet 192.0.2.9/24 tunnelttl 9")
@@ -180,13 +170,13 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 	devs := []*fakeDevice{h.device("gif0"), h.device("gif1")}
 	d.Close()
 	for _, dev := range devs {
-		if !dev.isClosed() {
-			t.Errorf("Close left %s open", dev.name)
+		if !dev.IsClosed() {
+			t.Errorf("Close left %s open", dev.Name())
 		}
 	}
 	checkLinux(t, h, map[string]linuxLink{})
 
-	d2 := startDaemon(t, h, path)
+	d2 := startWired(t, h, path)
 	checkLinux(t, h, want)
 	shown, err = d2.Show("")
 	if err != nil {
@@ -200,7 +190,7 @@ func TestApplyConfiguresLinuxAndRestores(t *testing.T) {
 		t.Error("restored gif0 is not RUNNING")
 	}
 	inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("after restore"))
-	h.device("gif0").push(inner)
+	h.device("gif0").Push(inner)
 	if got := h.network(4, 4).next(t); !bytes.Equal(got.Buf, inner) || got.Src != local || got.Dst != peer {
 		t.Errorf("restored gif0 sent %x %s --> %s; want %x %s --> %s", got.Buf, got.Src, got.Dst, inner, local, peer)
 	}
@@ -471,13 +461,59 @@ func TestRunningFollowsLocalAddrs(t *testing.T) {
 	})
 }
 
+// TestListingAddrsLetsCommandsRun: while the daemon lists this host's
+// addresses after they changed, which with thousands of them takes
+// milliseconds, a command does not wait for the listing.
+func TestListingAddrsLetsCommandsRun(t *testing.T) {
+	d, h := newDaemon(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.WatchAddrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	slow := make(chan struct{})
+	h.mu.Lock()
+	h.slowList = slow
+	listings := h.counts["LocalAddrs"]
+	h.mu.Unlock()
+	changed := make(chan struct{})
+	go func() {
+		h.setLocal(local2)
+		close(changed)
+	}()
+	waitFor(t, "the listing to start", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.counts["LocalAddrs"] > listings
+	})
+	shown := make(chan error, 1)
+	go func() {
+		_, err := d.Show("gif0")
+		shown <- err
+	}()
+	select {
+	case err := <-shown:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Error("Show waited for the listing of this host's addresses")
+	}
+	close(slow)
+	<-changed
+	if show(t, d, "gif0").Running {
+		t.Error("gif0 is RUNNING after its source left the host")
+	}
+}
+
 // TestDestroy checks that destroy closes the device, removes the interface
 // from Linux, from the state and from the receive path.
 func TestDestroy(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local)
 	path := filepath.Join(t.TempDir(), "state.json")
-	d := startDaemon(t, h, path)
+	d := startWired(t, h, path)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1 inet 192.0.2.1/24")
 	mustIfconfig(t, d, "gif1 tunnel 198.51.100.1 203.0.113.1")
 	gif0, gif1 := h.device("gif0"), h.device("gif1")
@@ -491,7 +527,7 @@ func TestDestroy(t *testing.T) {
 	if st, _ := mustIfconfig(t, d, "gif0 destroy"); st.Name != "" {
 		t.Errorf("destroy returned the status of %s", st.Name)
 	}
-	if !gif0.isClosed() {
+	if !gif0.IsClosed() {
 		t.Error("destroy left the device open")
 	}
 	if _, ok := h.linux()["gif0"]; ok {
@@ -515,7 +551,7 @@ func TestDestroy(t *testing.T) {
 		t.Fatalf("gif1 got %x; want %x", got, inner)
 	}
 	mustIfconfig(t, d, "gif1 destroy")
-	if !gif1.isClosed() {
+	if !gif1.IsClosed() {
 		t.Error("destroy left gif1's device open")
 	}
 	net4.send(t, peer, local, 0, inner)
@@ -561,16 +597,19 @@ func TestDestroyReleasesMemory(t *testing.T) {
 func TestNewWithoutIPv6Transport(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local6)
-	h.failNth("Listen", 5) // IPv4 4, 41, 97, 50, then IPv6 4
-	d := startDaemon(t, h, filepath.Join(t.TempDir(), "state.json"))
+	h.failNth("listen", 5) // IPv4 4, 41, 97, 50, then IPv6 4
+	d := startWired(t, h, filepath.Join(t.TempDir(), "state.json"))
 	mustIfconfig(t, d, "gif0 tunnel 2001:db8:1::1 2001:db8:2::1")
-	h.device("gif0").push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("no socket")))
+	h.device("gif0").Push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("no socket")))
 	waitFor(t, "an output error", func() bool { return show(t, d, "gif0").Stats.OErrors == 1 })
 
 	h = newFakeHost(t)
-	h.failNth("Listen", 2)
-	if _, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(t.TempDir(), "state.json"), Log: slog.New(slog.DiscardHandler)}); !errors.Is(err, errInjected) {
-		t.Errorf("New without an IPv4 transport: %v; want the injected failure", err)
+	h.failNth("listen", 2)
+	log := slog.New(slog.DiscardHandler)
+	plane := dataplane.NewUserspace(log)
+	defer plane.Close()
+	if err := daemon.OpenTransport(plane, h.listen, log); !errors.Is(err, errInjected) {
+		t.Errorf("opening the transport without an IPv4 socket: %v; want the injected failure", err)
 	}
 }
 
@@ -586,7 +625,7 @@ func TestNewRestoreFails(t *testing.T) {
 	d.Close()
 
 	h.failNth("AddAddr", 3) // gif0: the link-local address, 192.0.2.1; gif1: the link-local address
-	if _, err := daemon.New(h, daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler)}); !errors.Is(err, errInjected) {
+	if _, err := daemon.New(h, newFakePlane(), daemon.Config{StatePath: path, Log: slog.New(slog.DiscardHandler), ListenIKE: listenQuietly, WatchAddrs: h.watchAddrs}); !errors.Is(err, errInjected) {
 		t.Fatalf("New: %v; want the injected failure", err)
 	}
 	checkLinux(t, h, map[string]linuxLink{})
@@ -628,11 +667,7 @@ func TestSourceLossLogged(t *testing.T) {
 	h := newFakeHost(t)
 	h.setLocal(local, local2)
 	rec := &logRecorder{}
-	d, err := daemon.New(h, daemon.Config{StatePath: filepath.Join(t.TempDir(), "state.json"), Log: slog.New(rec)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d := startOn(t, h, wiredPlane(t, h), filepath.Join(t.TempDir(), "state.json"), slog.New(rec))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := d.WatchAddrs(ctx); err != nil {
@@ -655,7 +690,7 @@ func TestSourceLossLogged(t *testing.T) {
 		t.Fatal("gif0 is RUNNING without its source")
 	}
 	for range 3 {
-		h.device("gif0").push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("refused")))
+		h.device("gif0").Push(ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("refused")))
 	}
 	waitStats(t, d, "gif0", tunnel.InterfaceStats{OErrors: 3})
 	h.setLocal(local2, local6)
@@ -670,4 +705,39 @@ func TestSourceLossLogged(t *testing.T) {
 	mustIfconfig(t, d, "gif0 down")
 	h.setLocal(local, local2)
 	check("gone again, down, back", 2, 1)
+}
+
+// logRecorder is a slog.Handler that keeps what the daemon logs.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []string // "LEVEL msg key=value ..."
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, line)
+	return nil
+}
+
+// matching returns the records that contain s.
+func (r *logRecorder) matching(s string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, line := range r.records {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

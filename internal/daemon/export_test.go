@@ -10,7 +10,7 @@ var ServeRequest = (*Daemon).serve
 func (d *Daemon) SetRelease(delay time.Duration, release func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.release, d.releaseDelay = release, delay
+	d.release.free, d.release.delay = release, delay
 }
 
 // RenewSeqReservations renews every SA's sequence number reservation now,
@@ -18,5 +18,5 @@ func (d *Daemon) SetRelease(delay time.Duration, release func()) {
 func (d *Daemon) RenewSeqReservations() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.reserveSeq(d.plane.View().Policy.SAs(), true)
+	d.seq.reserve(d.plane.View().Policy.SAs(), true)
 }

@@ -11,19 +11,6 @@ import (
 // The fakeHost's bridges: what the daemon asks of Linux bridges and of the
 // interfaces it does not own.
 
-func (h *fakeHost) Addrs(name string) ([]link.Addr, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("Addrs", name, ""); err != nil {
-		return nil, err
-	}
-	l, err := h.link(name)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(l.Addrs), nil
-}
-
 func (h *fakeHost) Info(name string) (link.LinkInfo, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -65,22 +52,20 @@ func (h *fakeHost) removeLink(name string) {
 	}
 }
 
-func (h *fakeHost) CreateBridge(name string) error {
+// SetBridge records a CreateBridge or a DeleteBridge.
+func (h *fakeHost) SetBridge(name string, on bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("CreateBridge", name, ""); err != nil {
-		return err
+	if on {
+		if err := h.enter("CreateBridge", name, ""); err != nil {
+			return err
+		}
+		if _, ok := h.links[name]; ok {
+			return fmt.Errorf("create bridge %s: %w", name, syscall.EEXIST)
+		}
+		h.newLink(name, true, 1500).bridge = true
+		return nil
 	}
-	if _, ok := h.links[name]; ok {
-		return fmt.Errorf("create bridge %s: %w", name, syscall.EEXIST)
-	}
-	h.newLink(name, true, 1500).bridge = true
-	return nil
-}
-
-func (h *fakeHost) DeleteBridge(name string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err := h.enter("DeleteBridge", name, ""); err != nil {
 		return err
 	}
@@ -91,9 +76,21 @@ func (h *fakeHost) DeleteBridge(name string) error {
 	return nil
 }
 
+// SetMaster records a SetMaster, or a SetNoMaster when bridge is empty.
 func (h *fakeHost) SetMaster(member, bridge string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if bridge == "" {
+		if err := h.enter("SetNoMaster", member, ""); err != nil {
+			return err
+		}
+		m, err := h.link(member)
+		if err != nil {
+			return err
+		}
+		m.master = ""
+		return nil
+	}
 	if err := h.enter("SetMaster", member, bridge); err != nil {
 		return err
 	}
@@ -111,19 +108,5 @@ func (h *fakeHost) SetMaster(member, bridge string) error {
 		return fmt.Errorf("set master of %s: %w", member, syscall.EBUSY)
 	}
 	m.master = bridge
-	return nil
-}
-
-func (h *fakeHost) SetNoMaster(member string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("SetNoMaster", member, ""); err != nil {
-		return err
-	}
-	m, err := h.link(member)
-	if err != nil {
-		return err
-	}
-	m.master = ""
 	return nil
 }

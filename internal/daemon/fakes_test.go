@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +16,7 @@ import (
 
 	"gif/internal/daemon"
 	"gif/internal/link"
-	"gif/internal/outer"
-	"gif/internal/outer/outertest"
+	"gif/internal/link/linktest"
 )
 
 // errInjected is the error a fakeHost returns from a call a test chose to fail.
@@ -52,6 +48,9 @@ type fakeHost struct {
 	nextWatch int
 	networks  map[transport]*network
 	rules     map[domainRule]bool
+	// slowList, when set, holds every listing of this host's addresses
+	// until it is closed, as a dump of many addresses takes a while.
+	slowList chan struct{}
 }
 
 // call is one call of a Host method.
@@ -61,11 +60,6 @@ type call struct {
 }
 
 func (c call) String() string { return fmt.Sprintf("%s(%s %s)", c.op, c.name, c.arg) }
-
-type transport struct {
-	family int
-	proto  uint8
-}
 
 // domainRule stands for the policy rules that route the outer packets of
 // one family marked with a routing domain.
@@ -192,32 +186,6 @@ func (h *fakeHost) device(name string) *fakeDevice {
 	return l.dev
 }
 
-// network returns the far end of the daemon's outer transport for family
-// and proto.
-func (h *fakeHost) network(family int, proto uint8) *network {
-	h.t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n, ok := h.networks[transport{family, proto}]
-	if !ok {
-		h.t.Fatalf("the daemon has no IPv%d transport for protocol %d", family, proto)
-	}
-	return n
-}
-
-// checkNothingSent fails the test if the daemon sent a packet that no
-// one took from the network.
-func (h *fakeHost) checkNothingSent(t *testing.T) {
-	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for key, n := range h.networks {
-		if len(n.sent) != 0 {
-			t.Errorf("the IPv%d protocol %d transport got %d packets more", key.family, key.proto, len(n.sent))
-		}
-	}
-}
-
 // setLocal makes addrs this host's addresses, besides those of the fake
 // interfaces, and tells the watchers.
 func (h *fakeHost) setLocal(addrs ...netip.Addr) {
@@ -233,25 +201,15 @@ func (h *fakeHost) setLocal(addrs ...netip.Addr) {
 	}
 }
 
-func (h *fakeHost) closeNetworks() {
+// CreateDevice records a CreateTUN or a CreateTAP, as Linux does the one
+// or the other.
+func (h *fakeHost) CreateDevice(name string, mtu int, ethernet bool) (link.Device, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, n := range h.networks {
-		n.conn.Close()
+	op := "CreateTUN"
+	if ethernet {
+		op = "CreateTAP"
 	}
-}
-
-func (h *fakeHost) CreateTUN(name string, mtu int) (link.Device, error) {
-	return h.createDevice("CreateTUN", name, mtu, false)
-}
-
-func (h *fakeHost) CreateTAP(name string, mtu int) (link.Device, error) {
-	return h.createDevice("CreateTAP", name, mtu, true)
-}
-
-func (h *fakeHost) createDevice(op, name string, mtu int, ethernet bool) (link.Device, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err := h.enter(op, name, fmt.Sprint(mtu)); err != nil {
 		return nil, err
 	}
@@ -281,8 +239,8 @@ func (h *fakeHost) newLink(name string, ethernet bool, mtu int) *fakeLink {
 func (h *fakeHost) remove(dev *fakeDevice) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if l, ok := h.links[dev.name]; ok && l.dev == dev {
-		delete(h.links, dev.name)
+	if l, ok := h.links[dev.Name()]; ok && l.dev == dev {
+		delete(h.links, dev.Name())
 	}
 }
 
@@ -335,34 +293,30 @@ func (h *fakeHost) SetLLAddr(name string, mac net.HardwareAddr) error {
 	return nil
 }
 
-func (h *fakeHost) SetCarrier(dev link.Device, on bool) error {
+// SetAddr records an AddAddr or a DelAddr. It adds a as Linux does: an
+// IPv6 address once per interface, an IPv4 one once per prefix length and
+// peer.
+func (h *fakeHost) SetAddr(name string, a link.Addr, on bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("SetCarrier", dev.Name(), fmt.Sprint(on)); err != nil {
-		return err
+	op := "DelAddr"
+	if on {
+		op = "AddAddr"
 	}
-	l, err := h.link(dev.Name())
-	if err != nil {
-		return err
-	}
-	if l.dev != dev {
-		return fmt.Errorf("set carrier of %s: not the device of that interface", dev.Name())
-	}
-	l.Carrier = on
-	return nil
-}
-
-// AddAddr adds a as Linux does: an IPv6 address once per interface, an IPv4
-// one once per prefix length and peer.
-func (h *fakeHost) AddAddr(name string, a link.Addr) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("AddAddr", name, a.Prefix.String()); err != nil {
+	if err := h.enter(op, name, a.Prefix.String()); err != nil {
 		return err
 	}
 	l, err := h.link(name)
 	if err != nil {
 		return err
+	}
+	if !on {
+		i := slices.Index(l.Addrs, a)
+		if i < 0 {
+			return fmt.Errorf("delete address %s from %s: %w", a.Prefix, name, syscall.EADDRNOTAVAIL)
+		}
+		l.Addrs = slices.Delete(l.Addrs, i, i+1)
+		return nil
 	}
 	local := a.Prefix.Addr()
 	if local.Is6() && l.IPv6Disabled {
@@ -375,24 +329,6 @@ func (h *fakeHost) AddAddr(name string, a link.Addr) error {
 	}
 	l.Addrs = append(l.Addrs, a)
 	sortAddrs(l.Addrs)
-	return nil
-}
-
-func (h *fakeHost) DelAddr(name string, a link.Addr) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("DelAddr", name, a.Prefix.String()); err != nil {
-		return err
-	}
-	l, err := h.link(name)
-	if err != nil {
-		return err
-	}
-	i := slices.Index(l.Addrs, a)
-	if i < 0 {
-		return fmt.Errorf("delete address %s from %s: %w", a.Prefix, name, syscall.EADDRNOTAVAIL)
-	}
-	l.Addrs = slices.Delete(l.Addrs, i, i+1)
 	return nil
 }
 
@@ -413,23 +349,42 @@ func (h *fakeHost) SetIPv6Disabled(name string, disabled bool) error {
 	return nil
 }
 
-func (h *fakeHost) LocalAddrs() ([]netip.Addr, error) {
+// Addrs records a LocalAddrs when name is empty, and returns the addresses
+// set with setLocal and those of the fake interfaces, as
+// link.LocalAddrs would.
+func (h *fakeHost) Addrs(name string) ([]link.Addr, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("LocalAddrs", "", ""); err != nil {
+	if name == "" {
+		if err := h.enter("LocalAddrs", "", ""); err != nil {
+			return nil, err
+		}
+		if slow := h.slowList; slow != nil {
+			h.mu.Unlock()
+			<-slow
+			h.mu.Lock()
+		}
+		var addrs []link.Addr
+		for _, a := range h.local {
+			addrs = append(addrs, link.Addr{Prefix: netip.PrefixFrom(a, a.BitLen())})
+		}
+		for _, l := range h.links {
+			addrs = append(addrs, l.Addrs...)
+		}
+		return addrs, nil
+	}
+	if err := h.enter("Addrs", name, ""); err != nil {
 		return nil, err
 	}
-	addrs := slices.Clone(h.local)
-	for _, l := range h.links {
-		for _, a := range l.Addrs {
-			addrs = append(addrs, a.Prefix.Addr())
-		}
+	l, err := h.link(name)
+	if err != nil {
+		return nil, err
 	}
-	return addrs, nil
+	return slices.Clone(l.Addrs), nil
 }
 
-// WatchAddrs registers changed until ctx ends; setLocal calls it.
-func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
+// watchAddrs registers changed until ctx ends; setLocal calls it.
+func (h *fakeHost) watchAddrs(ctx context.Context, changed func()) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.enter("WatchAddrs", "", ""); err != nil {
@@ -448,98 +403,23 @@ func (h *fakeHost) WatchAddrs(ctx context.Context, changed func()) error {
 
 func (h *fakeHost) LinkLocal() (netip.Addr, error) { return h.linkLocal, nil }
 
-// ListenIKE returns a socket on which nothing arrives.
-func (h *fakeHost) ListenIKE(family int, port uint16) (daemon.IKEConn, error) {
-	return &quietConn{closed: make(chan struct{})}, nil
-}
-
-// quietConn is an IKE socket of a fake host: what is written goes nowhere.
-type quietConn struct {
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (c *quietConn) ReadFrom(buf []byte) (int, netip.AddrPort, netip.Addr, error) {
-	<-c.closed
-	return 0, netip.AddrPort{}, netip.Addr{}, net.ErrClosed
-}
-
-func (c *quietConn) WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error { return nil }
-
-func (c *quietConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return nil
-}
-
-// Listen returns one end of an outertest pair; the other end is the
-// network, which network returns. It replaces the network of an earlier
-// daemon on h.
-func (h *fakeHost) Listen(family int, proto uint8) (outer.Conn, error) {
+// SetDomainRules records an AddDomainRules or a DelDomainRules; both are
+// idempotent, as link's are.
+func (h *fakeHost) SetDomainRules(family, domain int, on bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.enter("Listen", fmt.Sprintf("ipv%d", family), fmt.Sprint(proto)); err != nil {
-		return nil, err
+	op := "DelDomainRules"
+	if on {
+		op = "AddDomainRules"
 	}
-	key := transport{family, proto}
-	if old, ok := h.networks[key]; ok {
-		// A daemon before this one listened; its socket is gone.
-		old.conn.Close()
-	}
-	conn, far := outertest.NewPair()
-	n := newNetwork(far)
-	h.networks[key] = n
-	return &dfConn{Conn: conn, df: n.df}, nil
-}
-
-// dfConn is the daemon's end of a network. An outertest pair does not
-// carry DF, so dfConn hands the DF flag of each packet it sends to the
-// network, in the order of the packets.
-type dfConn struct {
-	*outertest.Conn
-	mu sync.Mutex // keeps the flags in the order of the packets
-	df chan<- bool
-}
-
-func (c *dfConn) Send(pkts []outer.Packet, offset int) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	sent := 0
-	var errs []error
-	for i := range pkts {
-		n, err := c.Conn.Send(pkts[i:i+1], offset)
-		if n == 1 {
-			sent++
-			c.df <- pkts[i].DF
-		}
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return sent, err
-			}
-			errs = append(errs, err)
-		}
-	}
-	return sent, errors.Join(errs...)
-}
-
-// AddDomainRules installs the rules of family and domain; it is
-// idempotent, as link.AddDomainRules is.
-func (h *fakeHost) AddDomainRules(family, domain int) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("AddDomainRules", fmt.Sprintf("ipv%d", family), fmt.Sprint(domain)); err != nil {
+	if err := h.enter(op, fmt.Sprintf("ipv%d", family), fmt.Sprint(domain)); err != nil {
 		return err
 	}
-	h.rules[domainRule{family, domain}] = true
-	return nil
-}
-
-func (h *fakeHost) DelDomainRules(family, domain int) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.enter("DelDomainRules", fmt.Sprintf("ipv%d", family), fmt.Sprint(domain)); err != nil {
-		return err
+	if on {
+		h.rules[domainRule{family, domain}] = true
+	} else {
+		delete(h.rules, domainRule{family, domain})
 	}
-	delete(h.rules, domainRule{family, domain})
 	return nil
 }
 
@@ -562,230 +442,57 @@ func sortAddrs(addrs []link.Addr) {
 	})
 }
 
-// network is the far end of one outer transport: what the daemon sends
-// arrives in sent, and send delivers outer packets to the daemon.
-type network struct {
-	conn *outertest.Conn
-	sent chan outer.Packet // payload at Buf[:Size]
-	df   chan bool         // the DF flag of each packet sent, from dfConn
-}
-
-func newNetwork(conn *outertest.Conn) *network {
-	n := &network{
-		conn: conn,
-		sent: make(chan outer.Packet, outertest.QueueLen),
-		// Room for every packet the pair and sent can hold.
-		df: make(chan bool, 2*outertest.QueueLen),
-	}
-	go n.drain()
-	return n
-}
-
-func (n *network) drain() {
-	pkts := make([]outer.Packet, outer.BatchSize)
-	for i := range pkts {
-		pkts[i].Buf = make([]byte, 65536)
-	}
-	for {
-		k, err := n.conn.Recv(pkts, 0)
-		if err != nil {
-			return
-		}
-		for _, p := range pkts[:k] {
-			p.Buf = slices.Clone(p.Buf[:p.Size])
-			n.sent <- p
-		}
-	}
-}
-
-// send delivers one outer packet from src to dst to the daemon.
-func (n *network) send(t *testing.T, src, dst netip.Addr, tos uint8, payload []byte) {
-	t.Helper()
-	p := outer.Packet{Buf: payload, Size: len(payload), Src: src, Dst: dst, TOS: tos}
-	if k, err := n.conn.Send([]outer.Packet{p}, 0); k != 1 || err != nil {
-		t.Fatalf("send to the daemon: %d, %v", k, err)
-	}
-}
-
-// next returns the next packet the daemon sent, with its DF flag.
-func (n *network) next(t *testing.T) outer.Packet {
-	t.Helper()
-	select {
-	case p := <-n.sent:
-		p.DF = <-n.df // dfConn hands it over right after the packet
-		return p
-	case <-time.After(waitTimeout):
-		t.Fatal("the daemon sent nothing")
-		return outer.Packet{}
-	}
-}
-
-// fakeDevice is a TUN device in memory. The test plays the kernel: push
-// routes packets into the interface for the daemon to Read, and written
-// returns what the daemon Wrote.
+// fakeDevice is a gif's device in the fake Linux: a linktest.Device (the
+// test plays the kernel: Push what the daemon reads, Take what it wrote)
+// whose carrier is its interface's, and whose Close removes the interface.
 type fakeDevice struct {
+	*linktest.Device
 	host      *fakeHost
-	name      string
-	toDaemon  chan []byte
-	written   chan []byte
-	closed    chan struct{}
 	closeOnce sync.Once
-	pending   []byte // taken by WaitReadable, for the next Read
 }
 
 // fakeBatchSize is small so that a few packets take several Reads.
 const fakeBatchSize = 4
 
-var _ link.Device = (*fakeDevice)(nil)
-
 func newFakeDevice(h *fakeHost, name string) *fakeDevice {
-	return &fakeDevice{
-		host:     h,
-		name:     name,
-		toDaemon: make(chan []byte, 1024),
-		written:  make(chan []byte, 1024),
-		closed:   make(chan struct{}),
-	}
+	return &fakeDevice{Device: linktest.New(name, fakeBatchSize), host: h}
 }
 
-// Read waits for a packet and takes what is queued, up to len(bufs). It
-// fills the bytes before offset with junk, which a reader that ignores
-// offset would take for the packet.
-func (d *fakeDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	n := 0
-	for n < len(bufs) {
-		var pkt []byte
-		if n == 0 && d.pending != nil {
-			pkt, d.pending = d.pending, nil
-		} else if n == 0 {
-			select {
-			case pkt = <-d.toDaemon:
-			case <-d.closed:
-				return 0, fmt.Errorf("read from %s: %w", d.name, os.ErrClosed)
-			}
-		} else {
-			select {
-			case pkt = <-d.toDaemon:
-			default:
-				return n, nil
-			}
-		}
-		if offset+len(pkt) > len(bufs[n]) {
-			return n, fmt.Errorf("read from %s: %w", d.name, io.ErrShortBuffer)
-		}
-		for i := range offset {
-			bufs[n][i] = 0xee
-		}
-		sizes[n] = copy(bufs[n][offset:], pkt)
-		n++
+// SetCarrier sets the carrier of the device's interface, as a TUN
+// device's does (link.SetCarrier).
+func (d *fakeDevice) SetCarrier(on bool) error {
+	h := d.host
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.enter("SetCarrier", d.Name(), fmt.Sprint(on)); err != nil {
+		return err
 	}
-	return n, nil
+	l, err := h.link(d.Name())
+	if err != nil {
+		return err
+	}
+	if l.dev != d {
+		return fmt.Errorf("set carrier of %s: not the device of that interface", d.Name())
+	}
+	l.Carrier = on
+	return nil
 }
-
-// WaitReadable takes the next packet, which Read then hands out first.
-func (d *fakeDevice) WaitReadable() error {
-	if d.pending != nil {
-		return nil
-	}
-	select {
-	case d.pending = <-d.toDaemon:
-		return nil
-	case <-d.closed:
-		return fmt.Errorf("wait for %s: %w", d.name, os.ErrClosed)
-	}
-}
-
-func (d *fakeDevice) Write(bufs [][]byte, offset int) (int, error) {
-	if offset < link.WriteOffset {
-		return 0, fmt.Errorf("write to %s: offset %d is less than %d", d.name, offset, link.WriteOffset)
-	}
-	select {
-	case <-d.closed:
-		return 0, fmt.Errorf("write to %s: %w", d.name, os.ErrClosed)
-	default:
-	}
-	for i, b := range bufs {
-		select {
-		case d.written <- slices.Clone(b[offset:]):
-		default:
-			return i, fmt.Errorf("write to %s: queue full", d.name)
-		}
-	}
-	return len(bufs), nil
-}
-
-func (d *fakeDevice) BatchSize() int { return fakeBatchSize }
-func (d *fakeDevice) Name() string   { return d.name }
 
 // Close unblocks Read and removes the interface from the fake Linux.
 func (d *fakeDevice) Close() error {
 	d.closeOnce.Do(func() {
-		close(d.closed)
+		d.Device.Close()
 		d.host.remove(d)
 	})
 	return nil
 }
 
-func (d *fakeDevice) isClosed() bool {
-	select {
-	case <-d.closed:
-		return true
-	default:
-		return false
-	}
-}
-
-// push hands packets to the daemon as if the kernel routed them into the
-// interface.
-func (d *fakeDevice) push(pkts ...[]byte) {
-	for _, p := range pkts {
-		d.toDaemon <- slices.Clone(p)
-	}
-}
-
 // next returns the next packet the daemon wrote.
 func (d *fakeDevice) next(t *testing.T) []byte {
 	t.Helper()
-	select {
-	case p := <-d.written:
-		return p
-	case <-time.After(waitTimeout):
-		t.Fatalf("nothing was written to %s", d.name)
-		return nil
+	p, ok := d.Take(waitTimeout)
+	if !ok {
+		t.Fatalf("nothing was written to %s", d.Name())
 	}
-}
-
-// logRecorder is a slog.Handler that keeps what the daemon logs.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []string // "LEVEL msg key=value ..."
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	line := rec.Level.String() + " " + rec.Message
-	rec.Attrs(func(a slog.Attr) bool {
-		line += " " + a.String()
-		return true
-	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, line)
-	return nil
-}
-
-// matching returns the records that contain s.
-func (r *logRecorder) matching(s string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, line := range r.records {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
+	return p
 }

@@ -54,23 +54,23 @@ const ikeErrorPause = 10 * time.Millisecond
 
 // startIKE opens IKE's sockets and starts the engine that negotiates the
 // SAs of ike rules.
-func (d *Daemon) startIKE() {
-	d.ike = ike.New(ike.Config{KeyDir: ikeKeyDir(), Log: d.log}, ikeTransport{d}, ikeInstaller{d})
+func (d *Daemon) startIKE(listen func(family int, port uint16) (IKEConn, error)) {
+	d.ike = ike.New(ike.Config{KeyDir: ikeKeyDir(), Log: d.log}, &d.sockets, ikeInstaller{d})
 	for _, family := range []int{4, 6} {
-		conn, err := d.host.ListenIKE(family, ike.Port)
+		conn, err := listen(family, ike.Port)
 		if err != nil {
 			d.log.Warn("no IKE socket: ike rules cannot negotiate", "family", family, "err", err)
 			continue
 		}
-		d.ikeConns[family] = conn
+		d.sockets.ike[family] = conn
 		go d.receiveIKE(conn)
-		nat, err := d.host.ListenIKE(family, ikev1.NATTPort)
+		nat, err := listen(family, ikev1.NATTPort)
 		if err != nil {
 			d.log.Warn("no socket for NAT traversal: peers behind a NAT cannot negotiate", "family", family, "err", err)
 			continue
 		}
 		c := &natConn{d: d, conn: nat}
-		d.natConns[family] = c
+		d.sockets.nat[family] = c
 		if err := d.plane.AddTransport(family, dataplane.ProtoESPInUDP, c); err != nil {
 			d.log.Warn("no ESP in UDP: peers behind a NAT cannot send ESP", "family", family, "err", err)
 		}
@@ -89,6 +89,18 @@ func (d *Daemon) startIKE() {
 	}()
 }
 
+// IKEConn is a UDP socket of IKE of one family, on every address
+// (outer.UDPConn).
+type IKEConn interface {
+	// ReadFrom reads a datagram, and says who sent it and to which of
+	// this host's addresses (the zero Addr when it cannot tell).
+	ReadFrom(buf []byte) (n int, from netip.AddrPort, to netip.Addr, err error)
+	// WriteTo sends msg from this host's address from (the route's choice
+	// when zero) to to.
+	WriteTo(msg []byte, from netip.Addr, to netip.AddrPort) error
+	Close() error
+}
+
 func (d *Daemon) receiveIKE(conn IKEConn) {
 	buf := make([]byte, 65535)
 	for {
@@ -105,38 +117,51 @@ func (d *Daemon) receiveIKE(conn IKEConn) {
 	}
 }
 
-// ikeTransport sends the engine's messages on the socket of their family
-// and port: on 4500 behind the non-ESP marker.
-type ikeTransport struct{ d *Daemon }
+// ikeSockets are IKE's sockets by family: on port 500, and on 4500 for NAT
+// traversal. They are the engine's transport: it sends its messages on the
+// socket of their family and port, on 4500 behind the non-ESP marker.
+type ikeSockets struct {
+	ike map[int]IKEConn
+	nat map[int]*natConn // also the plane's transport of ESP in UDP
+}
 
-func (t ikeTransport) Send(msg []byte, from netip.Addr, to netip.AddrPort) error {
+func (s *ikeSockets) Send(msg []byte, from netip.Addr, to netip.AddrPort) error {
 	family := 6
 	if to.Addr().Unmap().Is4() {
 		family = 4
 	}
 	if to.Port() == ikev1.NATTPort {
-		if c := t.d.natConns[family]; c != nil {
+		if c := s.nat[family]; c != nil {
 			return c.conn.WriteTo(append(make([]byte, nonESPMarkerLen, nonESPMarkerLen+len(msg)), msg...), from, to)
 		}
 		return errors.New("no socket for NAT traversal of the peer's family")
 	}
-	conn := t.d.ikeConns[family]
+	conn := s.ike[family]
 	if conn == nil {
 		return errors.New("no IKE socket of the peer's family")
 	}
 	return conn.WriteTo(msg, from, to)
 }
 
-func (t ikeTransport) Keepalive(from netip.Addr, to netip.AddrPort) error {
+func (s *ikeSockets) Keepalive(from netip.Addr, to netip.AddrPort) error {
 	family := 6
 	if to.Addr().Unmap().Is4() {
 		family = 4
 	}
-	c := t.d.natConns[family]
+	c := s.nat[family]
 	if c == nil {
 		return errors.New("no socket for NAT traversal of the peer's family")
 	}
 	return c.conn.WriteTo([]byte{natKeepalive}, from, to)
+}
+
+// close closes the sockets of port 500; those of 4500 are the plane's to
+// close.
+func (s *ikeSockets) close() {
+	for family, c := range s.ike {
+		c.Close()
+		delete(s.ike, family)
+	}
 }
 
 // natKeepalive is the one byte of a NAT keepalive (RFC 3948 §2.3).

@@ -40,7 +40,7 @@ func (d *Daemon) loadIPsec(cfg policy.Config, save bool) error {
 			return refused(err)
 		}
 	}
-	d.skipSent(pol.SAs())
+	d.seq.skipSent(pol.SAs())
 	prev := d.plane.View().Policy
 	if err := d.install(pol); err != nil {
 		if pending != nil {
@@ -68,7 +68,7 @@ func (d *Daemon) reinstall(prev *dataplane.SPD) {
 	if err := d.install(prev); err != nil {
 		d.log.Error("could not restore the previous IPsec rules", "err", err)
 	}
-	d.reserveSeq(prev.SAs(), true)
+	d.seq.reserve(prev.SAs(), true)
 }
 
 // usePolicy installs cfg again with the negotiated SAs of now.
@@ -77,7 +77,7 @@ func (d *Daemon) usePolicy(cfg policy.Config) error {
 	if err != nil {
 		return err
 	}
-	d.skipSent(pol.SAs())
+	d.seq.skipSent(pol.SAs())
 	return d.install(pol)
 }
 
@@ -89,7 +89,7 @@ func (d *Daemon) install(pol *dataplane.SPD) error {
 	if pol.Empty() {
 		pol = nil
 	}
-	d.change(func(v *dataplane.View) { v.Policy = pol })
+	changeView(d.plane, func(v *dataplane.View) { v.Policy = pol })
 	return nil
 }
 

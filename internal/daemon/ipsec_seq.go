@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"fmt"
-	"path/filepath"
+	"log/slog"
 	"time"
 
 	"gif/internal/ipsec"
@@ -26,29 +26,36 @@ const (
 // seqKey names an SA in the reservation file.
 func seqKey(sa *ipsec.SA) string { return fmt.Sprintf("%s/0x%08x", sa.Dst(), sa.SPI()) }
 
-func (d *Daemon) seqPath() string { return filepath.Join(filepath.Dir(d.statePath), seqFileName) }
+// seqReservations keeps the reservations of the SAs in the file path. The
+// Daemon's mu guards it.
+type seqReservations struct {
+	path     string
+	log      *slog.Logger
+	reserved map[string]uint64 // by seqKey
+	unstored bool              // whether the last try to store them failed
+}
 
 // skipSent makes each new SA of sas start above the reservation a previous
 // daemon left for it, and reserves ahead for all of them.
-func (d *Daemon) skipSent(sas []*ipsec.SA) {
+func (s *seqReservations) skipSent(sas []*ipsec.SA) {
 	var saved map[string]uint64
-	if err := state.Load(d.seqPath(), &saved); err == nil {
+	if err := state.Load(s.path, &saved); err == nil {
 		for _, sa := range sas {
 			sa.SkipTo(saved[seqKey(sa)])
 		}
 	}
-	d.reserveSeq(sas, true)
+	s.reserve(sas, true)
 }
 
-// reserveSeq writes new reservations when an SA has come within half a
+// reserve writes new reservations when an SA has come within half a
 // reservation of its own (or always, with force).
-func (d *Daemon) reserveSeq(sas []*ipsec.SA, force bool) {
+func (s *seqReservations) reserve(sas []*ipsec.SA, force bool) {
 	need := force
 	next := make(map[string]uint64, len(sas))
 	for _, sa := range sas {
 		key, last := seqKey(sa), sa.LastSeq()
-		next[key] = d.seqReserved[key]
-		if last+seqReserve/2 > d.seqReserved[key] || force {
+		next[key] = s.reserved[key]
+		if last+seqReserve/2 > s.reserved[key] || force {
 			next[key] = last + seqReserve
 			need = true
 		}
@@ -58,19 +65,19 @@ func (d *Daemon) reserveSeq(sas []*ipsec.SA, force bool) {
 	}
 	// Renewal is tried every second while it is due: a disk that refuses
 	// it is logged when it starts and when it ends, not at every try.
-	if err := state.Save(d.seqPath(), next); err != nil {
-		if !d.seqUnstored {
-			d.log.Error("cannot keep ESP sequence numbers: a daemon started before this is mended may reuse some, which the peers drop as replays; trying again every second",
+	if err := state.Save(s.path, next); err != nil {
+		if !s.unstored {
+			s.log.Error("cannot keep ESP sequence numbers: a daemon started before this is mended may reuse some, which the peers drop as replays; trying again every second",
 				"err", err)
 		}
-		d.seqUnstored = true
+		s.unstored = true
 		return
 	}
-	if d.seqUnstored {
-		d.log.Info("ESP sequence numbers kept again", "file", d.seqPath())
+	if s.unstored {
+		s.log.Info("ESP sequence numbers kept again", "file", s.path)
 	}
-	d.seqUnstored = false
-	d.seqReserved = next
+	s.unstored = false
+	s.reserved = next
 }
 
 // keepSeqReserved renews the reservations until stop is closed.
@@ -84,7 +91,7 @@ func (d *Daemon) keepSeqReserved(stop <-chan struct{}) {
 		case <-t.C:
 			d.mu.Lock()
 			if pol := d.plane.View().Policy; pol != nil {
-				d.reserveSeq(pol.SAs(), false)
+				d.seq.reserve(pol.SAs(), false)
 			}
 			d.mu.Unlock()
 		}

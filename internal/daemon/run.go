@@ -4,13 +4,41 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"gif/internal/control"
-	"gif/internal/ipsec/policy"
+	"log/slog"
 	"runtime/debug"
+
+	"gif/internal/control"
+	"gif/internal/dataplane"
+	"gif/internal/ipsec"
+	"gif/internal/ipsec/policy"
+	"gif/internal/outer"
+	"gif/internal/wire"
 )
 
 // StateFileName is the daemon's state file inside its state directory.
 const StateFileName = "state.json"
+
+// openTransport gives plane a socket, opened with listen, for each outer
+// family and protocol, and starts receiving on them. A namespace without
+// IPv6 still tunnels over IPv4.
+func openTransport(plane dataplane.Plane, listen func(family int, proto uint8) (outer.Conn, error), log *slog.Logger) error {
+	for _, family := range []int{4, 6} {
+		for _, proto := range []uint8{wire.ProtoIPv4, wire.ProtoIPv6, wire.ProtoEtherIP, ipsec.ProtoESP} {
+			conn, err := listen(family, proto)
+			if err != nil {
+				if family == 6 {
+					log.Warn("no IPv6 outer transport", "proto", proto, "err", err)
+					continue
+				}
+				return err
+			}
+			if err := plane.AddTransport(family, proto, conn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // serve answers one control request. A bug that panics fails the request,
 // not the daemon: the daemon's death would take every interface with it.

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 
 	"gif/internal/control"
+	"gif/internal/dataplane"
+	"gif/internal/link"
+	"gif/internal/outer"
 	"gif/internal/state"
 )
 
@@ -32,7 +35,12 @@ func Run(ctx context.Context, log *slog.Logger) error {
 	if err := claimStateDir(dir, ns, log); err != nil {
 		return err
 	}
-	d, err := New(LinuxHost{}, Config{StatePath: filepath.Join(dir, StateFileName), Log: log})
+	plane := dataplane.NewUserspace(log)
+	if err := openTransport(plane, outer.Listen, log); err != nil {
+		plane.Close()
+		return err
+	}
+	d, err := New(LinuxHost{}, plane, Config{StatePath: filepath.Join(dir, StateFileName), Log: log, ListenIKE: listenIKE, WatchAddrs: link.WatchAddrs})
 	if err != nil {
 		return err
 	}
@@ -71,3 +79,6 @@ func claimStateDir(dir, ns string, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// listenIKE opens IKE's UDP socket of family on port.
+func listenIKE(family int, port uint16) (IKEConn, error) { return outer.ListenUDP(family, port) }

@@ -18,28 +18,40 @@ func (d *Daemon) Show(name string) (control.ShowResult, error) {
 }
 
 func (d *Daemon) show(name string) (control.ShowResult, error) {
+	return snapshot{d.state, d.links}.show(name)
+}
+
+// snapshot is what ifconfig shows: the state, with what the reconciler
+// knows of the interfaces (RUNNING, counters, the link-local address) and
+// what Linux says of them. The Daemon's mu is held while it is read.
+type snapshot struct {
+	state tunnel.State
+	links *reconciler
+}
+
+func (s snapshot) show(name string) (control.ShowResult, error) {
 	var r control.ShowResult
 	switch {
 	case name == "":
-		for _, c := range d.state.Interfaces {
-			r.Interfaces = append(r.Interfaces, d.status(c.Name))
+		for _, c := range s.state.Interfaces {
+			r.Interfaces = append(r.Interfaces, s.status(c.Name))
 		}
-		for _, b := range d.state.Bridges {
-			r.Bridges = append(r.Bridges, d.bridgeStatus(b))
+		for _, b := range s.state.Bridges {
+			r.Bridges = append(r.Bridges, s.bridgeStatus(b))
 		}
 	case tunnel.IsGif(name):
-		if _, ok := d.state.Find(name); !ok {
+		if _, ok := s.state.Find(name); !ok {
 			return r, fmt.Errorf("%s: no such interface", name)
 		}
-		r.Interfaces = append(r.Interfaces, d.status(name))
+		r.Interfaces = append(r.Interfaces, s.status(name))
 	case tunnel.IsBridge(name):
-		b, ok := d.state.FindBridge(name)
+		b, ok := s.state.FindBridge(name)
 		if !ok {
 			return r, fmt.Errorf("%s: no such interface", name)
 		}
-		r.Bridges = append(r.Bridges, d.bridgeStatus(*b))
+		r.Bridges = append(r.Bridges, s.bridgeStatus(*b))
 	default:
-		info, err := d.host.Info(name)
+		info, err := s.links.host.Info(name)
 		if err != nil {
 			return r, fmt.Errorf("%s: no such interface", name)
 		}
@@ -57,35 +69,35 @@ func (d *Daemon) Stats() control.Stats {
 	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
 }
 
-func (d *Daemon) status(name string) control.InterfaceStatus {
-	c, _ := d.state.Find(name)
-	st := control.InterfaceStatus{Config: c.Clone(), Bridge: d.state.BridgeOf(name)}
-	if ifc, ok := d.ifaces[name]; ok {
+func (s snapshot) status(name string) control.InterfaceStatus {
+	c, _ := s.state.Find(name)
+	st := control.InterfaceStatus{Config: c.Clone(), Bridge: s.state.BridgeOf(name)}
+	if ifc, ok := s.links.ifaces[name]; ok {
 		st.Running = ifc.Running()
 		st.Stats = ifc.Counters().Snapshot()
 	}
-	if info, err := d.host.Info(name); err == nil {
+	if info, err := s.links.host.Info(name); err == nil {
 		st.Index = info.Index
 		if st.Bridge != "" {
 			st.MAC = info.MAC.String()
 		}
 	}
 	if c.Up && !c.NoInet6 && st.Bridge == "" {
-		if ll, err := d.linkLocalAddr(); err == nil {
+		if ll, err := s.links.linkLocalAddr(); err == nil {
 			st.LinkLocal = ll
 		}
 	}
 	return st
 }
 
-func (d *Daemon) bridgeStatus(b tunnel.BridgeConfig) control.BridgeStatus {
+func (s snapshot) bridgeStatus(b tunnel.BridgeConfig) control.BridgeStatus {
 	st := control.BridgeStatus{BridgeConfig: b.Clone()}
-	if info, err := d.host.Info(b.Name); err == nil {
+	if info, err := s.links.host.Info(b.Name); err == nil {
 		st.Index, st.Running = info.Index, info.Running
 	}
 	for _, m := range b.Members {
 		port := control.LinkStatus{Name: m}
-		if info, err := d.host.Info(m); err == nil {
+		if info, err := s.links.host.Info(m); err == nil {
 			port = linkStatus(info)
 		}
 		st.Ports = append(st.Ports, port)

@@ -113,7 +113,7 @@ func TestSeqReservationFailureLoggedOnce(t *testing.T) {
 	h.setLocal(local)
 	rec := &logRecorder{}
 	statePath := filepath.Join(t.TempDir(), "state.json")
-	d, err := daemon.New(h, daemon.Config{StatePath: statePath, Log: slog.New(rec)})
+	d, err := daemon.New(h, newFakePlane(), daemon.Config{StatePath: statePath, Log: slog.New(rec), ListenIKE: listenQuietly, WatchAddrs: h.watchAddrs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func SetLLAddr(name string, mac net.HardwareAddr) error    { return errUnsupport
 func AddAddr(name string, a Addr) error                    { return errUnsupported }
 func DelAddr(name string, a Addr) error                    { return errUnsupported }
 func Addrs(name string) ([]Addr, error)                    { return nil, errUnsupported }
-func LocalAddrs() ([]netip.Addr, error)                    { return nil, errUnsupported }
+func LocalAddrs() ([]Addr, error)                          { return nil, errUnsupported }
 func SetIPv6Disabled(name string, disabled bool) error     { return errUnsupported }
 func Index(name string) (int, error)                       { return 0, errUnsupported }
 func Exists(name string) bool                              { return false }

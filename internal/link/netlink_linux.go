@@ -196,8 +196,8 @@ func ipAddr(ip net.IP) netip.Addr {
 }
 
 // LocalAddrs returns every address configured on an interface in this
-// network namespace: the local side of each, without zones.
-func LocalAddrs() ([]netip.Addr, error) {
+// network namespace, as Addrs returns one interface's.
+func LocalAddrs() ([]Addr, error) {
 	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
 	// An address that changes during the dump interrupts it; while many
 	// change at once (gif netstart), ask again.
@@ -207,9 +207,9 @@ func LocalAddrs() ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
-	addrs := make([]netip.Addr, 0, len(list))
+	addrs := make([]Addr, 0, len(list))
 	for _, addr := range list {
-		addrs = append(addrs, ipAddr(addr.IP))
+		addrs = append(addrs, fromNetlink(addr))
 	}
 	return addrs, nil
 }

@@ -180,6 +180,10 @@ func TestTable(t *testing.T) {
 	if table.Len() != 1 {
 		t.Fatalf("table holds %d pairs, want 1", table.Len())
 	}
+	var none *Table[*Config]
+	if got, ok := none.Lookup(stateSrc, stateDst); ok || got != nil {
+		t.Fatalf("a nil table's lookup: %v %v, want nothing", got, ok)
+	}
 }
 
 func TestSysctl(t *testing.T) {

@@ -37,8 +37,13 @@ func NewTable[T any](ifaces []T, config func(T) *Config) *Table[T] {
 	return t
 }
 
-// Lookup returns the interface for a packet from remote to local.
+// Lookup returns the interface for a packet from remote to local. A nil
+// Table, a data plane's before it has a view, holds none.
 func (t *Table[T]) Lookup(local, remote netip.Addr) (T, bool) {
+	if t == nil {
+		var none T
+		return none, false
+	}
 	iface, ok := t.byPair[Pair{Local: local, Remote: remote}]
 	return iface, ok
 }

@@ -1,0 +1,180 @@
+package daemon_test
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"gif/internal/daemon"
+	"gif/internal/dataplane"
+	"gif/internal/ipsec"
+	"gif/internal/link"
+	"gif/internal/outer"
+	"gif/internal/tunnel"
+)
+
+// fakePlane is a data plane that carries nothing: it keeps the views the
+// daemon publishes and the SAs it installs, and records the devices the
+// daemon attaches and the transports it adds. The Ifaces it hands out come
+// from a userspace plane without a transport (dataplane.Iface has no other
+// maker), whose send loops have nowhere to send.
+type fakePlane struct {
+	ifaces   *dataplane.Userspace
+	view     atomic.Pointer[dataplane.View]
+	sad      ipsec.SAD
+	counters dataplane.Counters
+
+	mu       sync.Mutex
+	attached []string // "NAME tun" or "NAME tap", in order
+	conns    []outer.Conn
+}
+
+var _ dataplane.Plane = (*fakePlane)(nil)
+
+func newFakePlane() *fakePlane {
+	p := &fakePlane{ifaces: dataplane.NewUserspace(slog.New(slog.DiscardHandler))}
+	p.counters.ESP = &p.sad.Counters
+	p.view.Store(p.ifaces.View())
+	return p
+}
+
+func (p *fakePlane) Publish(v *dataplane.View) { p.view.Store(v) }
+func (p *fakePlane) View() *dataplane.View     { return p.view.Load() }
+
+func (p *fakePlane) Attach(dev link.Device, ether bool, counters *tunnel.Counters) *dataplane.Iface {
+	kind := "tun"
+	if ether {
+		kind = "tap"
+	}
+	p.mu.Lock()
+	p.attached = append(p.attached, dev.Name()+" "+kind)
+	p.mu.Unlock()
+	return p.ifaces.Attach(dev, ether, counters)
+}
+
+func (p *fakePlane) AddTransport(family int, proto uint8, conn outer.Conn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, conn)
+	return nil
+}
+
+func (p *fakePlane) Install(pol *dataplane.SPD) error { return p.sad.Replace(pol.SAs()) }
+func (p *fakePlane) SAs() []*ipsec.SA                 { return p.sad.All() }
+
+func (p *fakePlane) Counters() *dataplane.Counters { return &p.counters }
+
+// Close closes the transports the daemon added.
+func (p *fakePlane) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// attachedDevices returns the devices attached so far, as "NAME tun" or
+// "NAME tap".
+func (p *fakePlane) attachedDevices() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.attached)
+}
+
+// startOn starts a daemon on h and plane that keeps its state at
+// statePath and logs to log, and closes it when the test ends.
+func startOn(t testing.TB, h *fakeHost, plane dataplane.Plane, statePath string, log *slog.Logger) *daemon.Daemon {
+	t.Helper()
+	d, err := daemon.New(h, plane, daemon.Config{StatePath: statePath, Log: log, ListenIKE: listenQuietly, WatchAddrs: h.watchAddrs})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+// startDaemon starts a daemon on h and a fake plane that keeps its state
+// at statePath, and closes it when the test ends.
+func startDaemon(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
+	t.Helper()
+	return startOn(t, h, newFakePlane(), statePath, slog.New(slog.DiscardHandler))
+}
+
+// wiredPlane returns a userspace data plane whose outer transport is open
+// on h's network (h.network), as Run opens it on Linux's: the tests of the
+// wiring between the daemon and the plane send packets through it.
+func wiredPlane(t testing.TB, h *fakeHost) *dataplane.Userspace {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	plane := dataplane.NewUserspace(log)
+	if err := daemon.OpenTransport(plane, h.listen, log); err != nil {
+		t.Fatalf("open the outer transport: %v", err)
+	}
+	return plane
+}
+
+// startWired starts a daemon on h and a userspace data plane wired to h's
+// network, that keeps its state at statePath, and closes it when the test
+// ends.
+func startWired(t testing.TB, h *fakeHost, statePath string) *daemon.Daemon {
+	t.Helper()
+	return startOn(t, h, wiredPlane(t, h), statePath, slog.New(slog.DiscardHandler))
+}
+
+// TestPlaneGetsDevicesAndViews checks what the daemon tells the data
+// plane: a gif's device, of the kind its bridge membership asks, and views
+// whose tables hold the gif by its tunnel, the EtherIP table while it is
+// bridged.
+func TestPlaneGetsDevicesAndViews(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local)
+	h.addEthernet("eth1", 1500)
+	p := newFakePlane()
+	d := startOn(t, h, p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	tables := func() (ip, ether int) {
+		v := p.View()
+		return v.IPTable.Len(), v.EtherTable.Len()
+	}
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	if ip, ether := tables(); ip != 1 || ether != 0 {
+		t.Errorf("with gif0 the plane's tables hold %d IP and %d EtherIP tunnels; want 1 and 0", ip, ether)
+	}
+	if ifc, ok := p.View().IPTable.Lookup(local, peer); !ok || ifc.Config().Name != "gif0" {
+		t.Errorf("the plane's IP table gives %s --> %s to %v; want gif0", peer, local, ifc)
+	}
+	mustApply(t, d, "bridge0 add gif0")
+	if ip, ether := tables(); ip != 0 || ether != 1 {
+		t.Errorf("with gif0 bridged the plane's tables hold %d IP and %d EtherIP tunnels; want 0 and 1", ip, ether)
+	}
+	if got, want := p.attachedDevices(), []string{"gif0 tun", "gif0 tap"}; !slices.Equal(got, want) {
+		t.Errorf("attached %q; want %q", got, want)
+	}
+	if !p.View().Local[local] || p.View().Local[peer] {
+		t.Errorf("the plane's local addresses are %v; want %s alone", p.View().Local, local)
+	}
+	if _, err := d.SetSysctl("net.inet.ipip.allow", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := p.View().Sysctl.Get("net.inet.ipip.allow"); err != nil || v != 2 {
+		t.Errorf("the plane's net.inet.ipip.allow is %d, %v; want 2", v, err)
+	}
+}
+
+// TestPlaneReceivesBeforeTheDaemon: Run opens the plane's transport before
+// the daemon publishes its first view, and a packet that comes meanwhile
+// is dropped and counted, as one for no tunnel.
+func TestPlaneReceivesBeforeTheDaemon(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local)
+	plane := wiredPlane(t, h)
+	h.network(4, 4).send(t, peer, local, 0, ipv4Packet("192.0.2.2", "192.0.2.1", 0, 64, []byte("early")))
+	ipip := &plane.Counters().IPIP
+	waitFor(t, "the early packet to be dropped", func() bool { return ipip.PDrops.Load() == 1 })
+	d := startOn(t, h, plane, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	if got := d.Stats().IPIP.PDrops; got != 1 {
+		t.Errorf("ipip pdrops = %d; want 1", got)
+	}
+}
