@@ -43,38 +43,11 @@ var programArg = map[string]int{"Command": 0, "CommandContext": 1, "LookPath": 0
 // against the Makefile.
 func TestProgramsFoundHere(t *testing.T) {
 	seen := map[string]bool{}
-	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(moduleRoot, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if rel != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			if rel == "internal/tools" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") {
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
+	skip := func(rel string) bool { return rel == "internal/tools" }
+	eachGoFile(t, skip, func(rel string, fset *token.FileSet, f *ast.File) {
 		execName := importName(f, "os/exec")
 		if execName == "" {
-			return nil
+			return
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
@@ -100,15 +73,51 @@ func TestProgramsFoundHere(t *testing.T) {
 				fset.Position(call.Pos()), sel.Sel.Name, program)
 			return true
 		})
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for key := range notPackaged {
 		if !seen[key] {
 			t.Errorf("notPackaged lists %q, which no call runs now: remove it", key)
 		}
+	}
+}
+
+// eachGoFile calls visit with the path from moduleRoot and the syntax of
+// every Go file of the repository, tests and bench included, but for
+// testdata, hidden directories and the directories skip names.
+func eachGoFile(t *testing.T, skip func(rel string) bool, visit func(rel string, fset *token.FileSet, f *ast.File)) {
+	t.Helper()
+	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(moduleRoot, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || skip(rel)) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		visit(rel, fset, f)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,19 +1,16 @@
-package main
+package tools
 
 import (
-	"go/parser"
+	"go/ast"
 	"go/token"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// moduleRoot is the repository, seen from this package's directory.
-const moduleRoot = "../.."
 
 // packageCell matches a package named in the first cell of a row of
 // docs/ARCHITECTURE.md's package table.
@@ -44,38 +41,23 @@ func packageRanks(t *testing.T) map[string]int {
 	return ranks
 }
 
-// TestImportsPointDown checks that every package of the module (but for
-// its tests) is in ARCHITECTURE's package table and imports only packages
-// further down it, so that none reaches upward.
+// TestImportsPointDown fails on every package of the module (but for its
+// tests) missing from ARCHITECTURE's package table, and on every import of
+// a package that is not further down that table: no package reaches
+// upward.
 func TestImportsPointDown(t *testing.T) {
 	ranks := packageRanks(t)
 	const module = "gif/"
-	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	skip := func(rel string) bool { return rel == "bench" } // a module of its own
+	eachGoFile(t, skip, func(rel string, fset *token.FileSet, f *ast.File) {
+		if strings.HasSuffix(rel, "_test.go") {
+			return
 		}
-		rel, err := filepath.Rel(moduleRoot, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if rel != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || rel == "bench") {
-				return filepath.SkipDir // bench is a module of its own
-			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
-			return nil
-		}
-		pkg := filepath.ToSlash(filepath.Dir(rel))
+		pkg := path.Dir(rel)
 		rank, ok := ranks[pkg]
 		if !ok {
 			t.Errorf("%s: package %s is not in docs/ARCHITECTURE.md's package table", rel, pkg)
-			return nil
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
+			return
 		}
 		for _, imp := range f.Imports {
 			target, err := strconv.Unquote(imp.Path.Value)
@@ -84,12 +66,9 @@ func TestImportsPointDown(t *testing.T) {
 			}
 			target = strings.TrimPrefix(target, module)
 			if r, ok := ranks[target]; !ok || r <= rank {
-				t.Errorf("%s: %s imports %s, which is not further down docs/ARCHITECTURE.md's package table", rel, pkg, target)
+				t.Errorf("%s: %s imports %s, which is not further down docs/ARCHITECTURE.md's package table",
+					fset.Position(imp.Pos()), pkg, target)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
