@@ -86,7 +86,8 @@ func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 		sockets:    ikeSockets{ike: make(map[int]IKEConn), nat: make(map[int]*natConn)},
 		stop:       make(chan struct{}),
 	}
-	var saved tunnel.State
+	// Variables a stored state lacks keep their defaults.
+	saved := tunnel.State{Sysctl: tunnel.NewSysctl()}
 	if err := state.Load(d.statePath, &saved); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}

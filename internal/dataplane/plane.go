@@ -154,7 +154,8 @@ type transportKey struct {
 func NewUserspace(log *slog.Logger) *Userspace {
 	u := &Userspace{log: log, conns: make(map[transportKey]outer.Conn)}
 	u.counters.ESP = &u.esp.Counters
-	u.view.Store(&View{Sysctl: new(tunnel.Sysctl)})
+	sysctl := tunnel.NewSysctl()
+	u.view.Store(&View{Sysctl: &sysctl})
 	return u
 }
 

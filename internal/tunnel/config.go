@@ -72,6 +72,10 @@ type Config struct {
 	// LLAddr is the Ethernet address of the gif's TAP device while it is a
 	// bridge member: chosen when it first joins a bridge, unless set.
 	LLAddr LLAddr `json:"lladdr,omitzero"`
+	// NoFastpath keeps the interface on the userspace data plane
+	// (ifconfig -fastpath), even when the kernel plane could carry it:
+	// for nftables rules on its outer packets, or tcpdump of what it sends.
+	NoFastpath bool `json:"nofastpath,omitempty"`
 }
 
 // NewConfig returns the configuration of a freshly created interface.

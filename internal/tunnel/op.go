@@ -24,6 +24,7 @@ const (
 	OpTunnelECN    OpKind = "tunnelecn"    // Bool
 	OpTunnelDomain OpKind = "tunneldomain" // Int
 	OpLLAddr       OpKind = "lladdr"       // LLAddr; the zero LLAddr chooses a random one
+	OpFastpath     OpKind = "fastpath"     // Bool: may take the kernel data plane (fastpath) or not (-fastpath)
 
 	// Bridge operations (ifconfig bridgeN ...).
 	OpBridgeAdd OpKind = "add"  // Text: the member interface

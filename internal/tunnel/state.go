@@ -141,6 +141,8 @@ func (s *State) apply(name string, op Op, env Env) ([]string, error) {
 		c.DF = op.Bool
 	case OpTunnelECN:
 		c.ECN = op.Bool
+	case OpFastpath:
+		c.NoFastpath = !op.Bool
 	case OpTunnelDomain:
 		if !ValidDomain(op.Int) {
 			return nil, fmt.Errorf("routing table %d is out of range %s", op.Int, DomainRange)

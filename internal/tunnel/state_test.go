@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -199,7 +200,60 @@ func TestSysctl(t *testing.T) {
 			t.Errorf("set %s=%s accepted", c[0], c[1])
 		}
 	}
-	if _, err := s.Get("kern.hostname"); err == nil || !strings.Contains(err.Error(), "net.inet.etherip.allow, net.inet.ipip.allow") {
+	if _, err := s.Get("kern.hostname"); err == nil || !strings.Contains(err.Error(), "net.inet.etherip.allow, net.inet.gif.fastpath, net.inet.ipip.allow") {
 		t.Errorf("unknown variable error: %v", err)
+	}
+}
+
+// TestSysctlFastpath: net.inet.gif.fastpath is 1 by default, takes 0 and 1,
+// and a state stored before it existed keeps the default when decoded.
+func TestSysctlFastpath(t *testing.T) {
+	s := NewSysctl()
+	if v, err := s.Get("net.inet.gif.fastpath"); err != nil || v != 1 {
+		t.Fatalf("default net.inet.gif.fastpath = %d, %v; want 1", v, err)
+	}
+	if err := s.Set("net.inet.gif.fastpath", "0"); err != nil || s.Fastpath != 0 {
+		t.Fatalf("set net.inet.gif.fastpath=0: %v, Fastpath %d", err, s.Fastpath)
+	}
+	for _, bad := range []string{"2", "-1", "on"} {
+		if err := s.Set("net.inet.gif.fastpath", bad); err == nil || !strings.Contains(err.Error(), "0..1") {
+			t.Errorf("set net.inet.gif.fastpath=%s: %v, want a range error", bad, err)
+		}
+	}
+	old := State{Sysctl: NewSysctl()}
+	if err := json.Unmarshal([]byte(`{"interfaces":[],"sysctl":{"ipip_allow":2,"etherip_allow":1}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Sysctl{IPIPAllow: 2, EtherIPAllow: 1, Fastpath: 1}); old.Sysctl != want {
+		t.Errorf("old state decoded: %+v, want %+v", old.Sysctl, want)
+	}
+	var back State
+	b, _ := json.Marshal(State{Sysctl: Sysctl{Fastpath: 0}})
+	back.Sysctl = NewSysctl()
+	if err := json.Unmarshal(b, &back); err != nil || back.Sysctl.Fastpath != 0 {
+		t.Errorf("fastpath 0 stored as %s comes back as %d (%v)", b, back.Sysctl.Fastpath, err)
+	}
+}
+
+// TestFastpathSwitch: -fastpath keeps an interface off the kernel plane,
+// fastpath (the default) lets it take it again.
+func TestFastpathSwitch(t *testing.T) {
+	var s State
+	s, _, err := s.Apply("gif0", []Op{{Kind: OpFastpath, Bool: false}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Find("gif0"); !c.NoFastpath {
+		t.Fatal("-fastpath left NoFastpath false")
+	}
+	s, _, err = s.Apply("gif0", []Op{{Kind: OpFastpath, Bool: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Find("gif0"); c.NoFastpath || !c.Equal(&Config{Name: "gif0", MTU: DefaultMTU, TTL: DefaultTTL, ECN: true}) {
+		t.Fatalf("fastpath gave %+v, want a new interface's configuration", *c)
+	}
+	if _, _, err := s.Apply("bridge0", []Op{{Kind: OpFastpath, Bool: false}}, nil); err == nil {
+		t.Error("a bridge took -fastpath")
 	}
 }

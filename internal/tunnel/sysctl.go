@@ -15,7 +15,15 @@ type Sysctl struct {
 	// EtherIPAllow is net.inet.etherip.allow: 0 drops EtherIP packets that
 	// IPsec did not protect.
 	EtherIPAllow int `json:"etherip_allow"`
+	// Fastpath is net.inet.gif.fastpath: 1 lets each eligible tunnel take
+	// the kernel data plane, 0 keeps every tunnel on the userspace plane.
+	Fastpath int `json:"fastpath"`
 }
+
+// NewSysctl returns the variables' defaults: everything 0 but
+// net.inet.gif.fastpath, which is 1. A stored state that predates a
+// variable, decoded into these, keeps its default.
+func NewSysctl() Sysctl { return Sysctl{Fastpath: 1} }
 
 type sysctlVar struct {
 	field    func(*Sysctl) *int
@@ -25,6 +33,7 @@ type sysctlVar struct {
 var sysctlVars = map[string]sysctlVar{
 	"net.inet.ipip.allow":    {func(s *Sysctl) *int { return &s.IPIPAllow }, 0, 2},
 	"net.inet.etherip.allow": {func(s *Sysctl) *int { return &s.EtherIPAllow }, 0, 1},
+	"net.inet.gif.fastpath":  {func(s *Sysctl) *int { return &s.Fastpath }, 0, 1},
 }
 
 // SysctlNames lists the variables in sorted order.

@@ -30,6 +30,7 @@ var fileSeeds = []string{
 	"# comment\n\n\tdescription \"a \\\"b\\\" # c\" # d\r\n",
 	"!ipsecctl -f /etc/ipsec.conf\n!echo $if \\$if $i$if\n",
 	"description it's\\ here\ntunnelttl copy\n-tunnelecn\ntunneldomain 7\n",
+	"tunnel 2001:db8::a 2001:db8::b\n-fastpath\nup\n", "fastpath\n",
 	"dhcp\n", "dest 10.0.0.1\n", "description \"abc\n", "mtu 1500\nup\n",
 }
 
@@ -129,6 +130,7 @@ func FuzzParseSysctlConf(f *testing.F) {
 	for _, s := range []string{
 		"net.inet.etherip.allow=1 # c\n\n net.inet.ipip.allow = 2\r\n",
 		"net.inet.ip.forwarding=1\n", "net.inet.ipip.allow=3\n", "# only\n", "=\n", "a=b=c\n",
+		"net.inet.gif.fastpath=0\n", "net.inet.gif.fastpath=2\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -53,9 +53,9 @@ func TestParseFile(t *testing.T) {
 		{"gif0", `description "to the branch office"`, []string{"gif ifconfig gif0 description 'to the branch office'"}},
 		{"gif0", `description ""`, []string{"gif ifconfig gif0 description ''"}},
 		{"gif0", `description it's\ here#not`, []string{`gif ifconfig gif0 description 'it'\''s here'`}},
-		{"gif0", "mtu 1500\ntunnelttl 30\n-tunneldf\n-tunnelecn\ntunneldomain 7", []string{
+		{"gif0", "mtu 1500\ntunnelttl 30\n-tunneldf\n-tunnelecn\ntunneldomain 7\n-fastpath", []string{
 			"gif ifconfig gif0 mtu 1500", "gif ifconfig gif0 tunnelttl 30", "gif ifconfig gif0 -tunneldf",
-			"gif ifconfig gif0 -tunnelecn", "gif ifconfig gif0 tunneldomain 7",
+			"gif ifconfig gif0 -tunnelecn", "gif ifconfig gif0 tunneldomain 7", "gif ifconfig gif0 -fastpath",
 		}},
 		{"gif0", "!ipsecctl -f /etc/ipsec.conf", []string{"/bin/sh -c 'ipsecctl -f /etc/ipsec.conf'"}},
 		{"gif0", `  ! route add 10.1.0.0/16 -interface $if  `, []string{"/bin/sh -c 'route add 10.1.0.0/16 -interface gif0'"}},

@@ -51,6 +51,9 @@ func gifOps(c tunnel.Config) []tunnel.Op {
 	if c.Domain != def.Domain {
 		ops = append(ops, tunnel.Op{Kind: tunnel.OpTunnelDomain, Int: c.Domain})
 	}
+	if c.NoFastpath != def.NoFastpath {
+		ops = append(ops, tunnel.Op{Kind: tunnel.OpFastpath, Bool: !c.NoFastpath})
+	}
 	for _, a := range c.Addrs {
 		ops = append(ops, tunnel.Op{Kind: tunnel.OpAddAddr, Addr: a})
 	}

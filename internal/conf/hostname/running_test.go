@@ -40,7 +40,8 @@ func TestRunning(t *testing.T) {
 		tunnel.Op{Kind: tunnel.OpLLAddr, LLAddr: tunnel.LLAddr{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}},
 	)
 	apply("gif1", tunnel.Op{Kind: tunnel.OpTunnel, Src: netip.MustParseAddr("2001:db8::a"), Dst: netip.MustParseAddr("2001:db8::b")},
-		tunnel.Op{Kind: tunnel.OpTunnelTTL, Int: tunnel.TTLCopy}, tunnel.Op{Kind: tunnel.OpDown}, tunnel.Op{Kind: tunnel.OpNoInet6})
+		tunnel.Op{Kind: tunnel.OpTunnelTTL, Int: tunnel.TTLCopy}, tunnel.Op{Kind: tunnel.OpDown}, tunnel.Op{Kind: tunnel.OpNoInet6},
+		tunnel.Op{Kind: tunnel.OpFastpath, Bool: false})
 	apply("bridge0", tunnel.Op{Kind: tunnel.OpBridgeAdd, Text: "gif0"}, tunnel.Op{Kind: tunnel.OpBridgeAdd, Text: "fxp1"},
 		tunnel.Op{Kind: tunnel.OpLinkFlag, Int: 2, Bool: true}, tunnel.Op{Kind: tunnel.OpUp})
 
@@ -58,7 +59,7 @@ inet6 2001:db8:1::1 64
 lladdr 02:00:5e:00:53:01
 up
 `,
-		"hostname.gif1":    "tunnel 2001:db8::a 2001:db8::b\ntunnelttl copy\n-inet6\ndown\n",
+		"hostname.gif1":    "tunnel 2001:db8::a 2001:db8::b\ntunnelttl copy\n-fastpath\n-inet6\ndown\n",
 		"hostname.bridge0": "add gif0\nadd fxp1\nlink2\nup\n",
 	}
 	got := Running(s)
@@ -156,7 +157,7 @@ func randomState(r *rand.Rand) tunnel.State {
 }
 
 func randomGifOp(r *rand.Rand) tunnel.Op {
-	switch r.IntN(15) {
+	switch r.IntN(16) {
 	case 0:
 		if r.IntN(2) == 0 {
 			return tunnel.Op{Kind: tunnel.OpTunnel, Src: v4(r, 192, 0, 2), Dst: v4(r, 198, 51, 100)}
@@ -197,6 +198,8 @@ func randomGifOp(r *rand.Rand) tunnel.Op {
 	case 13:
 		// The zero address is "lladdr random".
 		return tunnel.Op{Kind: tunnel.OpLLAddr, LLAddr: [][6]byte{{}, {0x02, 0, 0x5e, 0, 0x53, byte(r.IntN(256))}}[r.IntN(2)]}
+	case 14:
+		return tunnel.Op{Kind: tunnel.OpFastpath, Bool: r.IntN(2) == 0}
 	}
 	return upOrDown(r.IntN(2) == 0)
 }

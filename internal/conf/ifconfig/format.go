@@ -49,6 +49,8 @@ func formatOp(op tunnel.Op) []string {
 		return []string{flagWord("tunneldf", op.Bool)}
 	case tunnel.OpTunnelECN:
 		return []string{flagWord("tunnelecn", op.Bool)}
+	case tunnel.OpFastpath:
+		return []string{flagWord("fastpath", op.Bool)}
 	case tunnel.OpTunnelDomain:
 		if op.Int == 0 {
 			return []string{"-tunneldomain"}

@@ -28,6 +28,7 @@ func TestFormat(t *testing.T) {
 		{"gif0", strings.Fields("inet6 fe80::1%gif0"), "inet6 fe80::1/64"},
 		{"gif0", strings.Fields("tunnelttl 64 tunnelttl copy"), "tunnelttl 64 tunnelttl copy"},
 		{"gif0", strings.Fields("tunneldf -tunneldf tunnelecn -tunnelecn"), "tunneldf -tunneldf tunnelecn -tunnelecn"},
+		{"gif0", strings.Fields("-fastpath fastpath"), "-fastpath fastpath"},
 		{"gif0", strings.Fields("tunneldomain 7 tunneldomain 0 -tunneldomain"), "tunneldomain 7 -tunneldomain -tunneldomain"},
 		{"gif0", strings.Fields("lladdr 2:0:5E:0:53:1 lladdr random"), "lladdr 02:00:5e:00:53:01 lladdr random"},
 		{"bridge0", strings.Fields("create add gif0 add eth1 del eth1 up down destroy"), "create add gif0 add eth1 del eth1 up down destroy"},

@@ -33,6 +33,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(nameIndex("gif0"), "inet 192.0.2.1 netmask 0xffffff00 192.0.2.2 alias mtu 1400")
 	f.Add(nameIndex("gif0"), "inet6 fe80::1%gif0 fe80::2%gif0 delete")
 	f.Add(nameIndex("gif0"), "description  inet")
+	f.Add(nameIndex("gif0"), "-fastpath tunnel 192.0.2.1 198.51.100.1 fastpath")
 	f.Add(nameIndex("bridge0"), "add gif0 add eth1 up link2")
 	f.Add(nameIndex("a/b"), "up")
 	f.Fuzz(func(t *testing.T, n uint8, line string) {
@@ -81,6 +82,7 @@ var grammarKinds = map[*grammar][]tunnel.OpKind{
 		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpMTU, tunnel.OpDescription,
 		tunnel.OpTunnel, tunnel.OpDeleteTunnel, tunnel.OpAddAddr, tunnel.OpDeleteAddr, tunnel.OpNoInet6,
 		tunnel.OpTunnelTTL, tunnel.OpTunnelDF, tunnel.OpTunnelECN, tunnel.OpTunnelDomain, tunnel.OpLLAddr,
+		tunnel.OpFastpath,
 	},
 	&bridgeGrammar: {
 		tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown, tunnel.OpDescription,
@@ -97,7 +99,7 @@ func wellFormed(g *grammar, o tunnel.Op) error {
 	}
 	switch o.Kind {
 	case tunnel.OpCreate, tunnel.OpDestroy, tunnel.OpUp, tunnel.OpDown,
-		tunnel.OpDeleteTunnel, tunnel.OpNoInet6, tunnel.OpTunnelDF, tunnel.OpTunnelECN:
+		tunnel.OpDeleteTunnel, tunnel.OpNoInet6, tunnel.OpTunnelDF, tunnel.OpTunnelECN, tunnel.OpFastpath:
 	case tunnel.OpMTU:
 		if o.Int < 0 || g == &linkGrammar && (o.Int < minLinkMTU || o.Int > maxLinkMTU) {
 			return fmt.Errorf("bad MTU")

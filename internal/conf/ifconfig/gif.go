@@ -35,6 +35,8 @@ var gifGrammar = grammar{
 			func(n uint64) bool { return n <= tunnel.MaxDomain && tunnel.ValidDomain(int(n)) })},
 		{"-tunneldomain", plain(tunnel.OpTunnelDomain)},
 		{"lladdr", (*parser).lladdr},
+		{"fastpath", flag(tunnel.OpFastpath, true)},
+		{"-fastpath", flag(tunnel.OpFastpath, false)},
 		{"netmask", (*parser).addressOption},
 		{"prefixlen", (*parser).addressOption},
 		{"broadcast", (*parser).addressOption},

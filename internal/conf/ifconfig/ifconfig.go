@@ -62,6 +62,7 @@ func (e *ArgError) Error() string {
 //	inet6 [alias|-alias|delete] ADDR[/LEN] [DEST] [prefixlen N] [alias|-alias|delete]
 //	-inet6, tunnelttl 1..255|copy, tunneldf, -tunneldf, tunnelecn, -tunnelecn
 //	tunneldomain N, -tunneldomain, lladdr XX:XX:XX:XX:XX:XX|random
+//	fastpath, -fastpath (gif's own: may the kernel data plane carry it)
 //
 // a bridge (bridge0 .. bridge9999) takes
 //

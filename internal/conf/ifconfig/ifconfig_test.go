@@ -129,6 +129,8 @@ var gifCases = []parseCase{
 	same(boolOp(tunnel.OpTunnelDF, "-tunneldf", false)),
 	same(boolOp(tunnel.OpTunnelECN, "tunnelecn", true)),
 	same(boolOp(tunnel.OpTunnelECN, "-tunnelecn", false)),
+	same(boolOp(tunnel.OpFastpath, "fastpath", true)),
+	same(boolOp(tunnel.OpFastpath, "-fastpath", false)),
 	same(intOp(tunnel.OpTunnelDomain, "tunneldomain 0", 0)),
 	same(intOp(tunnel.OpTunnelDomain, "tunneldomain 252", 252)),
 	same(intOp(tunnel.OpTunnelDomain, "tunneldomain 256", 256)),
