@@ -187,7 +187,17 @@ func formatInterface(st control.InterfaceStatus) string {
 		if st.Domain != 0 {
 			fmt.Fprintf(&b, " rdomain %d", st.Domain)
 		}
+		if st.NoFastpath {
+			b.WriteString(" -fastpath")
+		}
 		b.WriteString("\n")
+	}
+	switch {
+	case st.Plane == "":
+	case st.PlaneReason != "":
+		fmt.Fprintf(&b, "\tdataplane: %s (%s)\n", st.Plane, st.PlaneReason)
+	default:
+		fmt.Fprintf(&b, "\tdataplane: %s\n", st.Plane)
 	}
 	if st.LinkLocal.IsValid() {
 		fmt.Fprintf(&b, "\tinet6 %s%%%s --> prefixlen 64 scopeid 0x%x\n", st.LinkLocal, st.Name, st.Index)

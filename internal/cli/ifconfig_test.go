@@ -20,7 +20,7 @@ func TestFormatInterface(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("192.0.2.1/24")},
 	}
 	st := control.InterfaceStatus{
-		Config: c, Index: 7, Running: true,
+		Config: c, Index: 7, Running: true, Plane: control.PlaneKernel,
 		LinkLocal: netip.MustParseAddr("fe80::1"),
 		Stats: tunnel.InterfaceStats{
 			IPackets: 3, IBytes: 252, OPackets: 4, OBytes: 336, IErrors: 1,
@@ -32,6 +32,7 @@ func TestFormatInterface(t *testing.T) {
 	description: to the branch office
 	groups: gif
 	tunnel: inet 1.2.3.4 --> 4.3.2.1 ttl 64 nodf ecn
+	dataplane: kernel
 	inet6 fe80::1%gif0 --> prefixlen 64 scopeid 0x7
 	inet 198.51.100.1 --> 198.51.100.2 netmask 0xffffffff
 	inet 192.0.2.1 netmask 0xffffff00
@@ -55,8 +56,14 @@ func TestFormatInterface(t *testing.T) {
 	if down != wantDown {
 		t.Errorf("got:\n%s\nwant:\n%s", down, wantDown)
 	}
-	c.Src, c.Dst = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
-	if got, want := formatInterface(control.InterfaceStatus{Config: c}), "\ttunnel: inet6 2001:db8::1 --> 2001:db8::2 ttl copy df noecn rdomain 100\n"; !strings.Contains(got, want) {
+	c.Src, c.Dst, c.NoFastpath = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), true
+	got := formatInterface(control.InterfaceStatus{Config: c, Plane: control.PlaneUserspace, PlaneReason: "fastpath off"})
+	if want := "\ttunnel: inet6 2001:db8::1 --> 2001:db8::2 ttl copy df noecn rdomain 100 -fastpath\n\tdataplane: userspace (fastpath off)\n"; !strings.Contains(got, want) {
+		t.Errorf("got:\n%s\nwant the lines:\n%s", got, want)
+	}
+	// The plane with no reason given.
+	got = formatInterface(control.InterfaceStatus{Config: c, Plane: control.PlaneUserspace})
+	if want := "\tdataplane: userspace\n"; !strings.Contains(got, want) {
 		t.Errorf("got:\n%s\nwant a line:\n%s", got, want)
 	}
 }

@@ -83,7 +83,17 @@ type InterfaceStatus struct {
 	MAC       string                `json:"mac,omitempty"`    // of its TAP device, as a bridge member
 	LinkLocal netip.Addr            `json:"link_local,omitzero"`
 	Stats     tunnel.InterfaceStats `json:"stats"`
+	// Plane is the data plane that carries the interface, PlaneKernel or
+	// PlaneUserspace; PlaneReason says why not the kernel's, when known.
+	Plane       string `json:"plane,omitempty"`
+	PlaneReason string `json:"plane_reason,omitempty"`
 }
+
+// The data planes an interface may be carried by.
+const (
+	PlaneKernel    = "kernel"    // eBPF programs in the kernel
+	PlaneUserspace = "userspace" // the daemon's send and receive loops
+)
 
 // SysctlGetParams names the variables to read; none means all.
 type SysctlGetParams struct {

@@ -2,8 +2,6 @@ package daemon_test
 
 import (
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -178,39 +176,5 @@ func TestPlaneReceivesBeforeTheDaemon(t *testing.T) {
 	d := startOn(t, h, plane, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
 	if got := d.Stats().IPIP.PDrops; got != 1 {
 		t.Errorf("ipip pdrops = %d; want 1", got)
-	}
-}
-
-// TestFastpathDefault: net.inet.gif.fastpath is 1 in a new daemon and in
-// one restoring a state stored before the variable existed; 0 set and
-// stored comes back.
-func TestFastpathDefault(t *testing.T) {
-	fastpath := func(d *daemon.Daemon) int {
-		t.Helper()
-		v, err := d.Sysctl([]string{"net.inet.gif.fastpath"})
-		if err != nil || len(v) != 1 {
-			t.Fatalf("sysctl net.inet.gif.fastpath: %v %v", v, err)
-		}
-		return v[0].Value
-	}
-	h := newFakeHost(t)
-	dir := t.TempDir()
-	if got := fastpath(startDaemon(t, h, filepath.Join(dir, "new.json"))); got != 1 {
-		t.Errorf("a new daemon's net.inet.gif.fastpath is %d, want 1", got)
-	}
-	old := filepath.Join(dir, "old.json")
-	if err := os.WriteFile(old, []byte(`{"interfaces":[],"sysctl":{"ipip_allow":0,"etherip_allow":1}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, h, old)
-	if got := fastpath(d); got != 1 {
-		t.Errorf("restored from a state without it, net.inet.gif.fastpath is %d, want 1", got)
-	}
-	if _, err := d.SetSysctl("net.inet.gif.fastpath", "0"); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if got := fastpath(startDaemon(t, h, old)); got != 0 {
-		t.Errorf("net.inet.gif.fastpath=0 comes back as %d", got)
 	}
 }

@@ -75,6 +75,11 @@ func (s snapshot) status(name string) control.InterfaceStatus {
 	if ifc, ok := s.links.ifaces[name]; ok {
 		st.Running = ifc.Running()
 		st.Stats = ifc.Counters().Snapshot()
+		if ps := ifc.PlaneState(); ps.Kernel {
+			st.Plane = control.PlaneKernel
+		} else {
+			st.Plane, st.PlaneReason = control.PlaneUserspace, ps.Why
+		}
 	}
 	if info, err := s.links.host.Info(name); err == nil {
 		st.Index = info.Index

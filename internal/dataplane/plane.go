@@ -58,7 +58,17 @@ type Iface struct {
 	counters   *tunnel.Counters // the interface's, kept when its device changes kind
 	running    atomic.Bool
 	loopLogged atomic.Bool
+	plane      atomic.Pointer[PlaneState] // nil: the zero PlaneState
 	done       chan struct{}
+}
+
+// PlaneState says which data plane carries an interface: the kernel's, or
+// the userspace one and why not the kernel's ("not running", "an IPsec
+// flow covers it", "fastpath off", the reason BPF cannot run, ...). Why is
+// empty when no one has said.
+type PlaneState struct {
+	Kernel bool
+	Why    string
 }
 
 // Attach starts the send loop of dev, the device of a gif that carries
@@ -92,6 +102,18 @@ func (ifc *Iface) Config() *tunnel.Config { return ifc.cfg.Load() }
 // SetConfig makes c, which no one changes afterwards, the interface's
 // configuration.
 func (ifc *Iface) SetConfig(c *tunnel.Config) { ifc.cfg.Store(c) }
+
+// PlaneState returns which data plane carries the interface. Only ifconfig
+// reads it, never the packet path.
+func (ifc *Iface) PlaneState() PlaneState {
+	if p := ifc.plane.Load(); p != nil {
+		return *p
+	}
+	return PlaneState{}
+}
+
+// SetPlaneState records which data plane carries the interface.
+func (ifc *Iface) SetPlaneState(p PlaneState) { ifc.plane.Store(&p) }
 
 // Running reports whether the interface sends.
 func (ifc *Iface) Running() bool { return ifc.running.Load() }

@@ -142,7 +142,7 @@ func TestTunnelOptions(t *testing.T) {
 // TestSysctl reads and sets the variables as OpenBSD's sysctl(8) does.
 func TestSysctl(t *testing.T) {
 	a, _ := newPair(t)
-	if out := a.gif("sysctl", "-a"); out != "net.inet.etherip.allow=0\nnet.inet.ipip.allow=0\n" {
+	if out := a.gif("sysctl", "-a"); out != "net.inet.etherip.allow=0\nnet.inet.gif.fastpath=1\nnet.inet.ipip.allow=0\n" {
 		t.Fatalf("sysctl -a:\n%s", out)
 	}
 	if out := a.gif("sysctl", "net.inet.etherip.allow=1"); out != "net.inet.etherip.allow: 0 -> 1\n" {
