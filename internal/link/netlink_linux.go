@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -385,9 +386,23 @@ func WatchAddrs(ctx context.Context, changed func()) error {
 	return nil
 }
 
+// subscribeAddrs opens a socket for the address changes of namespace ns.
+// It enters ns (setns, which takes CAP_SYS_ADMIN even to enter the
+// namespace a thread is in) only when this thread is elsewhere: a daemon
+// without CAP_SYS_ADMIN, as in a container, still follows its addresses.
 func subscribeAddrs(ns netns.NsHandle) (chan netlink.AddrUpdate, chan struct{}, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var opts netlink.AddrSubscribeOptions
+	here, err := netns.Get()
+	if err == nil {
+		defer here.Close()
+	}
+	if err != nil || !here.Equal(ns) {
+		opts.Namespace = &ns
+	}
 	updates, stop := make(chan netlink.AddrUpdate), make(chan struct{})
-	err := netlink.AddrSubscribeWithOptions(updates, stop, netlink.AddrSubscribeOptions{Namespace: &ns})
+	err = netlink.AddrSubscribeWithOptions(updates, stop, opts)
 	if err != nil {
 		return nil, nil, err
 	}
