@@ -175,3 +175,30 @@ func TestFreshGifSendsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestFastpathSwitches: -fastpath is kept, shown on the tunnel line, in
+// -j and in -C's files, and fastpath undoes it; net.inet.gif.fastpath is 1
+// until set to 0.
+func TestFastpathSwitches(t *testing.T) {
+	a, _ := newPair(t)
+	a.gif("ifconfig", "gif0", "tunnel", outerA4, outerB4, "-fastpath")
+	if out, want := a.gif("ifconfig", "gif0"), "ttl 64 nodf ecn -fastpath\n"; !strings.Contains(out, want) {
+		t.Errorf("ifconfig gif0 lacks %q:\n%s", want, out)
+	}
+	if !a.status("gif0").NoFastpath {
+		t.Error("ifconfig -j gif0 does not say nofastpath")
+	}
+	if out := a.gif("ifconfig", "-C"); !strings.Contains(out, "\n-fastpath\n") {
+		t.Errorf("ifconfig -C lacks a -fastpath line:\n%s", out)
+	}
+	a.gif("ifconfig", "gif0", "fastpath")
+	if out := a.gif("ifconfig", "gif0"); strings.Contains(out, "-fastpath") || a.status("gif0").NoFastpath {
+		t.Errorf("after fastpath, ifconfig gif0 still says -fastpath:\n%s", out)
+	}
+	if out := a.gif("sysctl", "net.inet.gif.fastpath=0"); out != "net.inet.gif.fastpath: 1 -> 0\n" {
+		t.Errorf("sysctl net.inet.gif.fastpath=0: %q", out)
+	}
+	if _, err := a.gifTry("sysctl", "net.inet.gif.fastpath=2"); err == nil {
+		t.Error("sysctl net.inet.gif.fastpath=2 accepted")
+	}
+}
