@@ -13,7 +13,7 @@ Commands, as on OpenBSD:
   ifconfig [-a] [-j] [interface [parameters]]   configure and show gif interfaces and bridges
   ifconfig -C                                    print the running configuration as hostname.if files
   netstart [-d dir] [-n] [interface ...]         apply dir/sysctl.conf and dir/hostname.* (dir: /etc/gif)
-  sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow
+  sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow, net.inet.gif.fastpath
   netstat -s [-p ipip|etherip] | -i              tunnel counters
   ipsecctl [-dnv] -f file | -s all|sa|flow | -F load, delete, show or flush ipsec.conf rules (userspace ESP)
   daemon                                         run this namespace's daemon in the foreground
