@@ -58,8 +58,33 @@ type Iface struct {
 	counters   *tunnel.Counters // the interface's, kept when its device changes kind
 	running    atomic.Bool
 	loopLogged atomic.Bool
+	plane      atomic.Pointer[PlaneState]
+	onDetach   func() // set once, before the interface is shared
 	done       chan struct{}
 }
+
+// PlaneState says which plane carries an interface: the kernel's, or the
+// userspace one and why not the kernel's.
+type PlaneState struct {
+	Kernel bool
+	Why    string // why not the kernel plane
+}
+
+// PlaneState returns which plane carries the interface.
+func (ifc *Iface) PlaneState() PlaneState {
+	if s := ifc.plane.Load(); s != nil {
+		return *s
+	}
+	return PlaneState{}
+}
+
+// SetPlaneState records which plane carries the interface.
+func (ifc *Iface) SetPlaneState(s PlaneState) { ifc.plane.Store(&s) }
+
+// OnDetach makes Detach call f before it closes the device: a plane that
+// wraps the userspace one takes the device back first. It is set once,
+// by the plane that attached the interface, before handing it out.
+func (ifc *Iface) OnDetach(f func()) { ifc.onDetach = f }
 
 // Attach starts the send loop of dev, the device of a gif that carries
 // Ethernet frames in EtherIP (ether) or IP packets, counted in counters.
@@ -71,8 +96,12 @@ func (u *Userspace) Attach(dev link.Device, ether bool, counters *tunnel.Counter
 	return ifc
 }
 
-// Detach closes the device and waits for its send loop to end.
+// Detach lets the plane that attached the interface take it back, closes
+// the device and waits for its send loop to end.
 func (ifc *Iface) Detach() {
+	if ifc.onDetach != nil {
+		ifc.onDetach()
+	}
 	ifc.dev.Close()
 	<-ifc.done
 }

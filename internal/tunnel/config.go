@@ -72,6 +72,9 @@ type Config struct {
 	// LLAddr is the Ethernet address of the gif's TAP device while it is a
 	// bridge member: chosen when it first joins a bridge, unless set.
 	LLAddr LLAddr `json:"lladdr,omitzero"`
+	// NoFastpath keeps the tunnel on the userspace plane even when the
+	// kernel plane could carry it.
+	NoFastpath bool `json:"nofastpath,omitempty"`
 }
 
 // NewConfig returns the configuration of a freshly created interface.

@@ -15,6 +15,9 @@ type Sysctl struct {
 	// EtherIPAllow is net.inet.etherip.allow: 0 drops EtherIP packets that
 	// IPsec did not protect.
 	EtherIPAllow int `json:"etherip_allow"`
+	// Fastpath is net.inet.gif.fastpath: 0 keeps every tunnel on the
+	// userspace plane.
+	Fastpath int `json:"fastpath"`
 }
 
 type sysctlVar struct {
