@@ -10,4 +10,4 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/cilium/ebpf v0.22.0 // indirect
+require github.com/cilium/ebpf v0.22.0
