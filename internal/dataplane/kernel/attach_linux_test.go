@@ -59,10 +59,21 @@ func TestPlaneProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
+	waitUnderlay(p)
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	p.Close()
 	fmt.Println("closed")
+}
+
+// waitUnderlay waits until p has attached its ingress program to an
+// underlay interface, which it does a moment after it starts.
+func waitUnderlay(p *Plane) {
+	for attached := 0; attached == 0; time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		attached = len(p.underlayAttached)
+		p.mu.Unlock()
+	}
 }
 
 // planeProcess runs TestPlaneProcess in h and waits for it to be ready.

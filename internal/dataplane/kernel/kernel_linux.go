@@ -34,6 +34,7 @@ type Plane struct {
 	ingressMap       kvMap
 	localMap         kvMap
 	settingsMap      kvMap
+	passReasons      *ebpf.Map
 	closeObjects     func() error
 	stopLinks        chan struct{}
 	linksDone        chan struct{}
@@ -53,7 +54,46 @@ type objects struct {
 	egress, ingress                              *ebpf.Program
 	egressMap, ingressMap, localMap, settingsMap kvMap
 	counters                                     counterMap
+	passReasons                                  *ebpf.Map
 	close                                        func() error
+}
+
+// New loads the programs and returns the kernel plane wrapping u, or an
+// error that says why BPF cannot run here (no CAP_BPF and CAP_SYS_ADMIN,
+// a kernel too old, a helper missing); the daemon then runs u alone.
+func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
+	if err := probe(); err != nil {
+		return nil, explain(err)
+	}
+	var objs gifObjects
+	if err := loadGifObjects(&objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			log.Debug("the verifier refused the kernel plane's programs", "log", fmt.Sprintf("%+v", verr))
+		}
+		return nil, explain(fmt.Errorf("load the programs: %w", err))
+	}
+	p, err := newPlane(u, log, objects{
+		egress: objs.GifEgress, ingress: objs.GifIngress,
+		egressMap: objs.EgressTunnels, ingressMap: objs.IngressTunnels,
+		localMap: objs.LocalAddrs, settingsMap: objs.Settings,
+		counters: perCPUCounters{objs.IfCounters}, passReasons: objs.PassReasons,
+		close: objs.Close,
+	})
+	if err != nil {
+		objs.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// explain names the missing capability when the kernel refused for want
+// of one.
+func explain(err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("no CAP_BPF and CAP_SYS_ADMIN (or CAP_NET_ADMIN for tc): %w", err)
+	}
+	return err
 }
 
 // probe returns why the kernel cannot run the programs, or nil.
@@ -99,17 +139,18 @@ func newPlane(u *dataplane.Userspace, log *slog.Logger, objs objects) (*Plane, e
 		Userspace: u, log: log,
 		egress: objs.egress, ingress: objs.ingress,
 		egressMap: objs.egressMap, ingressMap: objs.ingressMap, localMap: objs.localMap, settingsMap: objs.settingsMap,
+		passReasons:      objs.passReasons,
 		closeObjects:     objs.close,
 		stopLinks:        make(chan struct{}),
 		linksDone:        make(chan struct{}),
 		underlayAttached: make(map[int]link.Link),
 		ifaces:           make(map[*dataplane.Iface]uint32),
 		egresses:         make(map[*dataplane.Iface]link.Link),
-		counters:         folder{m: objs.counters, last: make(map[uint32]ifCounters)},
+		counters:         folder{m: objs.counters, last: make(map[uint32]gifIfCounters)},
 	}
 	updates := make(chan netlink.LinkUpdate, 64)
 	if err := netlink.LinkSubscribeWithOptions(updates, p.stopLinks, netlink.LinkSubscribeOptions{
-		ListExisting:  true,
+		ListExisting: true,
 		ErrorCallback: func(err error) {
 			select {
 			case <-p.stopLinks: // Close closed the socket
@@ -260,6 +301,22 @@ func (p *Plane) Counters() *dataplane.Counters {
 	return c
 }
 
+// Passed returns how many packets the programs handed to the userspace
+// plane, by reason.
+func (p *Plane) Passed() ([NumPassReasons]uint64, error) {
+	var n [NumPassReasons]uint64
+	for r := range NumPassReasons {
+		var perCPU []uint64
+		if err := p.passReasons.Lookup(uint32(r), &perCPU); err != nil {
+			return n, fmt.Errorf("look up pass_reasons[%v]: %w", r, err)
+		}
+		for _, v := range perCPU {
+			n[r] += v
+		}
+	}
+	return n, nil
+}
+
 // Close detaches every program, closes the maps and the userspace plane.
 func (p *Plane) Close() {
 	close(p.stopLinks)
@@ -283,20 +340,20 @@ func (p *Plane) Close() {
 // perCPUCounters reads if_counters, a per-CPU hash.
 type perCPUCounters struct{ m *ebpf.Map }
 
-func (c perCPUCounters) sum(ifindex uint32) (ifCounters, error) {
-	var perCPU []ifCounters
+func (c perCPUCounters) sum(ifindex uint32) (gifIfCounters, error) {
+	var perCPU []gifIfCounters
+	var s gifIfCounters
 	if err := c.m.Lookup(ifindex, &perCPU); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return ifCounters{}, nil
+			return s, nil
 		}
-		return ifCounters{}, fmt.Errorf("look up if_counters[%d]: %w", ifindex, err)
+		return s, fmt.Errorf("look up if_counters[%d]: %w", ifindex, err)
 	}
-	var s ifCounters
 	for _, v := range perCPU {
-		s.IPackets += v.IPackets
-		s.IBytes += v.IBytes
-		s.OPackets += v.OPackets
-		s.OBytes += v.OBytes
+		s.Ipackets += v.Ipackets
+		s.Ibytes += v.Ibytes
+		s.Opackets += v.Opackets
+		s.Obytes += v.Obytes
 	}
 	return s, nil
 }

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -131,23 +130,6 @@ func (tb *testbed) run(t *testing.T, prog *ebpf.Program, frame []byte, ctx skbCo
 	return ret, out
 }
 
-// gifAddr is an address as the maps hold it: network byte order, IPv4 in
-// the first word.
-func gifAddr(a netip.Addr) [4]uint32 {
-	var b [16]byte
-	if a.Is4() {
-		v4 := a.As4()
-		copy(b[:], v4[:])
-	} else {
-		b = a.As16()
-	}
-	var w [4]uint32
-	for i := range w {
-		w[i] = binary.NativeEndian.Uint32(b[4*i:])
-	}
-	return w
-}
-
 func family(a netip.Addr) uint8 {
 	if a.Is4() {
 		return 4
@@ -180,13 +162,6 @@ func (tb *testbed) addIngress(t *testing.T, local, remote netip.Addr, ecn bool) 
 	if err := tb.objs.IngressTunnels.Put(k, gifIngressTunnel{Ifindex: tb.gif, Ecn: boolByte(ecn)}); err != nil {
 		t.Fatalf("put ingress tunnel: %v", err)
 	}
-}
-
-func boolByte(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // passed returns how many packets pass_reasons holds for r, over the CPUs.

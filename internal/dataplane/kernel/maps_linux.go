@@ -1,59 +1,28 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"net/netip"
+	"sync/atomic"
 
 	"gif/internal/dataplane"
 	"gif/internal/tunnel"
 )
 
-// What the programs read, as the maps hold it (gif.c's structs, host
-// byte order but for the addresses, which are in network byte order).
-type (
-	// addr is struct gif_addr: an IPv4 address in its first 4 bytes.
-	addr [16]byte
-
-	egressEntry struct { // egress_tunnels[gif ifindex]
-		Src, Dst addr
-		Domain   uint32
-		Family   uint8
-		TTL      uint8 // 0: copy the inner one
-		DF       uint8
-		ECN      uint8
-	}
-	ingressKey struct { // ingress_tunnels' key
-		Local, Remote addr
-		Family        uint8
-		_             [3]uint8
-	}
-	ingressEntry struct {
-		Ifindex uint32
-		ECN     uint8
-		_       [3]uint8
-	}
-	localKey struct { // local_addrs' key
-		Addr   addr
-		Family uint8
-		_      [3]uint8
-	}
-	settingsEntry struct {
-		IPIPAllow uint32
-	}
-	// ifCounters is struct if_counters: what the programs carried for a
-	// gif, summed over the CPUs.
-	ifCounters struct {
-		IPackets, IBytes, OPackets, OBytes uint64
-	}
-)
-
-func addrOf(a netip.Addr) addr {
-	var out addr
+// gifAddr is an address as the maps hold it (struct gif_addr): in
+// network byte order, IPv4 in the first word.
+func gifAddr(a netip.Addr) [4]uint32 {
+	b := a.As16()
 	if a.Is4() {
-		b := a.As4()
-		copy(out[:], b[:])
-		return out
+		b = [16]byte{}
+		v4 := a.As4()
+		copy(b[:], v4[:])
 	}
-	return a.As16()
+	var w [4]uint32
+	for i := range w {
+		w[i] = binary.NativeEndian.Uint32(b[4*i:])
+	}
+	return w
 }
 
 func boolByte(b bool) uint8 {
@@ -77,10 +46,10 @@ const (
 
 // entries is what the maps should hold for a view.
 type entries struct {
-	egress   map[uint32]egressEntry
-	ingress  map[ingressKey]ingressEntry
-	local    map[localKey]uint8
-	settings settingsEntry
+	egress   map[uint32]gifEgressTunnel
+	ingress  map[gifIngressKey]gifIngressTunnel
+	local    map[gifLocalAddr]uint8
+	settings gifSettings
 }
 
 // decide returns what the maps hold for v and which plane carries each of
@@ -90,16 +59,18 @@ type entries struct {
 // unit of its pair (the one the receive table holds).
 func decide(v *dataplane.View, ifaces map[*dataplane.Iface]uint32) (entries, map[*dataplane.Iface]dataplane.PlaneState) {
 	e := entries{
-		egress:  make(map[uint32]egressEntry),
-		ingress: make(map[ingressKey]ingressEntry),
-		local:   make(map[localKey]uint8),
+		egress:  make(map[uint32]gifEgressTunnel),
+		ingress: make(map[gifIngressKey]gifIngressTunnel),
+		local:   make(map[gifLocalAddr]uint8),
 	}
 	if v.Sysctl != nil {
-		e.settings.IPIPAllow = uint32(v.Sysctl.IPIPAllow)
+		e.settings.IpipAllow = uint32(v.Sysctl.IPIPAllow)
 	}
 	for a, ok := range v.Local {
 		if ok {
-			e.local[localKey{Addr: addrOf(a), Family: uint8(tunnel.Family(a))}] = 1
+			var k gifLocalAddr
+			k.Addr.A, k.Family = gifAddr(a), uint8(tunnel.Family(a))
+			e.local[k] = 1
 		}
 	}
 	states := make(map[*dataplane.Iface]dataplane.PlaneState, len(ifaces))
@@ -115,10 +86,12 @@ func decide(v *dataplane.View, ifaces map[*dataplane.Iface]uint32) (entries, map
 		if c.TTL == tunnel.TTLCopy {
 			ttl = 0
 		}
-		e.egress[index] = egressEntry{Src: addrOf(c.Src), Dst: addrOf(c.Dst), Domain: uint32(c.Domain),
-			Family: family, TTL: ttl, DF: boolByte(c.DF), ECN: boolByte(c.ECN)}
-		e.ingress[ingressKey{Local: addrOf(c.Src), Remote: addrOf(c.Dst), Family: family}] =
-			ingressEntry{Ifindex: index, ECN: boolByte(c.ECN)}
+		out := gifEgressTunnel{Domain: uint32(c.Domain), Family: family, Ttl: ttl, Df: boolByte(c.DF), Ecn: boolByte(c.ECN)}
+		out.Src.A, out.Dst.A = gifAddr(c.Src), gifAddr(c.Dst)
+		e.egress[index] = out
+		var in gifIngressKey
+		in.Local.A, in.Remote.A, in.Family = gifAddr(c.Src), gifAddr(c.Dst), family
+		e.ingress[in] = gifIngressTunnel{Ifindex: index, Ecn: boolByte(c.ECN)}
 	}
 	return e, states
 }
@@ -186,7 +159,7 @@ func syncMap[K, V comparable](m kvMap, have, want map[K]V) (map[K]V, error) {
 
 // counterMap reads the if_counters of a gif, summed over the CPUs.
 type counterMap interface {
-	sum(ifindex uint32) (ifCounters, error)
+	sum(ifindex uint32) (gifIfCounters, error)
 	remove(ifindex uint32) error
 }
 
@@ -194,7 +167,7 @@ type counterMap interface {
 // interfaces' and the global counters.
 type folder struct {
 	m    counterMap
-	last map[uint32]ifCounters
+	last map[uint32]gifIfCounters
 }
 
 // fold adds the delta of ifindex to c and global.
@@ -204,16 +177,19 @@ func (f *folder) fold(ifindex uint32, c *tunnel.Counters, global *tunnel.IPIPCou
 		return err
 	}
 	last := f.last[ifindex]
-	d := ifCounters{now.IPackets - last.IPackets, now.IBytes - last.IBytes, now.OPackets - last.OPackets, now.OBytes - last.OBytes}
 	f.last[ifindex] = now
-	c.IPackets.Add(d.IPackets)
-	c.IBytes.Add(d.IBytes)
-	c.OPackets.Add(d.OPackets)
-	c.OBytes.Add(d.OBytes)
-	global.IPackets.Add(d.IPackets)
-	global.IBytes.Add(d.IBytes)
-	global.OPackets.Add(d.OPackets)
-	global.OBytes.Add(d.OBytes)
+	for _, add := range []struct {
+		now, last uint64
+		to        [2]*atomic.Uint64
+	}{
+		{now.Ipackets, last.Ipackets, [2]*atomic.Uint64{&c.IPackets, &global.IPackets}},
+		{now.Ibytes, last.Ibytes, [2]*atomic.Uint64{&c.IBytes, &global.IBytes}},
+		{now.Opackets, last.Opackets, [2]*atomic.Uint64{&c.OPackets, &global.OPackets}},
+		{now.Obytes, last.Obytes, [2]*atomic.Uint64{&c.OBytes, &global.OBytes}},
+	} {
+		add.to[0].Add(add.now - add.last)
+		add.to[1].Add(add.now - add.last)
+	}
 	return nil
 }
 

@@ -14,13 +14,6 @@ import (
 	"gif/internal/tunnel"
 )
 
-var (
-	local4  = netip.MustParseAddr("192.0.2.1")
-	remote4 = netip.MustParseAddr("192.0.2.2")
-	local6  = netip.MustParseAddr("2001:db8::1")
-	remote6 = netip.MustParseAddr("2001:db8::2")
-)
-
 // gif attaches a gif called name with c's tunnel to u, RUNNING as running says.
 func gif(t *testing.T, u *dataplane.Userspace, ether, running bool, c tunnel.Config) *dataplane.Iface {
 	t.Helper()
@@ -51,11 +44,11 @@ func TestDecide(t *testing.T) {
 	other := netip.MustParseAddr("198.51.100.9")
 	off := tunnelConfig("gif4", local4, netip.MustParseAddr("198.51.100.4"))
 	off.NoFastpath = true
-	copyTTL := tunnelConfig("gif7", local6, remote6)
+	copyTTL := tunnelConfig("gif7", local6, peer6)
 	copyTTL.TTL, copyTTL.DF, copyTTL.Domain = tunnel.TTLCopy, true, 3
 	ifaces := map[string]*dataplane.Iface{
-		"gif0": gif(t, u, false, true, tunnelConfig("gif0", local4, remote4)),
-		"gif1": gif(t, u, false, true, tunnelConfig("gif1", local4, remote4)), // gif0's pair
+		"gif0": gif(t, u, false, true, tunnelConfig("gif0", local4, peer4)),
+		"gif1": gif(t, u, false, true, tunnelConfig("gif1", local4, peer4)), // gif0's pair
 		"gif2": gif(t, u, false, false, tunnelConfig("gif2", local4, netip.MustParseAddr("198.51.100.2"))),
 		"gif3": gif(t, u, true, true, tunnelConfig("gif3", local4, netip.MustParseAddr("198.51.100.3"))),
 		"gif4": gif(t, u, false, true, off),
@@ -84,21 +77,27 @@ func TestDecide(t *testing.T) {
 			t.Errorf("%s: plane state %+v, want why %q", name, st, why)
 		}
 	}
-	wantEgress := map[uint32]egressEntry{
-		10: {Src: addrOf(local4), Dst: addrOf(remote4), Family: 4, TTL: 64, ECN: 1},
-		16: {Src: addrOf(local6), Dst: addrOf(remote6), Family: 6, TTL: 0, DF: 1, ECN: 1, Domain: 3},
+	wantEgress := map[uint32]gifEgressTunnel{10: {Family: 4, Ttl: 64, Ecn: 1}, 16: {Family: 6, Ttl: 0, Df: 1, Ecn: 1, Domain: 3}}
+	for index, pair := range map[uint32][2]netip.Addr{10: {local4, peer4}, 16: {local6, peer6}} {
+		e := wantEgress[index]
+		e.Src.A, e.Dst.A = gifAddr(pair[0]), gifAddr(pair[1])
+		wantEgress[index] = e
 	}
 	if !maps.Equal(e.egress, wantEgress) {
 		t.Errorf("egress %+v, want %+v", e.egress, wantEgress)
 	}
-	wantIngress := map[ingressKey]ingressEntry{
-		{Local: addrOf(local4), Remote: addrOf(remote4), Family: 4}: {Ifindex: 10, ECN: 1},
-		{Local: addrOf(local6), Remote: addrOf(remote6), Family: 6}: {Ifindex: 16, ECN: 1},
+	wantIngress := map[gifIngressKey]gifIngressTunnel{}
+	for index, pair := range map[uint32][2]netip.Addr{10: {local4, peer4}, 16: {local6, peer6}} {
+		var k gifIngressKey
+		k.Local.A, k.Remote.A, k.Family = gifAddr(pair[0]), gifAddr(pair[1]), family(pair[0])
+		wantIngress[k] = gifIngressTunnel{Ifindex: index, Ecn: 1}
 	}
 	if !maps.Equal(e.ingress, wantIngress) {
 		t.Errorf("ingress %+v, want %+v", e.ingress, wantIngress)
 	}
-	if len(e.local) != 2 || e.local[localKey{Addr: addrOf(local6), Family: 6}] != 1 || e.settings.IPIPAllow != 2 {
+	var l6 gifLocalAddr
+	l6.Addr.A, l6.Family = gifAddr(local6), 6
+	if len(e.local) != 2 || e.local[l6] != 1 || e.settings.IpipAllow != 2 {
 		t.Errorf("local %v settings %+v", e.local, e.settings)
 	}
 
@@ -116,19 +115,19 @@ func TestCoversTunnel(t *testing.T) {
 		src, dst netip.Addr
 		want     bool
 	}{
-		{4, local4, remote4, true}, {41, remote4, local4, true}, {0, remote4, local4, true},
-		{97, local4, remote4, false}, {4, local4, netip.MustParseAddr("198.51.100.1"), false},
+		{4, local4, peer4, true}, {41, peer4, local4, true}, {0, peer4, local4, true},
+		{97, local4, peer4, false}, {4, local4, netip.MustParseAddr("198.51.100.1"), false},
 	} {
 		pol, err := dataplane.CompilePolicy(policy.Config{Flows: []policy.Flow{{Proto: policy.ESP, Dir: policy.Out,
 			IPProto: tc.proto, Src: netip.PrefixFrom(tc.src, 32), Dst: netip.PrefixFrom(tc.dst, 32), Type: policy.Bypass}}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pol.CoversTunnel(local4, remote4); got != tc.want {
-			t.Errorf("flow proto %d %s -> %s covers %s-%s: %v, want %v", tc.proto, tc.src, tc.dst, local4, remote4, got, tc.want)
+		if got := pol.CoversTunnel(local4, peer4); got != tc.want {
+			t.Errorf("flow proto %d %s -> %s covers %s-%s: %v, want %v", tc.proto, tc.src, tc.dst, local4, peer4, got, tc.want)
 		}
 	}
-	if (*dataplane.SPD)(nil).CoversTunnel(local4, remote4) {
+	if (*dataplane.SPD)(nil).CoversTunnel(local4, peer4) {
 		t.Error("no policy covers a tunnel")
 	}
 }
@@ -175,23 +174,23 @@ func TestSyncMap(t *testing.T) {
 }
 
 // fakeCounters is if_counters summed over the CPUs, in memory.
-type fakeCounters map[uint32]ifCounters
+type fakeCounters map[uint32]gifIfCounters
 
-func (f fakeCounters) sum(i uint32) (ifCounters, error) { return f[i], nil }
-func (f fakeCounters) remove(i uint32) error            { delete(f, i); return nil }
+func (f fakeCounters) sum(i uint32) (gifIfCounters, error) { return f[i], nil }
+func (f fakeCounters) remove(i uint32) error               { delete(f, i); return nil }
 
 // TestFold: each fold adds what the programs counted since the last one
 // to the interface and to ipipstat; forget folds once more and removes.
 func TestFold(t *testing.T) {
-	m := fakeCounters{7: {IPackets: 3, IBytes: 300, OPackets: 2, OBytes: 200}}
-	f := folder{m: m, last: map[uint32]ifCounters{}}
+	m := fakeCounters{7: {Ipackets: 3, Ibytes: 300, Opackets: 2, Obytes: 200}}
+	f := folder{m: m, last: map[uint32]gifIfCounters{}}
 	var c tunnel.Counters
 	var global tunnel.IPIPCounters
 	c.IPackets.Store(10) // what the userspace plane counted
 	if err := f.fold(7, &c, &global); err != nil {
 		t.Fatal(err)
 	}
-	m[7] = ifCounters{IPackets: 5, IBytes: 500, OPackets: 2, OBytes: 200}
+	m[7] = gifIfCounters{Ipackets: 5, Ibytes: 500, Opackets: 2, Obytes: 200}
 	if err := f.fold(7, &c, &global); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +200,7 @@ func TestFold(t *testing.T) {
 	if s := global.Snapshot(); s.IPackets != 5 || s.IBytes != 500 || s.OPackets != 2 || s.OBytes != 200 {
 		t.Errorf("ipipstat %+v", s)
 	}
-	m[7] = ifCounters{IPackets: 6, IBytes: 600, OPackets: 2, OBytes: 200}
+	m[7] = gifIfCounters{Ipackets: 6, Ibytes: 600, Opackets: 2, Obytes: 200}
 	if err := f.forget(7, &c, &global); err != nil {
 		t.Fatal(err)
 	}
