@@ -693,6 +693,7 @@ int gif_ingress(struct __sk_buff *skb)
 	struct outer o = {};
 	struct inner in;
 	__u32 segs = skb->gso_segs, headers = 0, inner_off;
+	__u8 version;
 	int off, reason;
 
 	off = network_offset(skb);
@@ -707,17 +708,14 @@ int gif_ingress(struct __sk_buff *skb)
 	if (!t)
 		return pass(PASS_UNKNOWN_PAIR);
 
+	/* The version first, as tunnel.Decap: protocol 4 carries IPv4, 41
+	 * IPv6; then the rest of the inner header. */
 	inner_off = off + o.hlen;
-	if (!parse_inner(skb, inner_off, &in)) {
-		__u8 b;
-
-		if (bpf_skb_load_bytes(skb, inner_off, &b, 1) == 0 && b >> 4 != 4 && b >> 4 != 6)
-			return pass(PASS_FAMILY);
+	if (bpf_skb_load_bytes(skb, inner_off, &version, 1))
 		return pass(PASS_BAD_INNER);
-	}
-	if (in.version != (o.proto == IPPROTO_IPIP ? 4 : 6))
+	if (version >> 4 != (o.proto == IPPROTO_IPIP ? 4 : 6))
 		return pass(PASS_FAMILY);
-	if (in.tot_len != skb->len - inner_off)
+	if (!parse_inner(skb, inner_off, &in) || in.tot_len != skb->len - inner_off)
 		return pass(PASS_BAD_INNER);
 	if (t->ecn && ecn_drops(&o, &in))
 		return pass(PASS_ECN);
