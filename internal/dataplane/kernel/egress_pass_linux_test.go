@@ -67,13 +67,18 @@ func TestEgressPasses(t *testing.T) {
 		inner  []byte
 		ctx    skbContext
 	}{
-		{"largest packet", cfg("192.0.2.2", 0), tcpPacket(1480), skbContext{}},
+		{"largest packet", cfg("192.0.2.2", 0), tcpPacket(1480), skbContext{Mark: 5}},
 		{"domain 7", cfg("198.51.100.7", 7), innerPacket(4, 0, 64), skbContext{}},
 	} {
 		tb.addEgress(t, c.tunnel)
 		c.ctx.Ifindex = tb.gif
 		if ret, _ := tb.run(t, tb.objs.GifEgress, ethernet(hostMAC, c.inner), c.ctx); ret != actRedirect {
 			t.Errorf("%s: verdict %d, want TC_ACT_REDIRECT", c.name, int32(ret))
+		}
+		// The outer packet is marked with the domain, as the raw
+		// socket's SO_MARK marks it.
+		if got := tb.lastCtx.Mark; got != uint32(c.tunnel.Domain) {
+			t.Errorf("%s: mark %d, want %d", c.name, got, c.tunnel.Domain)
 		}
 	}
 	// A GSO packet whose segments fit gets past the MTU check; test-run

@@ -376,7 +376,8 @@ static __always_inline __u16 fold_checksum(__s64 sum)
  * (tunneldomain's "fwmark N lookup N"), the lookup made as for a packet
  * from lo (rules with "iif lo" match local output), and the route's MTU
  * checked against one outer segment of outer_len bytes. On success fib
- * holds the device and the next hop. */
+ * holds the device. SKIP_NEIGH: an unresolved neighbour is no reason to
+ * pass, bpf_redirect_neigh resolves it. */
 static __always_inline int route(struct __sk_buff *skb, const struct egress_tunnel *t,
 				 __u8 proto, __u8 tos, __u32 outer_len, struct bpf_fib_lookup *fib)
 {
@@ -497,7 +498,6 @@ int gif_egress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	struct egress_tunnel *t = bpf_map_lookup_elem(&egress_tunnels, &ifindex);
 	struct bpf_fib_lookup fib;
-	struct bpf_redir_neigh nh = {};
 	struct inner in;
 	__u32 inner_len, segment, headers = 0, outer_hlen;
 	__u8 proto, tos, ttl;
@@ -533,14 +533,15 @@ int gif_egress(struct __sk_buff *skb)
 		return pass(PASS_ENCAP_FAILED);
 	count_carried(ifindex, false, inner_len, skb->gso_segs, headers);
 
-	/* SKIP_NEIGH left the next hop (gateway or peer) in the
-	 * destination; the kernel resolves its neighbour. */
-	nh.nh_family = fib.family;
-	if (fib.family == AF_INET)
-		nh.ipv4_nh = fib.ipv4_dst;
-	else
-		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, sizeof(nh.ipv6_nh));
-	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	/* The outer packet carries the domain as its mark, as the raw
+	 * socket's SO_MARK does. No next hop is given to
+	 * bpf_redirect_neigh: with one, the packet keeps the route that led
+	 * into the gif, and a packet queued while the neighbour resolves is
+	 * sent by that route's neighbour, back into the gif, and lost.
+	 * Without one, the kernel routes again (mark, output device) and
+	 * sets the route it found. */
+	skb->mark = t->domain;
+	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 }
 
 /* ---- ingress ---- */

@@ -1,0 +1,139 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"gif/internal/netns"
+	"gif/internal/netns/netnstest"
+)
+
+// tunnelEnd is one host of TestProgramsCarryPing: its own objects, its
+// gif's TUN, the programs attached to the gif and the veth.
+type tunnelEnd struct {
+	host       *netns.Host
+	objs       gifObjects
+	gif, under int
+}
+
+// newTunnelEnd creates gif0 (a TUN with the inner addresses inner →
+// innerPeer) on h, and attaches gif_egress to it and gif_ingress to the
+// veth underIf, with tc links that the test's end removes.
+func newTunnelEnd(t *testing.T, h *netns.Host, underIf string, inner, innerPeer netip.Addr) *tunnelEnd {
+	t.Helper()
+	ctx := context.Background()
+	e := &tunnelEnd{host: h}
+	addr := []string{"addr", "add", inner.String(), "peer", innerPeer.String(), "dev", "gif0"}
+	if inner.Is6() {
+		addr = append(addr, "nodad")
+	}
+	for _, args := range [][]string{
+		{"tuntap", "add", "gif0", "mode", "tun"},
+		{"link", "set", "gif0", "up"},
+		addr,
+	} {
+		if _, err := h.Run(ctx, "ip", args...); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	for _, key := range []string{"net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.forwarding"} {
+		if _, err := h.Run(ctx, "sysctl", "-qw", key+"=1"); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	if err := loadGifObjects(&e.objs, nil); err != nil {
+		t.Fatalf("load the programs: %v", err)
+	}
+	t.Cleanup(func() { e.objs.Close() })
+	err := h.Do(func() error {
+		for name, index := range map[string]*int{"gif0": &e.gif, underIf: &e.under} {
+			ifc, err := net.InterfaceByName(name)
+			if err != nil {
+				return err
+			}
+			*index = ifc.Index
+		}
+		for _, a := range []struct {
+			ifindex int
+			prog    *ebpf.Program
+			attach  ebpf.AttachType
+		}{
+			{e.gif, e.objs.GifEgress, ebpf.AttachTCXEgress},
+			{e.under, e.objs.GifIngress, ebpf.AttachTCXIngress},
+		} {
+			l, err := link.AttachTCX(link.TCXOptions{Interface: a.ifindex, Program: a.prog, Attach: a.attach})
+			if err != nil {
+				return fmt.Errorf("attach to ifindex %d: %w", a.ifindex, err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return e
+}
+
+// carry puts the tunnel src → dst on this end's gif in both directions.
+func (e *tunnelEnd) carry(t *testing.T, src, dst netip.Addr) {
+	t.Helper()
+	var out gifEgressTunnel
+	out.Src.A, out.Dst.A, out.Family, out.Ttl, out.Ecn = gifAddr(src), gifAddr(dst), family(src), 64, 1
+	if err := e.objs.EgressTunnels.Put(uint32(e.gif), out); err != nil {
+		t.Fatalf("put egress tunnel: %v", err)
+	}
+	var k gifIngressKey
+	k.Local.A, k.Remote.A, k.Family = gifAddr(src), gifAddr(dst), family(src)
+	if err := e.objs.IngressTunnels.Put(k, gifIngressTunnel{Ifindex: uint32(e.gif), Ecn: 1}); err != nil {
+		t.Fatalf("put ingress tunnel: %v", err)
+	}
+}
+
+// TestProgramsCarryPing runs the programs on real devices, no daemon and
+// no tunnel module: two namespaces, each with a TUN gif0 nobody reads and
+// the programs on it and on the veth between them. A ping through the
+// gifs is answered only if each side's gif_egress encapsulates and
+// redirects to the veth (an L3 device's packet given an Ethernet header)
+// and the other's gif_ingress decapsulates into its gif0, in each IP mode.
+func TestProgramsCarryPing(t *testing.T) {
+	for _, mode := range tunnelModes {
+		t.Run(mode.name, func(t *testing.T) {
+			_, a, b := netnstest.NewPair(t)
+			innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
+			if mode.inner == 6 {
+				innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
+			}
+			ea := newTunnelEnd(t, a, "gift0", innerA, innerB)
+			eb := newTunnelEnd(t, b, "gift1", innerB, innerA)
+			ea.carry(t, mode.src, mode.dst)
+			eb.carry(t, mode.dst, mode.src)
+			res, err := a.Ping(context.Background(), innerB.String(), "-c", "3", "-i", "0.2", "-W", "1")
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if res.Received != 3 {
+				t.Fatalf("ping %s through the programs: %d of %d answered\n%s", innerB, res.Received, res.Transmitted, res.Output)
+			}
+			for _, e := range []*tunnelEnd{ea, eb} {
+				var perCPU []gifIfCounters
+				if err := e.objs.IfCounters.Lookup(uint32(e.gif), &perCPU); err != nil {
+					t.Fatalf("if_counters of %s: %v", e.host, err)
+				}
+				var in, out uint64
+				for _, c := range perCPU {
+					in, out = in+c.Ipackets, out+c.Opackets
+				}
+				if in < 3 || out < 3 {
+					t.Errorf("%s: if_counters %d in, %d out; want at least 3 each", e.host, in, out)
+				}
+			}
+		})
+	}
+}
