@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -24,7 +26,8 @@ type tunnelEnd struct {
 
 // newTunnelEnd creates gif0 (a TUN with the inner addresses inner →
 // innerPeer) on h, and attaches gif_egress to it and gif_ingress to the
-// veth underIf, with tc links that the test's end removes.
+// veth underIf, with tc links that the test's end removes. gif0's MTU
+// leaves room for either outer header on the veth's 1,500 bytes.
 func newTunnelEnd(t *testing.T, h *netns.Host, underIf string, inner, innerPeer netip.Addr) *tunnelEnd {
 	t.Helper()
 	ctx := context.Background()
@@ -35,7 +38,7 @@ func newTunnelEnd(t *testing.T, h *netns.Host, underIf string, inner, innerPeer 
 	}
 	for _, args := range [][]string{
 		{"tuntap", "add", "gif0", "mode", "tun"},
-		{"link", "set", "gif0", "up"},
+		{"link", "set", "gif0", "up", "mtu", "1440"},
 		addr,
 	} {
 		if _, err := h.Run(ctx, "ip", args...); err != nil {
@@ -132,6 +135,88 @@ func TestProgramsCarryPing(t *testing.T) {
 				}
 				if in < 3 || out < 3 {
 					t.Errorf("%s: if_counters %d in, %d out; want at least 3 each", e.host, in, out)
+				}
+			}
+		})
+	}
+}
+
+// sumCounters returns e's gif's if_counters over the CPUs.
+func (e *tunnelEnd) sumCounters(t *testing.T) gifIfCounters {
+	t.Helper()
+	var perCPU []gifIfCounters
+	var sum gifIfCounters
+	if err := e.objs.IfCounters.Lookup(uint32(e.gif), &perCPU); err != nil {
+		t.Fatalf("if_counters of %s: %v", e.host, err)
+	}
+	for _, c := range perCPU {
+		sum.Ipackets += c.Ipackets
+		sum.Ibytes += c.Ibytes
+		sum.Opackets += c.Opackets
+		sum.Obytes += c.Obytes
+	}
+	return sum
+}
+
+// TestProgramsCarryTCP sends 20 MB of TCP through the programs in each IP
+// mode: the stack hands gif_egress 64 KiB GSO packets, which must fit the
+// per-segment MTU check (gif0's MTU 1440 leaves room for either outer
+// header), be encapsulated with FIXED_GSO, and be cut by the kernel into
+// segments that gif_ingress decapsulates. if_counters must count segments
+// as the userspace plane does: no counted packet larger than the MTU.
+func TestProgramsCarryTCP(t *testing.T) {
+	const gifMTU, bytes = 1440, 20 << 20
+	for _, mode := range tunnelModes {
+		t.Run(mode.name, func(t *testing.T) {
+			_, a, b := netnstest.NewPair(t)
+			innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
+			if mode.inner == 6 {
+				innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
+			}
+			ea := newTunnelEnd(t, a, "gift0", innerA, innerB)
+			eb := newTunnelEnd(t, b, "gift1", innerB, innerA)
+			ea.carry(t, mode.src, mode.dst)
+			eb.carry(t, mode.dst, mode.src)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			server := make(chan error, 1)
+			go func() {
+				_, err := b.Run(ctx, "iperf3", "-s", "-1", "-B", innerB.String())
+				server <- err
+			}()
+			var err error
+			for range 50 { // until the server listens
+				if _, err = a.Run(ctx, "iperf3", "-c", innerB.String(), "-n", strconv.Itoa(bytes)); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if err := <-server; err != nil {
+				t.Fatalf("%v", err)
+			}
+			sent, received := ea.sumCounters(t), eb.sumCounters(t)
+			// iperf3 -n ends once the client has written its bytes,
+			// before all have arrived: ask for half.
+			if received.Ibytes < bytes/2 {
+				t.Errorf("%s received %d bytes through the programs, want at least %d", b, received.Ibytes, bytes/2)
+			}
+			if sent.Opackets == 0 || sent.Obytes/sent.Opackets > gifMTU {
+				t.Errorf("%s sent %d bytes in %d packets: more than the MTU %d each, so not counted per segment", a, sent.Obytes, sent.Opackets, gifMTU)
+			}
+			for _, e := range []*tunnelEnd{ea, eb} {
+				for r := range NumPassReasons {
+					var perCPU []uint64
+					if err := e.objs.PassReasons.Lookup(uint32(r), &perCPU); err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range perCPU {
+						if n != 0 && (r == PassTooBig || r == PassGSONotTCP || r == PassEncapFailed || r == PassDecapFailed) {
+							t.Errorf("%s: %d packets passed: %v", e.host, n, r)
+						}
+					}
 				}
 			}
 		})

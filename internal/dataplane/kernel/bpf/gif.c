@@ -499,6 +499,7 @@ int gif_egress(struct __sk_buff *skb)
 	struct egress_tunnel *t = bpf_map_lookup_elem(&egress_tunnels, &ifindex);
 	struct bpf_fib_lookup fib;
 	struct inner in;
+	__u32 segs = skb->gso_segs; /* read first: making room zeroes it */
 	__u32 inner_len, segment, headers = 0, outer_hlen;
 	__u8 proto, tos, ttl;
 	int off, reason;
@@ -517,7 +518,7 @@ int gif_egress(struct __sk_buff *skb)
 	/* tc sees GSO packets before segmentation: check the MTU per
 	 * segment, which the kernel cuts after us. */
 	segment = inner_len;
-	if (skb->gso_segs > 1) {
+	if (segs > 1) {
 		headers = segment_headers(skb, off, &in);
 		if (!headers)
 			return pass(PASS_GSO_NOT_TCP);
@@ -531,7 +532,7 @@ int gif_egress(struct __sk_buff *skb)
 
 	if (encap(skb, off, t, proto, tos, ttl, inner_len) || set_ethernet(skb, off, t->family))
 		return pass(PASS_ENCAP_FAILED);
-	count_carried(ifindex, false, inner_len, skb->gso_segs, headers);
+	count_carried(ifindex, false, inner_len, segs, headers);
 
 	/* The outer packet carries the domain as its mark, as the raw
 	 * socket's SO_MARK does. No next hop is given to
