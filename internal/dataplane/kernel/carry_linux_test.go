@@ -99,6 +99,23 @@ func (e *tunnelEnd) carry(t *testing.T, src, dst netip.Addr) {
 	}
 }
 
+// newTunnelPair returns two namespaces joined by a veth, each a tunnel end
+// of src → dst (seen from the first) carrying inner packets of version
+// inner, and the second's inner address.
+func newTunnelPair(t *testing.T, src, dst netip.Addr, inner int) (ea, eb *tunnelEnd, innerB netip.Addr) {
+	t.Helper()
+	_, a, b := netnstest.NewPair(t)
+	innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
+	if inner == 6 {
+		innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
+	}
+	ea = newTunnelEnd(t, a, "gift0", innerA, innerB)
+	eb = newTunnelEnd(t, b, "gift1", innerB, innerA)
+	ea.carry(t, src, dst)
+	eb.carry(t, dst, src)
+	return ea, eb, innerB
+}
+
 // TestProgramsCarryPing runs the programs on real devices, no daemon and
 // no tunnel module: two namespaces, each with a TUN gif0 nobody reads and
 // the programs on it and on the veth between them. A ping through the
@@ -108,16 +125,8 @@ func (e *tunnelEnd) carry(t *testing.T, src, dst netip.Addr) {
 func TestProgramsCarryPing(t *testing.T) {
 	for _, mode := range tunnelModes {
 		t.Run(mode.name, func(t *testing.T) {
-			_, a, b := netnstest.NewPair(t)
-			innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
-			if mode.inner == 6 {
-				innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
-			}
-			ea := newTunnelEnd(t, a, "gift0", innerA, innerB)
-			eb := newTunnelEnd(t, b, "gift1", innerB, innerA)
-			ea.carry(t, mode.src, mode.dst)
-			eb.carry(t, mode.dst, mode.src)
-			res, err := a.Ping(context.Background(), innerB.String(), "-c", "3", "-i", "0.2", "-W", "1")
+			ea, eb, innerB := newTunnelPair(t, mode.src, mode.dst, mode.inner)
+			res, err := ea.host.Ping(context.Background(), innerB.String(), "-c", "3", "-i", "0.2", "-W", "1")
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
@@ -125,37 +134,12 @@ func TestProgramsCarryPing(t *testing.T) {
 				t.Fatalf("ping %s through the programs: %d of %d answered\n%s", innerB, res.Received, res.Transmitted, res.Output)
 			}
 			for _, e := range []*tunnelEnd{ea, eb} {
-				var perCPU []gifIfCounters
-				if err := e.objs.IfCounters.Lookup(uint32(e.gif), &perCPU); err != nil {
-					t.Fatalf("if_counters of %s: %v", e.host, err)
-				}
-				var in, out uint64
-				for _, c := range perCPU {
-					in, out = in+c.Ipackets, out+c.Opackets
-				}
-				if in < 3 || out < 3 {
-					t.Errorf("%s: if_counters %d in, %d out; want at least 3 each", e.host, in, out)
+				if c := sumIfCounters(t, &e.objs, uint32(e.gif)); c.Ipackets < 3 || c.Opackets < 3 {
+					t.Errorf("%s: if_counters %d in, %d out; want at least 3 each", e.host, c.Ipackets, c.Opackets)
 				}
 			}
 		})
 	}
-}
-
-// sumCounters returns e's gif's if_counters over the CPUs.
-func (e *tunnelEnd) sumCounters(t *testing.T) gifIfCounters {
-	t.Helper()
-	var perCPU []gifIfCounters
-	var sum gifIfCounters
-	if err := e.objs.IfCounters.Lookup(uint32(e.gif), &perCPU); err != nil {
-		t.Fatalf("if_counters of %s: %v", e.host, err)
-	}
-	for _, c := range perCPU {
-		sum.Ipackets += c.Ipackets
-		sum.Ibytes += c.Ibytes
-		sum.Opackets += c.Opackets
-		sum.Obytes += c.Obytes
-	}
-	return sum
 }
 
 // TestProgramsCarryTCP sends 20 MB of TCP through the programs in each IP
@@ -169,15 +153,8 @@ func TestProgramsCarryTCP(t *testing.T) {
 	const gifMTU, bytes = 1440, 20 << 20
 	for _, mode := range tunnelModes {
 		t.Run(mode.name, func(t *testing.T) {
-			_, a, b := netnstest.NewPair(t)
-			innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
-			if mode.inner == 6 {
-				innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
-			}
-			ea := newTunnelEnd(t, a, "gift0", innerA, innerB)
-			eb := newTunnelEnd(t, b, "gift1", innerB, innerA)
-			ea.carry(t, mode.src, mode.dst)
-			eb.carry(t, mode.dst, mode.src)
+			ea, eb, innerB := newTunnelPair(t, mode.src, mode.dst, mode.inner)
+			a, b := ea.host, eb.host
 			// GRO on the receiving veth hands gif_ingress merged
 			// IP-in-IP packets, to decapsulate whole.
 			if _, err := b.Run(context.Background(), "ethtool", "-K", "gift1", "gro", "on"); err != nil {
@@ -203,7 +180,7 @@ func TestProgramsCarryTCP(t *testing.T) {
 			if err := <-server; err != nil {
 				t.Fatalf("%v", err)
 			}
-			sent, received := ea.sumCounters(t), eb.sumCounters(t)
+			sent, received := sumIfCounters(t, &ea.objs, uint32(ea.gif)), sumIfCounters(t, &eb.objs, uint32(eb.gif))
 			// iperf3 -n ends once the client has written its bytes,
 			// before all have arrived: ask for half.
 			if received.Ibytes < bytes/2 {

@@ -208,13 +208,20 @@ func (tb *testbed) passed(t *testing.T, r PassReason) uint64 {
 // counters returns gif0's if_counters over the CPUs (zero if none yet).
 func (tb *testbed) counters(t *testing.T) gifIfCounters {
 	t.Helper()
+	return sumIfCounters(t, &tb.objs, tb.gif)
+}
+
+// sumIfCounters returns the if_counters of ifindex in objs over the CPUs
+// (zero if none yet).
+func sumIfCounters(t *testing.T, objs *gifObjects, ifindex uint32) gifIfCounters {
+	t.Helper()
 	var perCPU []gifIfCounters
 	var sum gifIfCounters
-	if err := tb.objs.IfCounters.Lookup(tb.gif, &perCPU); err != nil {
+	if err := objs.IfCounters.Lookup(ifindex, &perCPU); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return sum
 		}
-		t.Fatalf("look up if_counters: %v", err)
+		t.Fatalf("look up if_counters of %d: %v", ifindex, err)
 	}
 	for _, c := range perCPU {
 		sum.Ipackets += c.Ipackets
