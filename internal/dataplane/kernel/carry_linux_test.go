@@ -1,243 +1,207 @@
 package kernel
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
+	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
-	"gif/internal/dataplane"
-	"gif/internal/ipsec/policy"
-	"gif/internal/link"
 	"gif/internal/netns"
 	"gif/internal/netns/netnstest"
-	"gif/internal/tools"
-	"gif/internal/tunnel"
 )
 
-// tunnelProcessEnv makes the test binary run TestTunnelProcess: a kernel
-// plane carrying gif0 in the namespace it runs in.
-const tunnelProcessEnv = "GIF_KERNEL_TUNNEL_PROCESS"
-
-// planeReport is what TestTunnelProcess says after each command: what
-// the kernel's maps hold, which plane gif0 is on, and the counters.
-type planeReport struct {
-	Egress, Ingress int // entries in egress_tunnels and ingress_tunnels
-	Plane           dataplane.PlaneState
-	Gif0            tunnel.InterfaceStats
-	IPIP            tunnel.IPIPStats
-	UnknownPair     uint64 // pass_reasons[PassUnknownPair]
-	Passed          [NumPassReasons]uint64
-}
-
-// TestTunnelProcess is not a test: run by TestCarries in a namespace
-// (tunnelProcessEnv = "LOCAL PEER INNER INNERPEER"), it creates gif0 with
-// the inner addresses, attaches it to a kernel plane with no outer
-// transport (what the kernel plane does not carry is lost), publishes
-// the tunnel LOCAL-PEER and obeys commands on its standard input, each
-// answered with a planeReport: "report", "down", "up", "ipsec" (a flow
-// covers the tunnel), "detach".
-func TestTunnelProcess(t *testing.T) {
-	env := os.Getenv(tunnelProcessEnv)
-	if env == "" {
-		return
-	}
-	var local, peer, inner, innerPeer netip.Addr
-	for i, a := range []*netip.Addr{&local, &peer, &inner, &innerPeer} {
-		*a = netip.MustParseAddr(strings.Fields(env)[i])
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	dev, err := link.CreateTUN("gif0", 1280)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := link.AddAddr("gif0", link.Addr{Prefix: netip.PrefixFrom(inner, 32), Peer: innerPeer}); err != nil {
-		t.Fatal(err)
-	}
-	if err := link.SetUp("gif0", true); err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(dataplane.NewUserspace(log), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	ifc := p.Attach(dev, false, new(tunnel.Counters))
-	c := tunnel.NewConfig("gif0")
-	c.Src, c.Dst, c.Up = local, peer, true
-	ifc.SetConfig(&c)
-	ifc.SetRunning(true)
-	publish := func(pol *dataplane.SPD) {
-		ip, ether := dataplane.Tables([]*dataplane.Iface{ifc})
-		p.Publish(&dataplane.View{IPTable: ip, EtherTable: ether, Local: map[netip.Addr]bool{local: true},
-			Sysctl: &tunnel.Sysctl{Fastpath: 1}, Policy: pol})
-	}
-	publish(nil)
-	waitUnderlay(p)
-	report := func() {
-		r := planeReport{Egress: entriesOf(t, p.egressMap), Ingress: entriesOf(t, p.ingressMap), Plane: ifc.PlaneState()}
-		r.IPIP = p.Counters().IPIP.Snapshot()
-		r.Gif0 = ifc.Counters().Snapshot()
-		passed, err := p.Passed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.UnknownPair, r.Passed = passed[PassUnknownPair], passed
-		b, _ := json.Marshal(r)
-		fmt.Println(string(b))
-	}
-	fmt.Println("ready")
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		switch in.Text() {
-		case "down":
-			ifc.SetRunning(false)
-			publish(nil)
-		case "up":
-			ifc.SetRunning(true)
-			publish(nil)
-		case "ipsec":
-			pol, err := dataplane.CompilePolicy(policy.Config{Flows: []policy.Flow{{Proto: policy.ESP, Dir: policy.Out,
-				Src: netip.PrefixFrom(local, 32), Dst: netip.PrefixFrom(peer, 32), Type: policy.Bypass}}}, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			publish(pol)
-		case "detach":
-			ifc.Detach()
-		}
-		report()
-	}
-}
-
-// entriesOf counts the entries of a BPF map.
-func entriesOf(t *testing.T, m kvMap) int {
-	it := m.(*ebpf.Map).Iterate()
-	n := 0
-	var k, v []byte
-	for it.Next(&k, &v) {
-		n++
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// tunnelEnd is a TestTunnelProcess running in a namespace.
+// tunnelEnd is one host of TestProgramsCarryPing: its own objects, its
+// gif's TUN, the programs attached to the gif and the veth.
 type tunnelEnd struct {
-	t     *testing.T
-	stdin *bufio.Writer
-	w     interface{ Close() error }
-	out   *bufio.Scanner
+	host       *netns.Host
+	objs       gifObjects
+	gif, under int
 }
 
-func startTunnelEnd(t *testing.T, h *netns.Host, local, peer, inner, innerPeer string) *tunnelEnd {
+// newTunnelEnd creates gif0 (a TUN with the inner addresses inner →
+// innerPeer) on h, and attaches gif_egress to it and gif_ingress to the
+// veth underIf, with tc links that the test's end removes. gif0's MTU
+// leaves room for either outer header on the veth's 1,500 bytes.
+func newTunnelEnd(t *testing.T, h *netns.Host, underIf string, inner, innerPeer netip.Addr) *tunnelEnd {
 	t.Helper()
-	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^TestTunnelProcess$", "-test.count=1")
+	ctx := context.Background()
+	e := &tunnelEnd{host: h}
+	addr := []string{"addr", "add", inner.String(), "peer", innerPeer.String(), "dev", "gif0"}
+	if inner.Is6() {
+		addr = append(addr, "nodad")
+	}
+	for _, args := range [][]string{
+		{"tuntap", "add", "gif0", "mode", "tun"},
+		{"link", "set", "gif0", "up", "mtu", "1440"},
+		addr,
+	} {
+		if _, err := h.Run(ctx, "ip", args...); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	for _, key := range []string{"net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.forwarding"} {
+		if _, err := h.Run(ctx, "sysctl", "-qw", key+"=1"); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	if err := loadGifObjects(&e.objs, nil); err != nil {
+		t.Fatalf("load the programs: %v", err)
+	}
+	t.Cleanup(func() { e.objs.Close() })
+	err := h.Do(func() error {
+		for name, index := range map[string]*int{"gif0": &e.gif, underIf: &e.under} {
+			ifc, err := net.InterfaceByName(name)
+			if err != nil {
+				return err
+			}
+			*index = ifc.Index
+		}
+		for _, a := range []struct {
+			ifindex int
+			prog    *ebpf.Program
+			attach  ebpf.AttachType
+		}{
+			{e.gif, e.objs.GifEgress, ebpf.AttachTCXEgress},
+			{e.under, e.objs.GifIngress, ebpf.AttachTCXIngress},
+		} {
+			l, err := link.AttachTCX(link.TCXOptions{Interface: a.ifindex, Program: a.prog, Attach: a.attach})
+			if err != nil {
+				return fmt.Errorf("attach to ifindex %d: %w", a.ifindex, err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}
+		return nil
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Env = append(os.Environ(), tunnelProcessEnv+"="+strings.Join([]string{local, peer, inner, innerPeer}, " "))
-	cmd.Stderr = os.Stderr
-	w, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close(); waitOrKill(cmd) })
-	e := &tunnelEnd{t: t, stdin: bufio.NewWriter(w), w: w, out: bufio.NewScanner(stdout)}
-	if !e.out.Scan() || e.out.Text() != "ready" {
-		t.Fatalf("tunnel process in %s: %q, %v", h, e.out.Text(), e.out.Err())
+		t.Fatalf("%v", err)
 	}
 	return e
 }
 
-func waitOrKill(cmd *exec.Cmd) {
-	cmd.Process.Kill()
-	cmd.Wait()
+// carry puts the tunnel src → dst on this end's gif in both directions.
+func (e *tunnelEnd) carry(t *testing.T, src, dst netip.Addr) {
+	t.Helper()
+	var out gifEgressTunnel
+	out.Src.A, out.Dst.A, out.Family, out.Ttl, out.Ecn = gifAddr(src), gifAddr(dst), family(src), 64, 1
+	if err := e.objs.EgressTunnels.Put(uint32(e.gif), out); err != nil {
+		t.Fatalf("put egress tunnel: %v", err)
+	}
+	var k gifIngressKey
+	k.Local.A, k.Remote.A, k.Family = gifAddr(src), gifAddr(dst), family(src)
+	if err := e.objs.IngressTunnels.Put(k, gifIngressTunnel{Ifindex: uint32(e.gif), Ecn: 1}); err != nil {
+		t.Fatalf("put ingress tunnel: %v", err)
+	}
 }
 
-// do sends command and returns the report that answers it.
-func (e *tunnelEnd) do(command string) planeReport {
-	e.t.Helper()
-	fmt.Fprintln(e.stdin, command)
-	e.stdin.Flush()
-	if !e.out.Scan() {
-		e.t.Fatalf("tunnel process: no answer to %s: %v", command, e.out.Err())
-	}
-	var r planeReport
-	if err := json.Unmarshal(e.out.Bytes(), &r); err != nil {
-		e.t.Fatalf("tunnel process: %q: %v", e.out.Text(), err)
-	}
-	return r
-}
-
-// TestCarries: two kernel planes, neither with an outer transport, carry
-// pings through ip4in4 between two namespaces, counted in gif0's counters
-// and ipipstat; a tunnel brought down, under an IPsec flow or detached
-// has left the maps when Publish (or Detach) returns, and what arrives
-// for it then passes to the userspace plane as an unknown pair.
-func TestCarries(t *testing.T) {
+// newTunnelPair returns two namespaces joined by a veth, each a tunnel end
+// of src → dst (seen from the first) carrying inner packets of version
+// inner, and the second's inner address.
+func newTunnelPair(t *testing.T, src, dst netip.Addr, inner int) (ea, eb *tunnelEnd, innerB netip.Addr) {
+	t.Helper()
 	_, a, b := netnstest.NewPair(t)
-	for _, h := range []*netns.Host{a, b} {
-		// The FIB helper routes only from a device that forwards.
-		if _, err := h.Run(context.Background(), "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"); err != nil {
-			t.Fatal(err)
-		}
+	innerA, innerB := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
+	if inner == 6 {
+		innerA, innerB = netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2")
 	}
-	endA := startTunnelEnd(t, a, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
-	endB := startTunnelEnd(t, b, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
-	// Resolve the neighbours first: the first packet to an unresolved
-	// neighbour is lost on the kernel plane (see the report).
-	if _, err := a.Ping(context.Background(), "192.0.2.2"); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := a.Ping(context.Background(), "198.51.100.2", "-c", "3", "-i", "0.2"); err != nil || res.Received != 3 {
-		t.Fatalf("ping through the kernel planes: %+v, %v; a %+v b %+v", res, err, endA.do("report"), endB.do("report"))
-	}
-	r := endA.do("report")
-	if r.Egress != 1 || r.Ingress != 1 || !r.Plane.Kernel {
-		t.Errorf("running tunnel: %+v, want one entry in each map, on the kernel plane", r)
-	}
-	if r.Gif0.OPackets < 3 || r.Gif0.IPackets < 3 || r.IPIP.OPackets != r.Gif0.OPackets || r.IPIP.IPackets != r.Gif0.IPackets {
-		t.Errorf("after 3 pings: gif0 %+v, ipipstat %+v", r.Gif0, r.IPIP)
-	}
+	ea = newTunnelEnd(t, a, "gift0", innerA, innerB)
+	eb = newTunnelEnd(t, b, "gift1", innerB, innerA)
+	ea.carry(t, src, dst)
+	eb.carry(t, dst, src)
+	return ea, eb, innerB
+}
 
-	for _, step := range []struct{ command, why string }{
-		{"down", whyNotRunning}, {"up", ""}, {"ipsec", whyIPsec}, {"up", ""}, {"detach", ""},
-	} {
-		r := endA.do(step.command)
-		wantEntries := 0
-		if step.command == "up" {
-			wantEntries = 1
-		}
-		if r.Egress != wantEntries || r.Ingress != wantEntries {
-			t.Fatalf("after %s: %d egress and %d ingress entries, want %d", step.command, r.Egress, r.Ingress, wantEntries)
-		}
-		if step.command == "detach" {
-			continue
-		}
-		if r.Plane.Kernel != (step.why == "") || r.Plane.Why != step.why {
-			t.Errorf("after %s: plane %+v, want why %q", step.command, r.Plane, step.why)
-		}
-		if step.command == "up" {
-			continue
-		}
-		before := r.UnknownPair
-		if res, err := b.Ping(context.Background(), "198.51.100.1", "-c", "2", "-i", "0.2"); err != nil || res.Received != 0 {
-			t.Errorf("after %s: ping %+v, %v: want none through, with no userspace transport to carry it", step.command, res, err)
-		}
-		if r := endA.do("report"); r.UnknownPair <= before {
-			t.Errorf("after %s: pass_reasons[unknown pair] %d, was %d: the replies arriving for gif0 should pass", step.command, r.UnknownPair, before)
-		}
+// TestProgramsCarryPing runs the programs on real devices, no daemon and
+// no tunnel module: two namespaces, each with a TUN gif0 nobody reads and
+// the programs on it and on the veth between them. A ping through the
+// gifs is answered only if each side's gif_egress encapsulates and
+// redirects to the veth (an L3 device's packet given an Ethernet header)
+// and the other's gif_ingress decapsulates into its gif0, in each IP mode.
+func TestProgramsCarryPing(t *testing.T) {
+	for _, mode := range tunnelModes {
+		t.Run(mode.name, func(t *testing.T) {
+			ea, eb, innerB := newTunnelPair(t, mode.src, mode.dst, mode.inner)
+			res, err := ea.host.Ping(context.Background(), innerB.String(), "-c", "3", "-i", "0.2", "-W", "1")
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if res.Received != 3 {
+				t.Fatalf("ping %s through the programs: %d of %d answered\n%s", innerB, res.Received, res.Transmitted, res.Output)
+			}
+			for _, e := range []*tunnelEnd{ea, eb} {
+				if c := sumIfCounters(t, &e.objs, uint32(e.gif)); c.Ipackets < 3 || c.Opackets < 3 {
+					t.Errorf("%s: if_counters %d in, %d out; want at least 3 each", e.host, c.Ipackets, c.Opackets)
+				}
+			}
+		})
+	}
+}
+
+// TestProgramsCarryTCP sends 20 MB of TCP through the programs in each IP
+// mode: the stack hands gif_egress 64 KiB GSO packets, which must fit the
+// per-segment MTU check (gif0's MTU 1440 leaves room for either outer
+// header), be encapsulated with FIXED_GSO, and be cut by the kernel into
+// segments that gif_ingress decapsulates. if_counters must count segments
+// as the userspace plane does: no counted packet larger than the MTU. GRO
+// on the receiving veth makes gif_ingress decapsulate merged packets.
+func TestProgramsCarryTCP(t *testing.T) {
+	const gifMTU, bytes = 1440, 20 << 20
+	for _, mode := range tunnelModes {
+		t.Run(mode.name, func(t *testing.T) {
+			ea, eb, innerB := newTunnelPair(t, mode.src, mode.dst, mode.inner)
+			a, b := ea.host, eb.host
+			// GRO on the receiving veth hands gif_ingress merged
+			// IP-in-IP packets, to decapsulate whole.
+			if _, err := b.Run(context.Background(), "ethtool", "-K", "gift1", "gro", "on"); err != nil {
+				t.Fatalf("%v", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			server := make(chan error, 1)
+			go func() {
+				_, err := b.Run(ctx, "iperf3", "-s", "-1", "-B", innerB.String())
+				server <- err
+			}()
+			var err error
+			for range 50 { // until the server listens
+				if _, err = a.Run(ctx, "iperf3", "-c", innerB.String(), "-n", strconv.Itoa(bytes)); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if err := <-server; err != nil {
+				t.Fatalf("%v", err)
+			}
+			sent, received := sumIfCounters(t, &ea.objs, uint32(ea.gif)), sumIfCounters(t, &eb.objs, uint32(eb.gif))
+			// iperf3 -n ends once the client has written its bytes,
+			// before all have arrived: ask for half.
+			if received.Ibytes < bytes/2 {
+				t.Errorf("%s received %d bytes through the programs, want at least %d", b, received.Ibytes, bytes/2)
+			}
+			if sent.Opackets == 0 || sent.Obytes/sent.Opackets > gifMTU {
+				t.Errorf("%s sent %d bytes in %d packets: more than the MTU %d each, so not counted per segment", a, sent.Obytes, sent.Opackets, gifMTU)
+			}
+			for _, e := range []*tunnelEnd{ea, eb} {
+				for r := range NumPassReasons {
+					var perCPU []uint64
+					if err := e.objs.PassReasons.Lookup(uint32(r), &perCPU); err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range perCPU {
+						if n != 0 && (r == PassTooBig || r == PassGSONotTCP || r == PassEncapFailed || r == PassDecapFailed) {
+							t.Errorf("%s: %d packets passed: %v", e.host, n, r)
+						}
+					}
+				}
+			}
+		})
 	}
 }

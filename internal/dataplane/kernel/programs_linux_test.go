@@ -31,8 +31,8 @@ var (
 	peer6  = netip.MustParseAddr("2001:db8::2")
 )
 
-// skbContext is struct __sk_buff up to gso_size: what BPF_PROG_TEST_RUN
-// lets a test set (ifindex, gso_segs, gso_size).
+// skbContext is struct __sk_buff: BPF_PROG_TEST_RUN lets a test set a few
+// of its fields (mark, ifindex, gso_segs, gso_size) and returns them.
 type skbContext struct {
 	Len, PktType, Mark, QueueMapping, Protocol, VlanPresent, VlanTCI, VlanProto uint32
 	Priority, IngressIfindex, Ifindex, TCIndex                                  uint32
@@ -44,6 +44,7 @@ type skbContext struct {
 	WireLen, GSOSegs                                                            uint32
 	SK                                                                          uint64
 	GSOSize, _                                                                  uint32
+	Hwtstamp                                                                    uint64
 }
 
 // testbed is the loaded programs and maps, and a namespace whose routes
@@ -51,8 +52,9 @@ type skbContext struct {
 type testbed struct {
 	objs    gifObjects
 	host    *netns.Host
-	gif     uint32 // ifindex of gif0, a TUN device
-	underIf uint32 // ifindex of the veth toward the peer
+	gif     uint32     // ifindex of gif0, a TUN device
+	underIf uint32     // ifindex of the veth toward the peer
+	lastCtx skbContext // the __sk_buff the last run left
 }
 
 func newTestbed(t *testing.T) *testbed {
@@ -118,7 +120,7 @@ func (tb *testbed) run(t *testing.T, prog *ebpf.Program, frame []byte, ctx skbCo
 	out := make([]byte, len(frame)+256)
 	var ret uint32
 	err := tb.host.Do(func() error {
-		opts := ebpf.RunOptions{Data: frame, DataOut: out, Context: ctx}
+		opts := ebpf.RunOptions{Data: frame, DataOut: out, Context: ctx, ContextOut: &tb.lastCtx}
 		var err error
 		ret, err = prog.Run(&opts)
 		out = out[:len(opts.DataOut)]
@@ -181,13 +183,20 @@ func (tb *testbed) passed(t *testing.T, r PassReason) uint64 {
 // counters returns gif0's if_counters over the CPUs (zero if none yet).
 func (tb *testbed) counters(t *testing.T) gifIfCounters {
 	t.Helper()
+	return sumIfCounters(t, &tb.objs, tb.gif)
+}
+
+// sumIfCounters returns the if_counters of ifindex in objs over the CPUs
+// (zero if none yet).
+func sumIfCounters(t *testing.T, objs *gifObjects, ifindex uint32) gifIfCounters {
+	t.Helper()
 	var perCPU []gifIfCounters
 	var sum gifIfCounters
-	if err := tb.objs.IfCounters.Lookup(tb.gif, &perCPU); err != nil {
+	if err := objs.IfCounters.Lookup(ifindex, &perCPU); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return sum
 		}
-		t.Fatalf("look up if_counters: %v", err)
+		t.Fatalf("look up if_counters of %d: %v", ifindex, err)
 	}
 	for _, c := range perCPU {
 		sum.Ipackets += c.Ipackets

@@ -376,7 +376,8 @@ static __always_inline __u16 fold_checksum(__s64 sum)
  * (tunneldomain's "fwmark N lookup N"), the lookup made as for a packet
  * from lo (rules with "iif lo" match local output), and the route's MTU
  * checked against one outer segment of outer_len bytes. On success fib
- * holds the device and the next hop. */
+ * holds the device. SKIP_NEIGH: an unresolved neighbour is no reason to
+ * pass, bpf_redirect_neigh resolves it. */
 static __always_inline int route(struct __sk_buff *skb, const struct egress_tunnel *t,
 				 __u8 proto, __u8 tos, __u32 outer_len, struct bpf_fib_lookup *fib)
 {
@@ -497,8 +498,8 @@ int gif_egress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	struct egress_tunnel *t = bpf_map_lookup_elem(&egress_tunnels, &ifindex);
 	struct bpf_fib_lookup fib;
-	struct bpf_redir_neigh nh = {};
 	struct inner in;
+	__u32 segs = skb->gso_segs; /* read first: making room zeroes it */
 	__u32 inner_len, segment, headers = 0, outer_hlen;
 	__u8 proto, tos, ttl;
 	int off, reason;
@@ -517,7 +518,7 @@ int gif_egress(struct __sk_buff *skb)
 	/* tc sees GSO packets before segmentation: check the MTU per
 	 * segment, which the kernel cuts after us. */
 	segment = inner_len;
-	if (skb->gso_segs > 1) {
+	if (segs > 1) {
 		headers = segment_headers(skb, off, &in);
 		if (!headers)
 			return pass(PASS_GSO_NOT_TCP);
@@ -531,16 +532,17 @@ int gif_egress(struct __sk_buff *skb)
 
 	if (encap(skb, off, t, proto, tos, ttl, inner_len) || set_ethernet(skb, off, t->family))
 		return pass(PASS_ENCAP_FAILED);
-	count_carried(ifindex, false, inner_len, skb->gso_segs, headers);
+	count_carried(ifindex, false, inner_len, segs, headers);
 
-	/* SKIP_NEIGH left the next hop (gateway or peer) in the
-	 * destination; the kernel resolves its neighbour. */
-	nh.nh_family = fib.family;
-	if (fib.family == AF_INET)
-		nh.ipv4_nh = fib.ipv4_dst;
-	else
-		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, sizeof(nh.ipv6_nh));
-	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	/* The outer packet carries the domain as its mark, as the raw
+	 * socket's SO_MARK does. No next hop is given to
+	 * bpf_redirect_neigh: with one, the packet keeps the route that led
+	 * into the gif, and a packet queued while the neighbour resolves is
+	 * sent by that route's neighbour, back into the gif, and lost.
+	 * Without one, the kernel routes again (mark, output device) and
+	 * sets the route it found. */
+	skb->mark = t->domain;
+	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 }
 
 /* ---- ingress ---- */
@@ -693,6 +695,7 @@ int gif_ingress(struct __sk_buff *skb)
 	struct outer o = {};
 	struct inner in;
 	__u32 segs = skb->gso_segs, headers = 0, inner_off;
+	__u8 version;
 	int off, reason;
 
 	off = network_offset(skb);
@@ -707,17 +710,14 @@ int gif_ingress(struct __sk_buff *skb)
 	if (!t)
 		return pass(PASS_UNKNOWN_PAIR);
 
+	/* The version first, as tunnel.Decap: protocol 4 carries IPv4, 41
+	 * IPv6; then the rest of the inner header. */
 	inner_off = off + o.hlen;
-	if (!parse_inner(skb, inner_off, &in)) {
-		__u8 b;
-
-		if (bpf_skb_load_bytes(skb, inner_off, &b, 1) == 0 && b >> 4 != 4 && b >> 4 != 6)
-			return pass(PASS_FAMILY);
+	if (bpf_skb_load_bytes(skb, inner_off, &version, 1))
 		return pass(PASS_BAD_INNER);
-	}
-	if (in.version != (o.proto == IPPROTO_IPIP ? 4 : 6))
+	if (version >> 4 != (o.proto == IPPROTO_IPIP ? 4 : 6))
 		return pass(PASS_FAMILY);
-	if (in.tot_len != skb->len - inner_off)
+	if (!parse_inner(skb, inner_off, &in) || in.tot_len != skb->len - inner_off)
 		return pass(PASS_BAD_INNER);
 	if (t->ecn && ecn_drops(&o, &in))
 		return pass(PASS_ECN);
