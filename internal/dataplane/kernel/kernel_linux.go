@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -73,18 +75,57 @@ func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
 		}
 		return nil, explain(fmt.Errorf("load the programs: %w", err))
 	}
+	restore, err := forwardFromLoopback()
+	if err != nil {
+		log.Warn("turn forwarding on for lo; tunnels go out the userspace way", "err", err)
+	}
 	p, err := newPlane(u, log, objects{
 		egress: objs.GifEgress, ingress: objs.GifIngress,
 		egressMap: objs.EgressTunnels, ingressMap: objs.IngressTunnels,
 		localMap: objs.LocalAddrs, settingsMap: objs.Settings,
 		counters: perCPUCounters{objs.IfCounters}, passReasons: objs.PassReasons,
-		close: objs.Close,
+		close: func() error {
+			restore()
+			return objs.Close()
+		},
 	})
 	if err != nil {
+		restore()
 		objs.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// forwardFromLoopback turns forwarding on for the loopback device, which
+// gif_egress's FIB lookups route from (the helper refuses to route from a
+// device that does not forward), and returns what puts the old values
+// back. Only lo's own switches change: the host forwards nothing more,
+// for nothing arrives on lo from elsewhere. A killed daemon leaves them on.
+func forwardFromLoopback() (restore func(), err error) {
+	var undo []func()
+	restore = func() {
+		for _, f := range undo {
+			f()
+		}
+	}
+	for _, path := range []string{"/proc/sys/net/ipv4/conf/lo/forwarding", "/proc/sys/net/ipv6/conf/lo/forwarding"} {
+		old, rerr := os.ReadFile(path)
+		if errors.Is(rerr, os.ErrNotExist) && strings.Contains(path, "ipv6") {
+			continue // no IPv6 in this namespace
+		}
+		if rerr != nil {
+			return restore, rerr
+		}
+		if strings.TrimSpace(string(old)) == "1" {
+			continue
+		}
+		if werr := os.WriteFile(path, []byte("1"), 0o644); werr != nil {
+			return restore, werr
+		}
+		undo = append(undo, func() { os.WriteFile(path, old, 0o644) })
+	}
+	return restore, nil
 }
 
 // explain names the missing capability when the kernel refused for want

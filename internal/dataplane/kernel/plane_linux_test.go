@@ -185,17 +185,16 @@ func (e *planeEnd) do(command string) planeReport {
 // pings through ip4in4 between two namespaces, counted in gif0's counters
 // and ipipstat; a tunnel brought down, under an IPsec flow or detached
 // has left the maps when Publish (or Detach) returns, and what arrives
-// for it then passes to the userspace plane as an unknown pair.
+// for it then passes to the userspace plane as an unknown pair. The
+// namespaces forward nothing: the plane turns forwarding on for lo, which
+// the FIB helper routes from, and back off when it closes.
 func TestCarries(t *testing.T) {
 	_, a, b := netnstest.NewPair(t)
-	for _, h := range []*netns.Host{a, b} {
-		// The FIB helper routes only from a device that forwards.
-		if _, err := h.Run(context.Background(), "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	endA := startPlaneEnd(t, a, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
 	endB := startPlaneEnd(t, b, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
+	if got := loForwarding(t, a); got != "1" {
+		t.Errorf("net.ipv4.conf.lo.forwarding is %s with the plane; want 1", got)
+	}
 	if res, err := a.Ping(context.Background(), "198.51.100.2", "-c", "3", "-i", "0.2"); err != nil || res.Received != 3 {
 		t.Fatalf("ping through the kernel planes: %+v, %v; a %+v b %+v", res, err, endA.do("report"), endB.do("report"))
 	}
@@ -235,4 +234,21 @@ func TestCarries(t *testing.T) {
 			t.Errorf("after %s: pass_reasons[unknown pair] %d, was %d: the replies arriving for gif0 should pass", step.command, r.UnknownPair, before)
 		}
 	}
+
+	// The egress program routes from lo, which New made forward (the
+	// namespaces start with forwarding off); Close puts lo back.
+	endA.w.Close()
+	for endA.out.Scan() {
+	}
+	if got := loForwarding(t, a); got != "0" {
+		t.Errorf("net.ipv4.conf.lo.forwarding is %s after the plane closed; want 0 as before", got)
+	}
+}
+
+func loForwarding(t *testing.T, h *netns.Host) string {
+	out, err := h.Run(context.Background(), "sysctl", "-n", "net.ipv4.conf.lo.forwarding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
 }
