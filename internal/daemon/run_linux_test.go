@@ -35,21 +35,41 @@ func TestOpenPlaneProcess(t *testing.T) {
 }
 
 // TestOpenPlane: Run opens the kernel plane where BPF runs (this machine,
-// as root), and with GIF_KERNEL_PLANE=0 the userspace plane alone, whose
-// gifs say why they are not on the kernel plane.
+// as root); without CAP_BPF and CAP_SYS_ADMIN, and with GIF_KERNEL_PLANE=0,
+// the userspace plane alone, whose gifs say why they are not on the
+// kernel plane.
 func TestOpenPlane(t *testing.T) {
 	h, err := netnstest.NewLab(t, "gifp").Host("a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^TestOpenPlaneProcess$", "-test.count=1")
+	setpriv, err := tools.Path("setpriv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), openPlaneEnv+"=1")
-	out, err := cmd.Output()
-	if err != nil || !strings.HasPrefix(string(out), "*kernel.Plane ") {
-		t.Errorf("Run's plane: %s, %v; want *kernel.Plane", out, err)
+	openIn := func(argv ...string) string {
+		t.Helper()
+		argv = append(argv, os.Args[0], "-test.run=^TestOpenPlaneProcess$", "-test.count=1")
+		cmd, err := tools.Command(context.Background(), "ip", append([]string{"netns", "exec", h.Name()}, argv...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(os.Environ(), openPlaneEnv+"=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		return string(out)
+	}
+	if out := openIn(); !strings.HasPrefix(out, "*kernel.Plane ") {
+		t.Errorf("Run's plane: %s; want *kernel.Plane", out)
+	}
+	// Without the capabilities, the userspace plane, and one warning that
+	// says why.
+	out := openIn(setpriv, "--bounding-set=-bpf,-sys_admin,-perfmon")
+	if !strings.HasPrefix(out, "daemon.userspaceOnly ") || strings.Count(out, "level=WARN") != 1 ||
+		!strings.Contains(out, "kernel data plane unavailable") || !strings.Contains(out, "CAP_BPF") {
+		t.Errorf("Run's plane without CAP_BPF and CAP_SYS_ADMIN: %s; want the userspace plane and one warning naming them", out)
 	}
 
 	var logged bytes.Buffer

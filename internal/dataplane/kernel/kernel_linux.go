@@ -132,7 +132,7 @@ func forwardFromLoopback() (restore func(), err error) {
 // of one.
 func explain(err error) error {
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("no CAP_BPF and CAP_SYS_ADMIN (or CAP_NET_ADMIN for tc): %w", err)
+		return fmt.Errorf("not permitted: the kernel plane needs CAP_BPF and CAP_NET_ADMIN, or CAP_SYS_ADMIN: %w", err)
 	}
 	return err
 }
