@@ -40,7 +40,7 @@ const (
 	whyNotRunning  = "not running"
 	whyIPsec       = "an IPsec flow covers it"
 	whyLowerUnit   = "a lower unit has the same tunnel"
-	whyNoDevice    = "no device index"
+	whyNoDevice    = "its egress program is not attached"
 	whyMapsFailing = "the kernel's maps refused it"
 )
 
