@@ -16,9 +16,9 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	tshark iperf3 wireguard-tools python3-scapy systemd openssl \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
 	libstrongswan-extra-plugins libstrongswan-standard-plugins \
-	e2fsprogs
+	e2fsprogs clang llvm libbpf-dev
 
-.PHONY: all build deps test demo fuzz bench vet install uninstall clean
+.PHONY: all build deps generate check-generated test demo fuzz bench vet install uninstall clean
 
 all: build
 
@@ -34,6 +34,26 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# generate rebuilds the kernel plane's tc programs (bpf/gif.c) into the
+# committed gif_bpfel.go and gif_bpfel.o with clang (bpf2go); go build needs
+# neither clang nor this step.
+KERNEL_PKG := internal/dataplane/kernel
+GENERATED  := gif_bpfel.go gif_bpfel.o
+
+generate:
+	cd $(KERNEL_PKG) && $(GO) generate .
+
+# check-generated regenerates into a temporary copy of the package (inside
+# the module, so that go run finds bpf2go's version in go.mod; a directory
+# whose name starts with a dot is no package of ./...) and fails naming each
+# committed file that differs from what the source gives.
+check-generated:
+	@tmp=$$(mktemp -d $(KERNEL_PKG)/.regenerate.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -r $(KERNEL_PKG)/bpf $(KERNEL_PKG)/generate.go "$$tmp"/ && \
+	(cd "$$tmp" && $(GO) generate .) || exit 1; \
+	stale=""; for f in $(GENERATED); do cmp -s "$$tmp/$$f" $(KERNEL_PKG)/$$f || stale="$$stale $(KERNEL_PKG)/$$f"; done; \
+	if [ -n "$$stale" ]; then echo "check-generated: differs from what bpf/gif.c gives (run make generate):$$stale"; exit 1; fi
+
 # bench is a module of its own (bench/go.mod), so that gif's go.mod does not
 # require its plotting libraries: vet and test visit it after gif's.
 vet:
@@ -43,7 +63,7 @@ vet:
 
 # test runs every test: unit, fuzz seeds, and the integration tests that
 # build hosts in network namespaces (root); then the bench's unit tests.
-test: deps vet
+test: deps vet check-generated
 	$(GO) test -count=1 -timeout 30m ./...
 	cd bench && $(GO) test -count=1 ./...
 

@@ -135,6 +135,7 @@ func (d *Daemon) WatchAddrs(ctx context.Context) error {
 		defer d.mu.Unlock()
 		d.links.publishLocal(local)
 		d.links.updateRunning()
+		d.links.publish() // RUNNING changed: the kernel plane takes or drops tunnels
 	})
 }
 

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"sync"
@@ -176,5 +177,75 @@ func TestPlaneReceivesBeforeTheDaemon(t *testing.T) {
 	d := startOn(t, h, plane, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
 	if got := d.Stats().IPIP.PDrops; got != 1 {
 		t.Errorf("ipip pdrops = %d; want 1", got)
+	}
+}
+
+// foldingPlane is a fakePlane that, as the kernel plane does, folds into
+// each gif's counters what it carried when Counters is called, and
+// records which gifs were RUNNING in each view it was published.
+type foldingPlane struct {
+	*fakePlane
+	runningAtPublish atomic.Value // map[string]bool
+}
+
+func (p *foldingPlane) Counters() *dataplane.Counters {
+	for _, ifc := range p.View().IPTable.All() {
+		ifc.Counters().OPackets.Add(1)
+		p.counters.IPIP.OPackets.Add(1)
+	}
+	return p.fakePlane.Counters()
+}
+
+func (p *foldingPlane) Publish(v *dataplane.View) {
+	running := map[string]bool{}
+	for _, ifc := range v.IPTable.All() {
+		running[ifc.Config().Name] = ifc.Running()
+	}
+	p.runningAtPublish.Store(running)
+	p.fakePlane.Publish(v)
+}
+
+// TestShowFoldsPlaneCounters: ifconfig and netstat see what a kernel plane
+// carried: Show and Stats have the plane fold its counters before they
+// read the interfaces'.
+func TestShowFoldsPlaneCounters(t *testing.T) {
+	h := newFakeHost(t)
+	h.setLocal(local)
+	p := &foldingPlane{fakePlane: newFakePlane()}
+	d := startOn(t, h, p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	if got := show(t, d, "gif0").Stats.OPackets; got != 1 {
+		t.Errorf("ifconfig gif0 shows %d output packets; want the 1 the plane folded", got)
+	}
+	s := d.Stats()
+	if len(s.Interfaces) != 1 || s.Interfaces[0].Stats.OPackets != 2 || s.IPIP.OPackets != 2 {
+		t.Errorf("netstat: interfaces %+v, ipip %+v; want gif0 and ipipstat with the 2 packets folded", s.Interfaces, s.IPIP)
+	}
+}
+
+// TestRunningChangePublishes: when an address comes or goes and a gif's
+// RUNNING changes, the plane gets a view published after the change, so a
+// kernel plane that carries only RUNNING gifs takes or drops it then.
+func TestRunningChangePublishes(t *testing.T) {
+	h := newFakeHost(t)
+	p := &foldingPlane{fakePlane: newFakePlane()}
+	d := startOn(t, h, p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.WatchAddrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	running := func() bool { return p.runningAtPublish.Load().(map[string]bool)["gif0"] }
+	if running() {
+		t.Fatal("gif0 RUNNING in the last view before its source is local")
+	}
+	h.setLocal(local)
+	if !running() {
+		t.Error("source added: the last view published saw gif0 not RUNNING")
+	}
+	h.setLocal()
+	if running() {
+		t.Error("source removed: the last view published saw gif0 RUNNING")
 	}
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"gif/internal/control"
 	"gif/internal/dataplane"
+	"gif/internal/dataplane/kernel"
 	"gif/internal/link"
 	"gif/internal/outer"
 	"gif/internal/state"
+	"gif/internal/tunnel"
 )
 
 // Run is `gif daemon`: it restores the namespace's interfaces, serves the
@@ -35,7 +38,7 @@ func Run(ctx context.Context, log *slog.Logger) error {
 	if err := claimStateDir(dir, ns, log); err != nil {
 		return err
 	}
-	plane := dataplane.NewUserspace(log)
+	plane := openPlane(log)
 	if err := openTransport(plane, outer.Listen, log); err != nil {
 		plane.Close()
 		return err
@@ -82,3 +85,36 @@ func claimStateDir(dir, ns string, log *slog.Logger) error {
 
 // listenIKE opens IKE's UDP socket of family on port.
 func listenIKE(family int, port uint16) (IKEConn, error) { return outer.ListenUDP(family, port) }
+
+// KernelPlaneEnv set to 0 keeps the daemon on the userspace plane alone,
+// as where BPF cannot run; the bench and the tests pick a plane with it.
+const KernelPlaneEnv = "GIF_KERNEL_PLANE"
+
+// openPlane returns the kernel plane, which carries what it can and hands
+// the rest to the userspace plane, or the userspace plane alone where BPF
+// cannot run or KernelPlaneEnv says so.
+func openPlane(log *slog.Logger) dataplane.Plane {
+	u := dataplane.NewUserspace(log)
+	if os.Getenv(KernelPlaneEnv) == "0" {
+		return userspaceOnly{u, KernelPlaneEnv + "=0"}
+	}
+	p, err := kernel.New(u, log)
+	if err != nil {
+		log.Warn("kernel data plane unavailable; every tunnel runs on the userspace plane", "reason", err)
+		return userspaceOnly{u, err.Error()}
+	}
+	return p
+}
+
+// userspaceOnly is the userspace plane when the kernel plane cannot run:
+// each gif says why it is not on the kernel plane.
+type userspaceOnly struct {
+	*dataplane.Userspace
+	why string
+}
+
+func (u userspaceOnly) Attach(dev link.Device, ether bool, counters *tunnel.Counters) *dataplane.Iface {
+	ifc := u.Userspace.Attach(dev, ether, counters)
+	ifc.SetPlaneState(dataplane.PlaneState{Why: u.why})
+	return ifc
+}

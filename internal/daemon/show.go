@@ -14,6 +14,7 @@ import (
 func (d *Daemon) Show(name string) (control.ShowResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.plane.Counters() // folds what the kernel plane carried into each gif's counters
 	return d.show(name)
 }
 
@@ -64,8 +65,8 @@ func (s snapshot) show(name string) (control.ShowResult, error) {
 func (d *Daemon) Stats() control.Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	c := d.plane.Counters() // before the interfaces: the kernel plane folds its counters into theirs
 	all, _ := d.show("")
-	c := d.plane.Counters()
 	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
 }
 

@@ -125,6 +125,32 @@ func sameParams(a, b ipsec.Params) bool {
 		a.Enc == b.Enc && bytes.Equal(a.AuthKey, b.AuthKey) && bytes.Equal(a.EncKey, b.EncKey)
 }
 
+// CoversTunnel reports whether a flow, either way, covers the outer
+// packets of a tunnel between a and b (IP in IP: protocols 4 and 41).
+// Such a tunnel stays where the flows are enforced: the userspace plane.
+func (p *SPD) CoversTunnel(a, b netip.Addr) bool {
+	if p == nil {
+		return false
+	}
+	covers := func(f *policy.Flow) bool {
+		if f.IPProto != 0 && f.IPProto != wire.ProtoIPv4 && f.IPProto != wire.ProtoIPv6 {
+			return false
+		}
+		return f.Src.Contains(a) && f.Dst.Contains(b) || f.Src.Contains(b) && f.Dst.Contains(a)
+	}
+	for i := range p.out {
+		if covers(&p.out[i].Flow) {
+			return true
+		}
+	}
+	for i := range p.in {
+		if covers(&p.in[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // outbound returns the flow that covers an outer packet gif sends, or nil.
 func (p *SPD) outbound(src, dst netip.Addr, proto uint8) *outFlow {
 	for i := range p.out {

@@ -59,6 +59,7 @@ type Iface struct {
 	running    atomic.Bool
 	loopLogged atomic.Bool
 	plane      atomic.Pointer[PlaneState] // nil: the zero PlaneState
+	onDetach   func()                     // set once, before the interface is shared
 	done       chan struct{}
 }
 
@@ -71,6 +72,11 @@ type PlaneState struct {
 	Why    string
 }
 
+// OnDetach makes Detach call f before it closes the device: a plane that
+// wraps the userspace one takes the device back first. It is set once,
+// by the plane that attached the interface, before handing it out.
+func (ifc *Iface) OnDetach(f func()) { ifc.onDetach = f }
+
 // Attach starts the send loop of dev, the device of a gif that carries
 // Ethernet frames in EtherIP (ether) or IP packets, counted in counters.
 // Its configuration is the zero Config until SetConfig.
@@ -81,8 +87,12 @@ func (u *Userspace) Attach(dev link.Device, ether bool, counters *tunnel.Counter
 	return ifc
 }
 
-// Detach closes the device and waits for its send loop to end.
+// Detach lets the plane that attached the interface take it back, closes
+// the device and waits for its send loop to end.
 func (ifc *Iface) Detach() {
+	if ifc.onDetach != nil {
+		ifc.onDetach()
+	}
 	ifc.dev.Close()
 	<-ifc.done
 }

@@ -1,6 +1,10 @@
 package tunnel
 
-import "net/netip"
+import (
+	"iter"
+	"maps"
+	"net/netip"
+)
 
 // Pair is the key of the demultiplexing table: a received outer packet's
 // destination (our tunnel source) and source (our tunnel destination).
@@ -50,3 +54,11 @@ func (t *Table[T]) Lookup(local, remote netip.Addr) (T, bool) {
 
 // Len returns how many pairs the table holds.
 func (t *Table[T]) Len() int { return len(t.byPair) }
+
+// All yields each pair with the interface that receives it.
+func (t *Table[T]) All() iter.Seq2[Pair, T] {
+	if t == nil {
+		return func(func(Pair, T) bool) {}
+	}
+	return maps.All(t.byPair)
+}

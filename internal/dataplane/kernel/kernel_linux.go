@@ -1,0 +1,407 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"gif/internal/dataplane"
+	gl "gif/internal/link"
+	"gif/internal/tunnel"
+)
+
+// Plane is the kernel data plane: tc programs carry the tunnels they can
+// (egress on each gif's TUN device, ingress on the underlay interfaces),
+// and every other packet goes to the userspace plane it wraps, which
+// still owns the transport, ESP and EtherIP.
+//
+// Its attachments are tcx links held by this process and never pinned:
+// when the process ends, stopped or killed, the kernel detaches them.
+type Plane struct {
+	*dataplane.Userspace
+	log              *slog.Logger
+	egress, ingress  *ebpf.Program
+	egressMap        kvMap
+	ingressMap       kvMap
+	localMap         kvMap
+	settingsMap      kvMap
+	passReasons      *ebpf.Map
+	closeObjects     func() error
+	stopLinks        chan struct{}
+	linksDone        chan struct{}
+	underlayAttached map[int]link.Link // by ifindex; under mu
+
+	mu       sync.Mutex
+	ifaces   map[*dataplane.Iface]uint32 // attached gifs: their device's ifindex, 0 for a TAP
+	egresses map[*dataplane.Iface]link.Link
+	have     entries
+	counters folder
+}
+
+var _ dataplane.Plane = (*Plane)(nil)
+
+// objects is what a Plane needs of the loaded programs and maps.
+type objects struct {
+	egress, ingress                              *ebpf.Program
+	egressMap, ingressMap, localMap, settingsMap kvMap
+	counters                                     counterMap
+	passReasons                                  *ebpf.Map
+	close                                        func() error
+}
+
+// New loads the programs and returns the kernel plane wrapping u, or an
+// error that says why BPF cannot run here (no CAP_BPF and CAP_SYS_ADMIN,
+// a kernel too old, a helper missing); the daemon then runs u alone.
+func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
+	if err := probe(); err != nil {
+		return nil, explain(err)
+	}
+	var objs gifObjects
+	if err := loadGifObjects(&objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			log.Debug("the verifier refused the kernel plane's programs", "log", fmt.Sprintf("%+v", verr))
+		}
+		return nil, explain(fmt.Errorf("load the programs: %w", err))
+	}
+	restore, err := forwardFromLoopback()
+	if err != nil {
+		log.Warn("turn forwarding on for lo; tunnels go out the userspace way", "err", err)
+	}
+	p, err := newPlane(u, log, objects{
+		egress: objs.GifEgress, ingress: objs.GifIngress,
+		egressMap: objs.EgressTunnels, ingressMap: objs.IngressTunnels,
+		localMap: objs.LocalAddrs, settingsMap: objs.Settings,
+		counters: perCPUCounters{objs.IfCounters}, passReasons: objs.PassReasons,
+		close: func() error {
+			restore()
+			return objs.Close()
+		},
+	})
+	if err != nil {
+		restore()
+		objs.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// forwardFromLoopback turns forwarding on for the loopback device, which
+// gif_egress's FIB lookups route from (the helper refuses to route from a
+// device that does not forward), and returns what puts the old values
+// back. Only lo's own switches change: the host forwards nothing more,
+// for nothing arrives on lo from elsewhere. A killed daemon leaves them on.
+func forwardFromLoopback() (restore func(), err error) {
+	var undo []func()
+	restore = func() {
+		for _, f := range undo {
+			f()
+		}
+	}
+	for _, path := range []string{"/proc/sys/net/ipv4/conf/lo/forwarding", "/proc/sys/net/ipv6/conf/lo/forwarding"} {
+		old, rerr := os.ReadFile(path)
+		if errors.Is(rerr, os.ErrNotExist) && strings.Contains(path, "ipv6") {
+			continue // no IPv6 in this namespace
+		}
+		if rerr != nil {
+			return restore, rerr
+		}
+		if strings.TrimSpace(string(old)) == "1" {
+			continue
+		}
+		if werr := os.WriteFile(path, []byte("1"), 0o644); werr != nil {
+			return restore, werr
+		}
+		undo = append(undo, func() { os.WriteFile(path, old, 0o644) })
+	}
+	return restore, nil
+}
+
+// explain names the missing capability when the kernel refused for want
+// of one.
+func explain(err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("not permitted: the kernel plane needs CAP_BPF and CAP_NET_ADMIN, or CAP_SYS_ADMIN: %w", err)
+	}
+	return err
+}
+
+// probe returns why the kernel cannot run the programs, or nil.
+func probe() error {
+	if err := features.HaveProgramType(ebpf.SchedCLS); err != nil {
+		return fmt.Errorf("tc programs: %w", err)
+	}
+	for _, h := range []asm.BuiltinFunc{asm.FnSkbAdjustRoom, asm.FnSkbChangeHead, asm.FnFibLookup, asm.FnRedirectNeigh, asm.FnRedirect} {
+		if err := features.HaveProgramHelper(ebpf.SchedCLS, h); err != nil {
+			return fmt.Errorf("BPF helper %s: %w", h, err)
+		}
+	}
+	return probeTCX()
+}
+
+// probeTCX attaches a program that passes everything on to the
+// loopback's ingress and detaches it: tcx came with Linux 6.6. Older
+// kernels would need clsact and cls_bpf filters, which outlive the
+// process that attached them (a restarting daemon would have to find and
+// remove its own by name); gif runs on the userspace plane there instead.
+func probeTCX() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()}}) // TC_ACT_UNSPEC
+	if err != nil {
+		return fmt.Errorf("load a tc program: %w", err)
+	}
+	defer prog.Close()
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		return fmt.Errorf("find the loopback interface: %w", err)
+	}
+	l, err := link.AttachTCX(link.TCXOptions{Interface: lo.Index, Program: prog, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return fmt.Errorf("attach a tcx program (Linux 6.6 or later): %w", err)
+	}
+	return l.Close()
+}
+
+// newPlane wraps u with the programs and maps of objs; it attaches the
+// ingress program to the underlay interfaces as they come and go.
+func newPlane(u *dataplane.Userspace, log *slog.Logger, objs objects) (*Plane, error) {
+	p := &Plane{
+		Userspace: u, log: log,
+		egress: objs.egress, ingress: objs.ingress,
+		egressMap: objs.egressMap, ingressMap: objs.ingressMap, localMap: objs.localMap, settingsMap: objs.settingsMap,
+		passReasons:      objs.passReasons,
+		closeObjects:     objs.close,
+		stopLinks:        make(chan struct{}),
+		linksDone:        make(chan struct{}),
+		underlayAttached: make(map[int]link.Link),
+		ifaces:           make(map[*dataplane.Iface]uint32),
+		egresses:         make(map[*dataplane.Iface]link.Link),
+		counters:         folder{m: objs.counters, last: make(map[uint32]gifIfCounters)},
+	}
+	updates := make(chan netlink.LinkUpdate, 64)
+	if err := netlink.LinkSubscribeWithOptions(updates, p.stopLinks, netlink.LinkSubscribeOptions{
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case <-p.stopLinks: // Close closed the socket
+			default:
+				log.Error("follow the network interfaces; interfaces that come up from now on carry no tunnel on the kernel plane", "err", err)
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("follow the network interfaces: %w", err)
+	}
+	go p.followLinks(updates)
+	return p, nil
+}
+
+// followLinks attaches the ingress program to each underlay interface
+// that is up and detaches it from those that go down or away.
+func (p *Plane) followLinks(updates <-chan netlink.LinkUpdate) {
+	defer close(p.linksDone)
+	for u := range updates {
+		a := u.Link.Attrs()
+		p.mu.Lock()
+		l, attached := p.underlayAttached[a.Index]
+		switch want := u.Header.Type != unix.RTM_DELLINK && isUnderlay(u.Link); {
+		case want && !attached:
+			l, err := link.AttachTCX(link.TCXOptions{Interface: a.Index, Program: p.ingress, Attach: ebpf.AttachTCXIngress})
+			if err != nil {
+				p.log.Warn("attach the kernel plane's ingress program; tunnels arriving there go the userspace way", "interface", a.Name, "err", err)
+				break
+			}
+			p.underlayAttached[a.Index] = l
+		case !want && attached:
+			l.Close()
+			delete(p.underlayAttached, a.Index)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// isUnderlay reports whether tunnels may arrive on l: up, not the
+// loopback, not a gif or a bridge.
+func isUnderlay(l netlink.Link) bool {
+	a := l.Attrs()
+	return a.Flags&net.FlagUp != 0 && a.Flags&net.FlagLoopback == 0 &&
+		!tunnel.IsGif(a.Name) && !tunnel.IsBridge(a.Name) && l.Type() != "bridge"
+}
+
+// Attach attaches dev as the userspace plane does and, for a TUN (IP
+// modes), the egress program to it; Publish decides whether the program
+// carries its packets.
+func (p *Plane) Attach(dev gl.Device, ether bool, counters *tunnel.Counters) *dataplane.Iface {
+	ifc := p.Userspace.Attach(dev, ether, counters)
+	ifc.OnDetach(func() { p.detach(ifc) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ifaces[ifc] = 0
+	if ether {
+		ifc.SetPlaneState(dataplane.PlaneState{Why: whyEther})
+		return ifc
+	}
+	nl, err := netlink.LinkByName(dev.Name())
+	if err != nil {
+		p.log.Warn("find the gif's device; it stays on the userspace plane", "interface", dev.Name(), "err", err)
+		return ifc
+	}
+	index := nl.Attrs().Index
+	l, err := link.AttachTCX(link.TCXOptions{Interface: index, Program: p.egress, Attach: ebpf.AttachTCXEgress})
+	if err != nil {
+		p.log.Warn("attach the kernel plane's egress program; the gif stays on the userspace plane", "interface", dev.Name(), "err", err)
+		return ifc
+	}
+	p.ifaces[ifc] = uint32(index)
+	p.egresses[ifc] = l
+	return ifc
+}
+
+// detach takes ifc off the kernel plane before its device closes: its
+// map entries, its counters (folded a last time) and its egress program.
+func (p *Plane) detach(ifc *dataplane.Iface) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	index := p.ifaces[ifc]
+	delete(p.ifaces, ifc)
+	p.syncLocked(p.View())
+	if index != 0 {
+		if err := p.counters.forget(index, ifc.Counters(), &p.Userspace.Counters().IPIP); err != nil {
+			p.log.Warn("read the kernel plane's counters", "interface", ifc.Device().Name(), "err", err)
+		}
+	}
+	if l, ok := p.egresses[ifc]; ok {
+		l.Close()
+		delete(p.egresses, ifc)
+	}
+}
+
+// Publish publishes v to the userspace plane and brings the maps in line
+// with it before it returns: a tunnel that left the kernel plane has left
+// it when the daemon acknowledges the change.
+func (p *Plane) Publish(v *dataplane.View) {
+	p.Userspace.Publish(v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.syncLocked(v)
+}
+
+func (p *Plane) syncLocked(v *dataplane.View) {
+	want, states := decide(v, p.ifaces)
+	var err error
+	var errs []error
+	p.have.egress, err = syncMap(p.egressMap, p.have.egress, want.egress)
+	errs = append(errs, err)
+	p.have.ingress, err = syncMap(p.ingressMap, p.have.ingress, want.ingress)
+	errs = append(errs, err)
+	p.have.local, err = syncMap(p.localMap, p.have.local, want.local)
+	errs = append(errs, err)
+	if p.have.settings != want.settings {
+		if err := p.settingsMap.Put(uint32(0), want.settings); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.have.settings = want.settings
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		p.log.Error("update the kernel plane's maps", "err", err)
+	}
+	for ifc, st := range states {
+		index := p.ifaces[ifc]
+		if st.Kernel && (p.have.egress[index] != want.egress[index]) {
+			st = dataplane.PlaneState{Why: whyMapsFailing}
+		}
+		ifc.SetPlaneState(st)
+	}
+}
+
+// Counters folds what the programs counted into the interfaces' counters
+// and ipipstat, and returns the global counters.
+func (p *Plane) Counters() *dataplane.Counters {
+	c := p.Userspace.Counters()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for ifc, index := range p.ifaces {
+		if index == 0 {
+			continue
+		}
+		if err := p.counters.fold(index, ifc.Counters(), &c.IPIP); err != nil {
+			p.log.Warn("read the kernel plane's counters", "interface", ifc.Device().Name(), "err", err)
+		}
+	}
+	return c
+}
+
+// Passed returns how many packets the programs handed to the userspace
+// plane, by reason.
+func (p *Plane) Passed() ([NumPassReasons]uint64, error) {
+	var n [NumPassReasons]uint64
+	for r := range NumPassReasons {
+		var perCPU []uint64
+		if err := p.passReasons.Lookup(uint32(r), &perCPU); err != nil {
+			return n, fmt.Errorf("look up pass_reasons[%v]: %w", r, err)
+		}
+		for _, v := range perCPU {
+			n[r] += v
+		}
+	}
+	return n, nil
+}
+
+// Close detaches every program, closes the maps and the userspace plane.
+func (p *Plane) Close() {
+	close(p.stopLinks)
+	<-p.linksDone
+	p.mu.Lock()
+	for index, l := range p.underlayAttached {
+		l.Close()
+		delete(p.underlayAttached, index)
+	}
+	for ifc, l := range p.egresses {
+		l.Close()
+		delete(p.egresses, ifc)
+	}
+	p.mu.Unlock()
+	if p.closeObjects != nil {
+		p.closeObjects()
+	}
+	p.Userspace.Close()
+}
+
+// perCPUCounters reads if_counters, a per-CPU hash.
+type perCPUCounters struct{ m *ebpf.Map }
+
+func (c perCPUCounters) sum(ifindex uint32) (gifIfCounters, error) {
+	var perCPU []gifIfCounters
+	var s gifIfCounters
+	if err := c.m.Lookup(ifindex, &perCPU); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return s, nil
+		}
+		return s, fmt.Errorf("look up if_counters[%d]: %w", ifindex, err)
+	}
+	for _, v := range perCPU {
+		s.Ipackets += v.Ipackets
+		s.Ibytes += v.Ibytes
+		s.Opackets += v.Opackets
+		s.Obytes += v.Obytes
+	}
+	return s, nil
+}
+
+func (c perCPUCounters) remove(ifindex uint32) error {
+	if err := c.m.Delete(ifindex); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete if_counters[%d]: %w", ifindex, err)
+	}
+	return nil
+}
