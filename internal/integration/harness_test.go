@@ -52,6 +52,9 @@ type node struct {
 	*netns.Host
 	t        *testing.T
 	stateDir string
+	// userspace keeps the host's daemon off the kernel plane
+	// (GIF_KERNEL_PLANE=0): every tunnel on the userspace plane.
+	userspace bool
 }
 
 func newNode(t *testing.T, lab *netns.Lab, name string) *node {
@@ -75,8 +78,17 @@ func newNode(t *testing.T, lab *netns.Lab, name string) *node {
 func (n *node) gifTry(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	argv := append([]string{"GIF_STATE_DIR=" + n.stateDir, "GIF_IKE_DIR=" + n.ikeDir(), gifBin}, args...)
-	return n.Run(ctx, "env", argv...)
+	return n.Run(ctx, "env", append(n.env(), append([]string{gifBin}, args...)...)...)
+}
+
+// env is the environment of the gif commands run in the host, and so of
+// the daemon the first one starts.
+func (n *node) env() []string {
+	env := []string{"GIF_STATE_DIR=" + n.stateDir, "GIF_IKE_DIR=" + n.ikeDir()}
+	if n.userspace {
+		env = append(env, "GIF_KERNEL_PLANE=0")
+	}
+	return env
 }
 
 // ikeDir is where the host's daemon keeps the RSA keys of ike rules.
@@ -153,8 +165,26 @@ const (
 // the outer addresses.
 func newPair(t *testing.T) (a, b *node) {
 	t.Helper()
+	return newPairOn(t, defaultPlane)
+}
+
+// The data planes a daemon can carry its tunnels on. The mode tests run on
+// each; the other tests on the default, the kernel plane wherever the
+// daemon can load its programs.
+const (
+	kernelPlane    = "kernel"
+	userspacePlane = "userspace"
+	defaultPlane   = kernelPlane
+)
+
+var planes = []string{kernelPlane, userspacePlane}
+
+// newPairOn is newPair with daemons that carry what they can on plane.
+func newPairOn(t *testing.T, plane string) (a, b *node) {
+	t.Helper()
 	lab := netnstest.NewLab(t, "gift")
 	a, b = newNode(t, lab, "a"), newNode(t, lab, "b")
+	a.userspace, b.userspace = plane == userspacePlane, plane == userspacePlane
 	if err := lab.Link(a.Host, "eth0", b.Host, "eth0"); err != nil {
 		t.Fatal(err)
 	}

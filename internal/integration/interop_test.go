@@ -26,11 +26,18 @@ func outerDSField(inner int) int {
 // TTL 64, DF clear, protocol 4 or 41, the TOS and ECN mapping, IPv6 flow
 // label 0, random IPv4 IDs, and an inner packet that decodes.
 func TestWireFormat(t *testing.T) {
+	for _, plane := range planes {
+		t.Run(plane, func(t *testing.T) { testWireFormat(t, plane) })
+	}
+}
+
+func testWireFormat(t *testing.T, plane string) {
 	innerTOS := []int{0x00, 0xb8, 0x01, 0x02, 0x03, 0x4b}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			a, b := newPair(t)
+			a, b := newPairOn(t, plane)
 			tunnelBoth(a, b, m.outer, m.inner)
+			a.wantPlane("gif0", plane)
 			dst := map[int]string{4: innerB4, 6: innerB6}[m.inner]
 			a.mustPing(dst, 1) // neighbour discovery and routes settle first
 			capture, err := b.Capture("eth0", tunnelFilter)
@@ -102,9 +109,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // what the daemon makes of each: accepted and answered, or dropped and
 // counted under the right cause.
 func TestScapyDecapsulation(t *testing.T) {
+	for _, plane := range planes {
+		t.Run(plane, func(t *testing.T) { testScapyDecapsulation(t, plane) })
+	}
+}
+
+func testScapyDecapsulation(t *testing.T, plane string) {
 	for _, outer := range []int{4, 6} {
 		t.Run(fmt.Sprintf("outer-IPv%d", outer), func(t *testing.T) {
-			a, b := newPair(t)
+			a, b := newPairOn(t, plane)
 			src, dst := outerB4, outerA4
 			outerHdr := func(proto, tos int) string {
 				return fmt.Sprintf("IP(src=%q, dst=%q, proto=%d, tos=%d)", src, dst, proto, tos)
@@ -119,6 +132,7 @@ func TestScapyDecapsulation(t *testing.T) {
 			a.gif("ifconfig", "gif0", "tunnel", local, src,
 				"inet", innerA4, innerB4, "inet6", innerA6, innerB6, "prefixlen", "128", "up")
 			a.mustPing(src, 1) // the outer neighbour is resolved before scapy sends
+			a.wantPlane("gif0", plane)
 			cases := []struct {
 				name   string
 				packet string
@@ -193,9 +207,19 @@ func TestScapyDecapsulation(t *testing.T) {
 // TestRoutingLoop routes a tunnel's outer destination into the tunnel
 // itself: the packets are dropped and counted, and the daemon logs it once.
 func TestRoutingLoop(t *testing.T) {
-	a, _ := newPair(t)
+	for _, plane := range planes {
+		t.Run(plane, func(t *testing.T) { testRoutingLoop(t, plane) })
+	}
+}
+
+func testRoutingLoop(t *testing.T, plane string) {
+	a, _ := newPairOn(t, plane)
 	a.gif("ifconfig", "gif0", "tunnel", outerA4, "203.0.113.9", "inet", innerA4, innerB4, "up")
 	a.sh("ip", "route", "add", "203.0.113.9/32", "dev", "gif0")
+	// The kernel plane takes the tunnel, and hands its packets back to
+	// the userspace plane, which finds the loop, when the route leads
+	// into a gif.
+	a.wantPlane("gif0", plane)
 	a.ping(innerB4, 3)
 	st := a.status("gif0")
 	if st.Stats.Drops["loop"] < 3 {

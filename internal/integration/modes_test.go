@@ -45,24 +45,38 @@ var modes = []struct {
 	{"IPv6-in-IPv6", 6, 6},
 }
 
-// TestModes runs each of the four IP modes: ping and a TCP transfer.
+// TestModes runs each of the four IP modes on each data plane: ping and a
+// TCP transfer both ways.
 func TestModes(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			a, b := newPair(t)
-			tunnelBoth(a, b, m.outer, m.inner)
-			dst := innerB4
-			if m.inner == 6 {
-				dst = innerB6
-			}
-			a.mustPing(dst, 3)
-			transfer(t, a, b, dst)
-			transfer(t, b, a, map[int]string{4: innerA4, 6: innerA6}[m.inner])
-			st := a.status("gif0")
-			if !st.Running || st.Stats.IPackets == 0 || st.Stats.OPackets == 0 {
-				t.Fatalf("gif0 on a: running %v, counters %+v", st.Running, st.Stats)
-			}
-		})
+	for _, plane := range planes {
+		for _, m := range modes {
+			t.Run(plane+"/"+m.name, func(t *testing.T) {
+				a, b := newPairOn(t, plane)
+				tunnelBoth(a, b, m.outer, m.inner)
+				dst := innerB4
+				if m.inner == 6 {
+					dst = innerB6
+				}
+				a.mustPing(dst, 3)
+				transfer(t, a, b, dst)
+				transfer(t, b, a, map[int]string{4: innerA4, 6: innerA6}[m.inner])
+				st := a.status("gif0")
+				if !st.Running || st.Stats.IPackets == 0 || st.Stats.OPackets == 0 {
+					t.Fatalf("gif0 on a: running %v, counters %+v", st.Running, st.Stats)
+				}
+				a.wantPlane("gif0", plane)
+				b.wantPlane("gif0", plane)
+			})
+		}
+	}
+}
+
+// wantPlane fails the test unless the host's gif called name is carried by
+// plane.
+func (n *node) wantPlane(name, plane string) {
+	n.t.Helper()
+	if st := n.status(name); st.Plane != plane {
+		n.t.Fatalf("%s: %s is on the %s plane (%s); want the %s plane", n.Name(), name, st.Plane, st.PlaneReason, plane)
 	}
 }
 
@@ -83,8 +97,15 @@ func TestBothFamiliesOneInterface(t *testing.T) {
 // TestMTU checks the interface MTU as the inner hosts see it, and that
 // inner packets larger than the outer path are fragmented by the outer IP.
 func TestMTU(t *testing.T) {
-	a, b := newPair(t)
+	for _, plane := range planes {
+		t.Run(plane, func(t *testing.T) { testMTU(t, plane) })
+	}
+}
+
+func testMTU(t *testing.T, plane string) {
+	a, b := newPairOn(t, plane)
 	tunnelBoth(a, b, 4, 4, 6)
+	a.wantPlane("gif0", plane)
 	if mtu := a.status("gif0").MTU; mtu != 1280 {
 		t.Fatalf("default mtu %d, want 1280", mtu)
 	}
@@ -257,7 +278,7 @@ func (n *node) gifStderr(args ...string) (string, error) {
 	}
 	defer f.Close()
 	script := `"$@" 2>` + f.Name()
-	argv := append([]string{"-c", script, "sh", "env", "GIF_STATE_DIR=" + n.stateDir, "GIF_IKE_DIR=" + n.ikeDir(), gifBin}, args...)
+	argv := append(append([]string{"-c", script, "sh", "env"}, n.env()...), append([]string{gifBin}, args...)...)
 	_, err = n.Run(n.t.Context(), "sh", argv...)
 	out, rerr := os.ReadFile(f.Name())
 	if err != nil {
