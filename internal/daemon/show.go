@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"gif/internal/control"
+	"gif/internal/dataplane/kernel"
 	"gif/internal/link"
 	"gif/internal/tunnel"
 )
@@ -67,7 +68,36 @@ func (d *Daemon) Stats() control.Stats {
 	defer d.mu.Unlock()
 	c := d.plane.Counters() // before the interfaces: the kernel plane folds its counters into theirs
 	all, _ := d.show("")
-	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
+	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces,
+		KernelPassed: d.kernelPassed()}
+}
+
+// PassingPlane is the optional side of a dataplane.Plane that hands some
+// packets on to another plane, as the kernel plane (*kernel.Plane) hands
+// what its programs cannot carry to the userspace plane: Passed counts
+// them by reason. The daemon type-asserts it for netstat, so that
+// dataplane.Plane need not grow a method only one plane has.
+type PassingPlane interface {
+	Passed() ([kernel.NumPassReasons]uint64, error)
+}
+
+// kernelPassed returns what the plane passed on, by reason, or nil if it
+// passes nothing on (or its counters cannot be read, which it logs).
+func (d *Daemon) kernelPassed() []control.PassCount {
+	p, ok := d.plane.(PassingPlane)
+	if !ok {
+		return nil
+	}
+	passed, err := p.Passed()
+	if err != nil {
+		d.log.Warn("read the kernel plane's pass reasons", "err", err)
+		return nil
+	}
+	counts := make([]control.PassCount, len(passed))
+	for r, n := range passed {
+		counts[r] = control.PassCount{Reason: kernel.PassReason(r).String(), Packets: n}
+	}
+	return counts
 }
 
 func (s snapshot) status(name string) control.InterfaceStatus {
