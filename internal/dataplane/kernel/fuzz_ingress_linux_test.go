@@ -63,29 +63,37 @@ func FuzzIngress(f *testing.F) {
 		passedBefore := tb.passedTotal(t)
 		ret, out := tb.run(t, tb.objs.GifIngress, frame, skbContext{})
 		passed := tb.passedTotal(t) - passedBefore
-		switch ret {
-		case actUnspec:
-			if string(out) != string(frame) {
-				t.Fatalf("passed packet changed\n got %x\nwant %x", out, frame)
-			}
-			if want := passReasonsCounted(ip); passed != want {
-				t.Fatalf("passed packet counted %d times in pass_reasons, want %d", passed, want)
-			}
-		case actRedirect:
-			if passed != 0 {
-				t.Fatalf("redirected packet counted %d times in pass_reasons", passed)
-			}
-			checkDecapsulated(t, ip, ecn, out)
-		default:
-			t.Fatalf("verdict %d, want TC_ACT_UNSPEC or TC_ACT_REDIRECT", int32(ret))
-		}
+		checkVerdict(t, ret, frame, out, passed, passReasonsCounted(ip), func() { checkDecapsulated(t, ip, ecn, out) })
 	})
 }
 
-// maxFuzzPacket is the longest outer packet FuzzIngress runs: more than
+// maxFuzzPacket is the longest packet the fuzz targets run: more than
 // an Ethernet MTU, and with the Ethernet header less than the page
 // (without the kernel's head- and tailroom) BPF_PROG_TEST_RUN takes.
 const maxFuzzPacket = 2048
+
+// checkVerdict checks a program's contract on frame: either TC_ACT_UNSPEC,
+// out unchanged and wantPassed pass reasons counted, or TC_ACT_REDIRECT,
+// none counted, and out as checkRedirected sees fit.
+func checkVerdict(t *testing.T, ret uint32, frame, out []byte, passed, wantPassed uint64, checkRedirected func()) {
+	t.Helper()
+	switch ret {
+	case actUnspec:
+		if string(out) != string(frame) {
+			t.Fatalf("passed packet changed\n got %x\nwant %x", out, frame)
+		}
+		if passed != wantPassed {
+			t.Fatalf("passed packet counted %d times in pass_reasons, want %d", passed, wantPassed)
+		}
+	case actRedirect:
+		if passed != 0 {
+			t.Fatalf("redirected packet counted %d times in pass_reasons", passed)
+		}
+		checkRedirected()
+	default:
+		t.Fatalf("verdict %d, want TC_ACT_UNSPEC or TC_ACT_REDIRECT", int32(ret))
+	}
+}
 
 // repairOuter sets the length of the outer header ip (and the checksum of
 // an IPv4 one) to match the packet.
