@@ -69,7 +69,7 @@ func (v netstatView) print(w io.Writer, st control.Stats) {
 	}
 	if v.proto == "" || v.proto == "ipip" || v.proto == "ipencap" {
 		printIPIPStats(w, st.IPIP)
-		printKernelPassed(w, st.KernelPassed)
+		printKernelPlane(w, st)
 	}
 	if v.proto == "" || v.proto == "etherip" {
 		printEtherIPStats(w, st.EtherIP)
@@ -111,15 +111,15 @@ func printIPIPStats(w io.Writer, s tunnel.IPIPStats) {
 	})
 }
 
-// printKernelPassed prints, when the kernel plane runs, how many IP-in-IP
-// packets its programs handed to the userspace plane for each reason that
-// counted any.
-func printKernelPassed(w io.Writer, passed []control.PassCount) {
-	if passed == nil {
+// printKernelPlane prints, when the kernel plane runs, how many packets
+// its programs carried and how many they handed to the userspace plane for
+// each reason that counted any.
+func printKernelPlane(w io.Writer, st control.Stats) {
+	if st.KernelPassed == nil {
 		return
 	}
-	var stats []stat
-	for _, p := range passed {
+	stats := []stat{{st.KernelCarried, "packet%s carried in the kernel", "s"}}
+	for _, p := range st.KernelPassed {
 		if p.Packets != 0 {
 			stats = append(stats, stat{p.Packets, "packet%s passed to the userspace plane: " + strings.ReplaceAll(p.Reason, "%", "%%"), "s"})
 		}

@@ -120,16 +120,17 @@ func TestParseNetstatErrors(t *testing.T) {
 }
 
 // TestNetstatKernelPlane: with the kernel plane running, netstat -s (and
-// -p ipip) shows after ipencap how many packets it passed to the
+// -p ipip) shows after ipencap how many packets it carried and passed to the
 // userspace plane for each reason that counted any; -p etherip does not.
 func TestNetstatKernelPlane(t *testing.T) {
-	st := control.Stats{KernelPassed: []control.PassCount{
+	st := control.Stats{KernelCarried: 9, KernelPassed: []control.PassCount{
 		{Reason: "unknown pair", Packets: 1},
 		{Reason: "fragment", Packets: 0},
 		{Reason: "bad checksum", Packets: 3},
 		{Reason: "100% odd", Packets: 2},
 	}}
 	const kernelPlane = `kernel plane:
+	9 packets carried in the kernel
 	1 packet passed to the userspace plane: unknown pair
 	3 packets passed to the userspace plane: bad checksum
 	2 packets passed to the userspace plane: 100% odd

@@ -145,8 +145,9 @@ type Stats struct {
 	Interfaces []InterfaceStatus   `json:"interfaces"`
 	// KernelPassed is, when the kernel plane runs, how many packets its
 	// programs handed to the userspace plane, by reason, in the kernel
-	// plane's order of reasons.
-	KernelPassed []PassCount `json:"kernel_passed,omitempty"`
+	// plane's order of reasons; KernelCarried how many they carried.
+	KernelPassed  []PassCount `json:"kernel_passed,omitempty"`
+	KernelCarried uint64      `json:"kernel_carried,omitempty"`
 }
 
 // PassCount is how many packets the kernel plane handed to the userspace

@@ -230,24 +230,31 @@ func TestShowFoldsPlaneCounters(t *testing.T) {
 // packets on to another plane and counts why.
 type passingPlane struct {
 	*fakePlane
-	passed [kernel.NumPassReasons]uint64
-	err    error
+	passed  [kernel.NumPassReasons]uint64
+	err     error
+	carried uint64
 }
 
 var _ daemon.PassingPlane = (*passingPlane)(nil)
 
 func (p *passingPlane) Passed() ([kernel.NumPassReasons]uint64, error) { return p.passed, p.err }
+func (p *passingPlane) Carried() uint64                                { return p.carried }
 
-// TestStatsKernelPassed: netstat gets, by reason in the plane's order and
-// named as kernel.PassReason names them, what a plane that passes packets
-// on counted; nothing from a plane that passes nothing on or whose
-// counters cannot be read.
+// TestStatsKernelPassed: netstat gets how many packets a plane that passes
+// packets on carried, and by reason in the plane's order and named as
+// kernel.PassReason names them, what it passed on; no reasons from a plane
+// whose counters cannot be read, nothing from one that passes nothing on.
 func TestStatsKernelPassed(t *testing.T) {
 	p := &passingPlane{fakePlane: newFakePlane()}
 	p.passed[kernel.PassUnknownPair] = 3
 	p.passed[kernel.PassFragment] = 1
+	p.carried = 9
 	d := startOn(t, newFakeHost(t), p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
-	got := d.Stats().KernelPassed
+	st := d.Stats()
+	if st.KernelCarried != 9 {
+		t.Errorf("Stats().KernelCarried = %d, want the plane's 9", st.KernelCarried)
+	}
+	got := st.KernelPassed
 	if len(got) != int(kernel.NumPassReasons) {
 		t.Fatalf("Stats().KernelPassed has %d reasons, want %d: %+v", len(got), kernel.NumPassReasons, got)
 	}
@@ -260,8 +267,8 @@ func TestStatsKernelPassed(t *testing.T) {
 	if got := d.Stats().KernelPassed; got != nil {
 		t.Errorf("Stats().KernelPassed = %+v when the plane cannot read them, want none", got)
 	}
-	if got := startDaemon(t, newFakeHost(t), t.TempDir()+"/state.json").Stats().KernelPassed; got != nil {
-		t.Errorf("Stats().KernelPassed = %+v on a plane that passes nothing on, want none", got)
+	if st := startDaemon(t, newFakeHost(t), t.TempDir()+"/state.json").Stats(); st.KernelPassed != nil || st.KernelCarried != 0 {
+		t.Errorf("Stats() kernel passed %+v, carried %d on a plane that passes nothing on, want none", st.KernelPassed, st.KernelCarried)
 	}
 }
 

@@ -68,26 +68,29 @@ func (d *Daemon) Stats() control.Stats {
 	defer d.mu.Unlock()
 	c := d.plane.Counters() // before the interfaces: the kernel plane folds its counters into theirs
 	all, _ := d.show("")
-	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces,
-		KernelPassed: d.kernelPassed()}
+	st := control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
+	if p, ok := d.plane.(PassingPlane); ok {
+		st.KernelPassed = d.kernelPassed(p)
+		st.KernelCarried = p.Carried()
+	}
+	return st
 }
 
-// PassingPlane is the optional side of a dataplane.Plane that hands some
-// packets on to another plane, as the kernel plane (*kernel.Plane) hands
-// what its programs cannot carry to the userspace plane: Passed counts
-// them by reason. The daemon type-asserts it for netstat, so that
-// dataplane.Plane need not grow a method only one plane has.
+// PassingPlane is the optional side of a dataplane.Plane that carries
+// some packets itself and hands the rest on to another plane, as the
+// kernel plane (*kernel.Plane) hands what its programs cannot carry to the
+// userspace plane: Passed counts those by reason, Carried the packets it
+// carried, as of the last Counters. The daemon type-asserts it for
+// netstat, so that dataplane.Plane need not grow methods only one plane
+// has.
 type PassingPlane interface {
 	Passed() ([kernel.NumPassReasons]uint64, error)
+	Carried() uint64
 }
 
-// kernelPassed returns what the plane passed on, by reason, or nil if it
-// passes nothing on (or its counters cannot be read, which it logs).
-func (d *Daemon) kernelPassed() []control.PassCount {
-	p, ok := d.plane.(PassingPlane)
-	if !ok {
-		return nil
-	}
+// kernelPassed returns what p passed on, by reason, or nil if its counters
+// cannot be read, which it logs.
+func (d *Daemon) kernelPassed(p PassingPlane) []control.PassCount {
 	passed, err := p.Passed()
 	if err != nil {
 		d.log.Warn("read the kernel plane's pass reasons", "err", err)
