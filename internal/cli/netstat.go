@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"gif/internal/control"
@@ -68,6 +69,7 @@ func (v netstatView) print(w io.Writer, st control.Stats) {
 	}
 	if v.proto == "" || v.proto == "ipip" || v.proto == "ipencap" {
 		printIPIPStats(w, st.IPIP)
+		printKernelPlane(w, st)
 	}
 	if v.proto == "" || v.proto == "etherip" {
 		printEtherIPStats(w, st.EtherIP)
@@ -107,6 +109,22 @@ func printIPIPStats(w io.Writer, s tunnel.IPIPStats) {
 		{s.Family, "protocol family mismatch%s", "es"},
 		{s.Unspec, "attempt%s to use tunnel with unspecified endpoint(s)", "s"},
 	})
+}
+
+// printKernelPlane prints, when the kernel plane runs, how many packets
+// its programs carried and how many they handed to the userspace plane for
+// each reason that counted any.
+func printKernelPlane(w io.Writer, st control.Stats) {
+	if st.KernelPassed == nil {
+		return
+	}
+	stats := []stat{{st.KernelCarried, "packet%s carried in the kernel", "s"}}
+	for _, p := range st.KernelPassed {
+		if p.Packets != 0 {
+			stats = append(stats, stat{p.Packets, "packet%s passed to the userspace plane: " + strings.ReplaceAll(p.Reason, "%", "%%"), "s"})
+		}
+	}
+	printProtocolStats(w, "kernel plane", stats)
 }
 
 func printEtherIPStats(w io.Writer, s tunnel.EtherIPStats) {

@@ -118,3 +118,41 @@ func TestParseNetstatErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNetstatKernelPlane: with the kernel plane running, netstat -s (and
+// -p ipip) shows after ipencap how many packets it carried and passed to the
+// userspace plane for each reason that counted any; -p etherip does not.
+func TestNetstatKernelPlane(t *testing.T) {
+	st := control.Stats{KernelCarried: 9, KernelPassed: []control.PassCount{
+		{Reason: "unknown pair", Packets: 1},
+		{Reason: "fragment", Packets: 0},
+		{Reason: "bad checksum", Packets: 3},
+		{Reason: "100% odd", Packets: 2},
+	}}
+	const kernelPlane = `kernel plane:
+	9 packets carried in the kernel
+	1 packet passed to the userspace plane: unknown pair
+	3 packets passed to the userspace plane: bad checksum
+	2 packets passed to the userspace plane: 100% odd
+`
+	for _, c := range []struct {
+		args []string
+		want string // what the output holds; "" for no kernel plane block
+	}{
+		{[]string{"-s"}, "\n" + kernelPlane + "etherip:\n"}, // after ipencap, before etherip
+		{[]string{"-s", "-p", "ipip"}, "\n" + kernelPlane},
+		{[]string{"-s", "-p", "etherip"}, ""},
+		{[]string{"-s", "-p", "esp"}, ""},
+	} {
+		v, err := parseNetstat(c.args)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		var b strings.Builder
+		v.print(&b, st)
+		got := b.String()
+		if c.want == "" && strings.Contains(got, "kernel plane:") || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("netstat %v:\n%s\nwant it to hold:\n%q", c.args, got, c.want)
+		}
+	}
+}

@@ -143,4 +143,16 @@ type Stats struct {
 	EtherIP    tunnel.EtherIPStats `json:"etherip"`
 	ESP        ipsec.Stats         `json:"esp"`
 	Interfaces []InterfaceStatus   `json:"interfaces"`
+	// KernelPassed is, when the kernel plane runs, how many packets its
+	// programs handed to the userspace plane, by reason, in the kernel
+	// plane's order of reasons; KernelCarried how many they carried.
+	KernelPassed  []PassCount `json:"kernel_passed,omitempty"`
+	KernelCarried uint64      `json:"kernel_carried,omitempty"`
+}
+
+// PassCount is how many packets the kernel plane handed to the userspace
+// plane for one reason (kernel.PassReason's words).
+type PassCount struct {
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
 }

@@ -2,14 +2,17 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/dataplane"
+	"gif/internal/dataplane/kernel"
 	"gif/internal/ipsec"
 	"gif/internal/link"
 	"gif/internal/outer"
@@ -220,6 +223,52 @@ func TestShowFoldsPlaneCounters(t *testing.T) {
 	s := d.Stats()
 	if len(s.Interfaces) != 1 || s.Interfaces[0].Stats.OPackets != 2 || s.IPIP.OPackets != 2 {
 		t.Errorf("netstat: interfaces %+v, ipip %+v; want gif0 and ipipstat with the 2 packets folded", s.Interfaces, s.IPIP)
+	}
+}
+
+// passingPlane is a fakePlane that, as the kernel plane does, hands
+// packets on to another plane and counts why.
+type passingPlane struct {
+	*fakePlane
+	passed  [kernel.NumPassReasons]uint64
+	err     error
+	carried uint64
+}
+
+var _ daemon.PassingPlane = (*passingPlane)(nil)
+
+func (p *passingPlane) Passed() ([kernel.NumPassReasons]uint64, error) { return p.passed, p.err }
+func (p *passingPlane) Carried() uint64                                { return p.carried }
+
+// TestStatsKernelPassed: netstat gets how many packets a plane that passes
+// packets on carried, and by reason in the plane's order and named as
+// kernel.PassReason names them, what it passed on; no reasons from a plane
+// whose counters cannot be read, nothing from one that passes nothing on.
+func TestStatsKernelPassed(t *testing.T) {
+	p := &passingPlane{fakePlane: newFakePlane()}
+	p.passed[kernel.PassUnknownPair] = 3
+	p.passed[kernel.PassFragment] = 1
+	p.carried = 9
+	d := startOn(t, newFakeHost(t), p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
+	st := d.Stats()
+	if st.KernelCarried != 9 {
+		t.Errorf("Stats().KernelCarried = %d, want the plane's 9", st.KernelCarried)
+	}
+	got := st.KernelPassed
+	if len(got) != int(kernel.NumPassReasons) {
+		t.Fatalf("Stats().KernelPassed has %d reasons, want %d: %+v", len(got), kernel.NumPassReasons, got)
+	}
+	for r, c := range got {
+		if want := (control.PassCount{Reason: kernel.PassReason(r).String(), Packets: p.passed[r]}); c != want {
+			t.Errorf("Stats().KernelPassed[%d] = %+v, want %+v", r, c, want)
+		}
+	}
+	p.err = errors.New("map gone")
+	if got := d.Stats().KernelPassed; got != nil {
+		t.Errorf("Stats().KernelPassed = %+v when the plane cannot read them, want none", got)
+	}
+	if st := startDaemon(t, newFakeHost(t), t.TempDir()+"/state.json").Stats(); st.KernelPassed != nil || st.KernelCarried != 0 {
+		t.Errorf("Stats() kernel passed %+v, carried %d on a plane that passes nothing on, want none", st.KernelPassed, st.KernelCarried)
 	}
 }
 

@@ -90,6 +90,9 @@ func listenIKE(family int, port uint16) (IKEConn, error) { return outer.ListenUD
 // as where BPF cannot run; the bench and the tests pick a plane with it.
 const KernelPlaneEnv = "GIF_KERNEL_PLANE"
 
+// netstat -s shows what the kernel plane passed on.
+var _ PassingPlane = (*kernel.Plane)(nil)
+
 // openPlane returns the kernel plane, which carries what it can and hands
 // the rest to the userspace plane, or the userspace plane alone where BPF
 // cannot run or KernelPlaneEnv says so.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"gif/internal/control"
+	"gif/internal/dataplane/kernel"
 	"gif/internal/link"
 	"gif/internal/tunnel"
 )
@@ -67,7 +68,39 @@ func (d *Daemon) Stats() control.Stats {
 	defer d.mu.Unlock()
 	c := d.plane.Counters() // before the interfaces: the kernel plane folds its counters into theirs
 	all, _ := d.show("")
-	return control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
+	st := control.Stats{IPIP: c.IPIP.Snapshot(), EtherIP: c.EtherIP.Snapshot(), ESP: c.ESP.Snapshot(), Interfaces: all.Interfaces}
+	if p, ok := d.plane.(PassingPlane); ok {
+		st.KernelPassed = d.kernelPassed(p)
+		st.KernelCarried = p.Carried()
+	}
+	return st
+}
+
+// PassingPlane is the optional side of a dataplane.Plane that carries
+// some packets itself and hands the rest on to another plane, as the
+// kernel plane (*kernel.Plane) hands what its programs cannot carry to the
+// userspace plane: Passed counts those by reason, Carried the packets it
+// carried, as of the last Counters. The daemon type-asserts it for
+// netstat, so that dataplane.Plane need not grow methods only one plane
+// has.
+type PassingPlane interface {
+	Passed() ([kernel.NumPassReasons]uint64, error)
+	Carried() uint64
+}
+
+// kernelPassed returns what p passed on, by reason, or nil if its counters
+// cannot be read, which it logs.
+func (d *Daemon) kernelPassed(p PassingPlane) []control.PassCount {
+	passed, err := p.Passed()
+	if err != nil {
+		d.log.Warn("read the kernel plane's pass reasons", "err", err)
+		return nil
+	}
+	counts := make([]control.PassCount, len(passed))
+	for r, n := range passed {
+		counts[r] = control.PassCount{Reason: kernel.PassReason(r).String(), Packets: n}
+	}
+	return counts
 }
 
 func (s snapshot) status(name string) control.InterfaceStatus {

@@ -66,6 +66,10 @@ func TestModes(t *testing.T) {
 				}
 				a.wantPlane("gif0", plane)
 				b.wantPlane("gif0", plane)
+				// netstat shows what the kernel plane carried.
+				if plane == kernelPlane && a.ipipStat("packets? carried in the kernel") == 0 {
+					t.Fatalf("netstat on a shows no packet carried on the kernel plane")
+				}
 			})
 		}
 	}

@@ -225,7 +225,7 @@ func innerFrom(v int, src string) []byte {
 }
 
 // addLocal makes a an address of this host for the spoof check.
-func (tb *testbed) addLocal(t *testing.T, a netip.Addr) {
+func (tb *testbed) addLocal(t testing.TB, a netip.Addr) {
 	t.Helper()
 	var k gifLocalAddr
 	k.Addr.A, k.Family = gifAddr(a), family(a)

@@ -342,6 +342,14 @@ func (p *Plane) Counters() *dataplane.Counters {
 	return c
 }
 
+// Carried returns how many packets the programs carried, in and out, up
+// to the last Counters.
+func (p *Plane) Carried() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counters.carried
+}
+
 // Passed returns how many packets the programs handed to the userspace
 // plane, by reason.
 func (p *Plane) Passed() ([NumPassReasons]uint64, error) {

@@ -166,8 +166,9 @@ type counterMap interface {
 // folder adds what the programs counted since the last fold to the
 // interfaces' and the global counters.
 type folder struct {
-	m    counterMap
-	last map[uint32]gifIfCounters
+	m       counterMap
+	last    map[uint32]gifIfCounters
+	carried uint64 // packets folded, in and out, over every interface that ever was
 }
 
 // fold adds the delta of ifindex to c and global.
@@ -178,6 +179,7 @@ func (f *folder) fold(ifindex uint32, c *tunnel.Counters, global *tunnel.IPIPCou
 	}
 	last := f.last[ifindex]
 	f.last[ifindex] = now
+	f.carried += now.Ipackets - last.Ipackets + now.Opackets - last.Opackets
 	for _, add := range []struct {
 		now, last uint64
 		to        [2]*atomic.Uint64

@@ -200,11 +200,17 @@ func TestFold(t *testing.T) {
 	if s := global.Snapshot(); s.IPackets != 5 || s.IBytes != 500 || s.OPackets != 2 || s.OBytes != 200 {
 		t.Errorf("ipipstat %+v", s)
 	}
+	if f.carried != 7 {
+		t.Errorf("carried %d packets, want the 7 folded", f.carried)
+	}
 	m[7] = gifIfCounters{Ipackets: 6, Ibytes: 600, Opackets: 2, Obytes: 200}
 	if err := f.forget(7, &c, &global); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := m[7]; ok || c.IPackets.Load() != 16 || len(f.last) != 0 {
 		t.Errorf("after forget: map %v, ipackets %d, last %v", m, c.IPackets.Load(), f.last)
+	}
+	if f.carried != 8 {
+		t.Errorf("carried %d packets after forget, want 8", f.carried)
 	}
 }

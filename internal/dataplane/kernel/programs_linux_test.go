@@ -57,7 +57,7 @@ type testbed struct {
 	lastCtx skbContext // the __sk_buff the last run left
 }
 
-func newTestbed(t *testing.T) *testbed {
+func newTestbed(t testing.TB) *testbed {
 	t.Helper()
 	_, a, _ := netnstest.NewPair(t)
 	tb := &testbed{host: a}
@@ -100,7 +100,7 @@ func newTestbed(t *testing.T) *testbed {
 
 // setForwarding turns forwarding on or off in the test namespace (the FIB
 // helper refuses to route from a device that does not forward).
-func (tb *testbed) setForwarding(t *testing.T, on bool) {
+func (tb *testbed) setForwarding(t testing.TB, on bool) {
 	t.Helper()
 	v := "0"
 	if on {
@@ -157,7 +157,7 @@ func (tb *testbed) addEgress(t *testing.T, c *tunnel.Config) {
 }
 
 // addIngress makes the pair (local, remote) arrive on gif0.
-func (tb *testbed) addIngress(t *testing.T, local, remote netip.Addr, ecn bool) {
+func (tb *testbed) addIngress(t testing.TB, local, remote netip.Addr, ecn bool) {
 	t.Helper()
 	var k gifIngressKey
 	k.Local.A, k.Remote.A, k.Family = gifAddr(local), gifAddr(remote), family(local)
