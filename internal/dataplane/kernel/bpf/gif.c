@@ -71,7 +71,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_TUNNELS 16384
 #define MAX_LOCAL_ADDRS 65536
 
-/* The maps' layouts are fixed by /work/i14/contract.md; addresses are in
+/* The maps' layouts are shared with maps_linux.go (bpf2go's gif* types); addresses are in
  * network byte order, IPv4 in a[0] and the rest 0. */
 struct gif_addr {
 	__u32 a[4];
