@@ -17,7 +17,9 @@ import (
 
 // Size and layout of the chart.
 const (
-	chartWidth  = 11 * vg.Inch
+	// chartWidth leaves room for the 17 configurations of a full run,
+	// the IP modes on both planes among them.
+	chartWidth  = 14 * vg.Inch
 	chartHeight = 9 * vg.Inch
 	// plotAreaShare is roughly how much of the width the bars get, the
 	// rest being the axis and its labels: it turns a share of a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+
+	"gif/internal/control"
 )
 
 // Header lengths that decide the inner MTUs: the outer packet of every
@@ -34,24 +36,41 @@ type config struct {
 	// Daemon is the command name of the userspace process that carries
 	// the traffic, whose memory is measured; "" when the kernel does.
 	Daemon string
+	// Plane is the data plane both gif daemons must report for gif0
+	// after the setup (control.PlaneKernel or control.PlaneUserspace);
+	// "" without a gif.
+	Plane string
 	// setup configures both hosts, with an inner MTU of mtu.
 	setup func(ctx context.Context, p *pair, mtu int) error
 }
 
-// configs returns every configuration, in the report's order. veth comes
-// first: the others are compared with it.
+// ipModes are the inner and outer families of the four IP modes.
+var ipModes = []struct{ inner, outer int }{{4, 4}, {6, 4}, {4, 6}, {6, 6}}
+
+// configs returns every configuration, in the report's order, grouped by
+// plane: veth comes first, since the others are compared with it, then
+// the veth without offloads, the IP modes on the kernel plane, and
+// everything on the userspace plane, whose rows keep their names of
+// before the kernel plane so that their history stays comparable.
 func configs() []config {
 	cs := []config{{
 		Name: vethName, About: "the veth pair itself, no tunnel: the limit",
 		Target: underB4, MTU: underlayMTU,
 		setup: func(context.Context, *pair, int) error { return nil },
+	}, {
+		Name: vethNoOffloadName, About: "the veth pair with TSO, GSO and GRO off on both ends (ethtool -K): one packet per 1500 bytes, the per-packet limit",
+		Target: underB4, MTU: underlayMTU,
+		setup: disableOffloads,
 	}}
-	for _, m := range []struct{ inner, outer int }{{4, 4}, {6, 4}, {4, 6}, {6, 6}} {
-		cs = append(cs, gifMode(m.inner, m.outer))
+	for _, m := range ipModes {
+		cs = append(cs, gifMode(m.inner, m.outer, control.PlaneKernel))
+	}
+	for _, m := range ipModes {
+		cs = append(cs, gifMode(m.inner, m.outer, control.PlaneUserspace))
 	}
 	cs = append(cs, etherIP(4), etherIP(6))
 	for _, s := range []espSuite{espGCM, espDefault} {
-		cs = append(cs, gifMode(4, 4).underESP(s, "ipencap", espMTU))
+		cs = append(cs, gifMode(4, 4, control.PlaneUserspace).underESP(s, "ipencap", espMTU))
 	}
 	for _, s := range []espSuite{espGCM, espDefault} {
 		cs = append(cs, etherIP(4).underESP(s, "etherip", espMTU-etheripHeaderLen-ethernetHeaderLen))
@@ -74,14 +93,37 @@ func outerHeaderLen(outer int) int {
 	return ipv4HeaderLen
 }
 
-// gifMode is gif0 carrying IPv(inner) over IPv(outer), with the largest
-// MTU whose outer packet fits the underlay.
-func gifMode(inner, outer int) config {
+// disableOffloads turns TSO, GSO and GRO off on both ends of the veth.
+func disableOffloads(ctx context.Context, p *pair, _ int) error {
+	for _, n := range []*node{p.a, p.b} {
+		if _, err := n.run(ctx, "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off"); err != nil {
+			return fmt.Errorf("turn offloads off on eth0 of %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// kernelSuffix ends the names of the configurations on the kernel plane.
+const kernelSuffix = "-kernel"
+
+// gifModeName is the name of IPv(inner) over IPv(outer) on plane.
+func gifModeName(inner, outer int, plane string) string {
+	name := fmt.Sprintf("ip%din%d", inner, outer)
+	if plane == control.PlaneKernel {
+		name += kernelSuffix
+	}
+	return name
+}
+
+// gifMode is gif0 carrying IPv(inner) over IPv(outer) on plane, with the
+// largest MTU whose outer packet fits the underlay.
+func gifMode(inner, outer int, plane string) config {
 	mtu := underlayMTU - outerHeaderLen(outer)
 	c := config{
-		Name:   fmt.Sprintf("ip%din%d", inner, outer),
-		About:  fmt.Sprintf("gif0: IPv%d in IPv%d, mtu %d (%d + %d-byte outer header = %d)", inner, outer, mtu, mtu, outerHeaderLen(outer), underlayMTU),
-		Target: innerB4, MTU: mtu, Overhead: outerHeaderLen(outer), Daemon: "gif",
+		Name: gifModeName(inner, outer, plane),
+		About: fmt.Sprintf("gif0 on the %s plane: IPv%d in IPv%d, mtu %d (%d + %d-byte outer header = %d)",
+			plane, inner, outer, mtu, mtu, outerHeaderLen(outer), underlayMTU),
+		Target: innerB4, MTU: mtu, Overhead: outerHeaderLen(outer), Daemon: "gif", Plane: plane,
 	}
 	if inner == 6 {
 		c.Target = innerB6
@@ -95,7 +137,7 @@ func gifMode(inner, outer int) config {
 			{p.a, srcA, srcB, innerA4, innerB4},
 			{p.b, srcB, srcA, innerB4, innerA4},
 		} {
-			if err := end.n.startGif(ctx); err != nil {
+			if err := end.n.startGif(ctx, plane); err != nil {
 				return err
 			}
 			args := []string{"ifconfig", "gif0", "mtu", strconv.Itoa(mtu), "tunnel", end.src, end.dst}
@@ -112,7 +154,7 @@ func gifMode(inner, outer int) config {
 				return err
 			}
 		}
-		return nil
+		return p.checkPlane(ctx, plane)
 	}
 	return c
 }
@@ -128,7 +170,7 @@ func etherIP(outer int) config {
 		Name: fmt.Sprintf("etherip%d", outer),
 		About: fmt.Sprintf("bridge0 with member gif0, EtherIP over IPv%d; bridge0 mtu %d (%d + %d Ethernet + %d EtherIP + %d outer = %d)",
 			outer, mtu, mtu, ethernetHeaderLen, etheripHeaderLen, outerHeaderLen(outer), underlayMTU),
-		Target: innerB4, MTU: mtu, Overhead: overhead, Daemon: "gif",
+		Target: innerB4, MTU: mtu, Overhead: overhead, Daemon: "gif", Plane: control.PlaneUserspace,
 	}
 	srcA, srcB := outerAddrs(outer)
 	c.setup = func(ctx context.Context, p *pair, mtu int) error {
@@ -136,7 +178,7 @@ func etherIP(outer int) config {
 			n               *node
 			src, dst, local string
 		}{{p.a, srcA, srcB, innerA4}, {p.b, srcB, srcA, innerB4}} {
-			if err := end.n.startGif(ctx); err != nil {
+			if err := end.n.startGif(ctx, c.Plane); err != nil {
 				return err
 			}
 			for _, args := range [][]string{
@@ -156,7 +198,7 @@ func etherIP(outer int) config {
 				return err
 			}
 		}
-		return nil
+		return p.checkPlane(ctx, c.Plane)
 	}
 	return c
 }

@@ -89,7 +89,7 @@ func floodPair(ctx context.Context, p *pair, res *floodResult, logf func(string,
 
 // floodTarget starts a's daemon, configures it, and returns its pid.
 func floodTarget(ctx context.Context, p *pair) (int, error) {
-	if err := p.a.startGif(ctx); err != nil {
+	if err := p.a.startGif(ctx, ""); err != nil {
 		return 0, err
 	}
 	file := filepath.Join(p.a.stateDir, "flood-ipsec.conf")

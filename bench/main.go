@@ -1,18 +1,17 @@
 // Command bench measures gif against the bare veth pair and wireguard-go,
-// as issue 6 asks: TCP throughput, small-packet rate, ping latency, CPU
-// per GB and memory of each tunnel configuration between two hosts in
-// network namespaces; the time and memory of 1,000 gifs; and the
-// allocations of the packet-path micro-benchmarks; the daemon's memory
-// under a flood of garbage. It writes
-// bench/results/DATE-TIME.md and .png and the README's table.
+// as issues 6 and 14 ask: TCP throughput, small-packet rate, ping
+// latency, CPU per GB and memory of each tunnel configuration between two
+// hosts in network namespaces, each IP mode on both data planes; the time
+// and memory of 1,000 gifs; and the allocations of the packet-path
+// micro-benchmarks; the daemon's memory under a flood of garbage. It
+// writes bench/results/DATE-TIME.md and .png and the README's table.
 //
 // Run it as root on Debian in bench/, a module of its own: `go run .` (or
-// `make bench`, which installs iperf3, wireguard-tools, iproute2 and
-// iputils-ping first). BENCH_TIME (seconds per iperf3 test, default 10),
-// BENCH_REPS (default 3) and BENCH_ONLY (a regular expression of the
-// configurations to run; "scale", "flood" and "gobench" name the other
-// parts)
-// tune it. A run with BENCH_ONLY leaves the README alone.
+// `make bench`, which installs iperf3, wireguard-tools, iproute2,
+// iputils-ping and ethtool first). BENCH_TIME (seconds per iperf3 test,
+// default 10), BENCH_REPS (default 3) and BENCH_ONLY (a regular expression
+// of the configurations to run; "scale", "flood" and "gobench" name the
+// other parts) tune it. A run with BENCH_ONLY leaves the README alone.
 package main
 
 import (

@@ -78,18 +78,23 @@ func cell(s summary, f figure, veth float64, isVeth bool) string {
 	return out
 }
 
-// table renders one row per configuration.
+// table renders one row per configuration, with the gif data plane that
+// carried it.
 func (r *report) table() string {
 	var b strings.Builder
-	b.WriteString("| configuration | inner MTU |")
+	b.WriteString("| configuration | gif plane | inner MTU |")
 	for _, f := range figures {
 		fmt.Fprintf(&b, " %s |", f.Heading)
 	}
-	b.WriteString(" daemon peak RSS, MB | fragments |\n|---|---:|")
+	b.WriteString(" daemon peak RSS, MB | fragments |\n|---|---|---:|")
 	b.WriteString(strings.Repeat("---:|", len(figures)+2) + "\n")
 	for _, res := range r.Results {
 		isVeth := res.Config.Name == vethName
-		fmt.Fprintf(&b, "| %s | %d |", res.Config.Name, res.Config.MTU)
+		plane := res.Config.Plane
+		if plane == "" {
+			plane = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d |", res.Config.Name, plane, res.Config.MTU)
 		if res.Err != nil {
 			b.WriteString(" **failed** (see Failures) |")
 			b.WriteString(strings.Repeat(" – |", len(figures)+1) + "\n")
@@ -110,7 +115,8 @@ func (r *report) table() string {
 
 // legend explains the table's cells.
 func (r *report) legend() string {
-	return fmt.Sprintf("Each cell: the median of %d repetition(s), (min–max) when they differ, and ×the ratio to veth's median "+
+	return fmt.Sprintf("gif plane: the data plane both gif daemons reported for gif0 after the setup, checked: kernel (eBPF programs) or userspace. "+
+		"Each cell: the median of %d repetition(s), (min–max) when they differ, and ×the ratio to veth's median "+
 		"of the same run. UDP counts the datagrams that arrived at the receiver (iperf3 `-u -l %d -b 0`); "+
 		"RTT is %d pings at %s s intervals; CPU is the whole machine's busy time (/proc/stat, all %d cores) during the "+
 		"single-stream test, per GB received. Peak RSS is VmHWM of gif's daemon or wireguard-go, the larger of the two hosts. "+
@@ -156,7 +162,7 @@ func (r *report) markdown() string {
 	b.WriteString(r.scaleSection())
 	b.WriteString(r.floodSection())
 	b.WriteString(r.allocSection())
-	b.WriteString("\n## Targets (issue 6)\n\n")
+	b.WriteString("\n## Targets (issues 6 and 14)\n\n")
 	for _, t := range evaluateTargets(r) {
 		b.WriteString(t.line() + "\n")
 	}
@@ -315,6 +321,6 @@ func (r *report) readmeBlock(reportPath string) string {
 			n++
 		}
 	}
-	fmt.Fprintf(&b, "\nTargets of issue 6 met: %d of %d.\n", n, len(targets))
+	fmt.Fprintf(&b, "\nTargets of issues 6 and 14 met: %d of %d.\n", n, len(targets))
 	return b.String()
 }

@@ -147,7 +147,7 @@ func scaleHost(ctx context.Context, tb *toolbox) (lab *netns.Lab, n *node, pid i
 	if err = n.AddAddr("lo", scaleSource+"/128"); err != nil {
 		return lab, nil, 0, err
 	}
-	if err = n.startGif(ctx); err != nil {
+	if err = n.startGif(ctx, ""); err != nil {
 		return lab, nil, 0, err
 	}
 	pid, err = n.processOf(ctx, "gif")

@@ -9,25 +9,32 @@ import (
 
 // Names of the configurations the targets of issue 6 refer to.
 const (
-	vethName      = "veth"
-	wireguardName = "wireguard-go"
+	vethName          = "veth"
+	vethNoOffloadName = "veth-nooffload"
+	wireguardName     = "wireguard-go"
 )
 
 var (
-	gifModeNames = []string{"ip4in4", "ip6in4", "ip4in6", "ip6in6", "etherip4", "etherip6"}
-	etherIPNames = []string{"etherip4", "etherip6"}
-	espGCMNames  = []string{"ip4in4-esp-gcm", "etherip4-esp-gcm"}
+	gifModeNames    = []string{"ip4in4", "ip6in4", "ip4in6", "ip6in6", "etherip4", "etherip6"}
+	kernelModeNames = []string{"ip4in4-kernel", "ip6in4-kernel", "ip4in6-kernel", "ip6in6-kernel"}
+	etherIPNames    = []string{"etherip4", "etherip6"}
+	espGCMNames     = []string{"ip4in4-esp-gcm", "etherip4-esp-gcm"}
 )
 
 // The targets' thresholds.
 const (
-	ip4in4Share      = 0.50
-	etherIPShare     = 0.40
-	maxRTTOverhead   = 50.0 // µs over veth, at the median
-	maxScaleTime     = 10 * time.Second
-	maxDaemonRSS     = 200e6 // bytes
-	maxPacketAllocs  = 0
-	scaleTargetCount = 1000
+	ip4in4Share    = 0.50
+	etherIPShare   = 0.40
+	maxRTTOverhead = 50.0 // µs over veth, at the median
+	// The kernel plane's targets (issue 14): shares of veth's TCP
+	// throughput, RTT overhead and CPU per GB as a multiple of veth's.
+	kernelTCPShare    = 0.80
+	kernelRTTOverhead = 20.0 // µs over veth, at the median
+	kernelMaxCPUPerGB = 1.5
+	maxScaleTime      = 10 * time.Second
+	maxDaemonRSS      = 200e6 // bytes
+	maxPacketAllocs   = 0
+	scaleTargetCount  = 1000
 	// maxFloodGrowth bounds the daemon's resident memory at the end of the
 	// flood, against before it (issue 12).
 	maxFloodGrowth = 1.5
@@ -51,18 +58,32 @@ type target struct {
 	Evidence string
 }
 
-// evaluateTargets checks every goal against the figures of r. A goal
-// whose figures the run did not measure (BENCH_ONLY, a failure) is
-// reported as such, never as met.
+// evaluateTargets checks every goal against the figures of r: issue 6's,
+// then the kernel plane's of issue 14. A goal whose figures the run did
+// not measure (BENCH_ONLY, a failure) is reported as such, never as met.
 func evaluateTargets(r *report) []target {
 	tcp1 := func(s sample) float64 { return s.TCP1 }
+	tcp4 := func(s sample) float64 { return s.TCP4 }
 	rtt := func(s sample) float64 { return s.RTTP50 }
+	var gifNames []string
+	for _, c := range configs() {
+		if c.Daemon == "gif" {
+			gifNames = append(gifNames, c.Name)
+		}
+	}
 	return []target{
-		shareOfVeth(r, "Single-stream TCP through IPv4-in-IPv4 ≥ 50 % of veth", []string{"ip4in4"}, ip4in4Share),
-		shareOfVeth(r, "Single-stream TCP through EtherIP ≥ 40 % of veth", etherIPNames, etherIPShare),
+		shareOfVeth(r, "Single-stream TCP through IPv4-in-IPv4 ≥ 50 % of veth", []string{"ip4in4"}, tcp1, ip4in4Share),
+		shareOfVeth(r, "Single-stream TCP through EtherIP ≥ 40 % of veth", etherIPNames, tcp1, etherIPShare),
 		aheadOf(r, "Every gif mode ahead of wireguard-go on single-stream TCP", gifModeNames, tcp1),
 		aheadOf(r, "gif + ESP aes-128-gcm ahead of wireguard-go on single-stream TCP", espGCMNames, tcp1),
-		rttOverhead(r, rtt),
+		rttOverhead(r, fmt.Sprintf("Median RTT overhead ≤ %.0f µs over veth, every gif configuration", maxRTTOverhead), gifNames, rtt, maxRTTOverhead),
+		shareOfVeth(r, fmt.Sprintf("Kernel plane: single-stream TCP through every IP mode ≥ %.0f %% of veth", 100*kernelTCPShare),
+			kernelModeNames, tcp1, kernelTCPShare),
+		shareOfVeth(r, fmt.Sprintf("Kernel plane: TCP with %d streams through every IP mode ≥ %.0f %% of veth", tcpStreams, 100*kernelTCPShare),
+			kernelModeNames, tcp4, kernelTCPShare),
+		rttOverhead(r, fmt.Sprintf("Kernel plane: median RTT overhead ≤ %.0f µs over veth, every IP mode", kernelRTTOverhead),
+			kernelModeNames, rtt, kernelRTTOverhead),
+		cpuPerGB(r, fmt.Sprintf("Kernel plane: CPU per GB ≤ %.1f× veth's, every IP mode", kernelMaxCPUPerGB), kernelModeNames, kernelMaxCPUPerGB),
 		scaleTime(r),
 		daemonRSS(r),
 		floodRSS(r),
@@ -108,9 +129,20 @@ func collect(r *report, goal string, names []string, fig func(sample) float64) (
 	return got, nil
 }
 
-func shareOfVeth(r *report, goal string, names []string, share float64) target {
-	tcp1 := func(s sample) float64 { return s.TCP1 }
-	got, missing := collect(r, goal, append([]string{vethName}, names...), tcp1)
+// shareOfVeth meets its goal if the median fig (TCP throughput) of every
+// named configuration is at least share of veth's.
+func shareOfVeth(r *report, goal string, names []string, fig func(sample) float64, share float64) target {
+	return againstVeth(r, goal, names, fig, "Gbit/s",
+		func(v, veth float64) bool { return v >= share*veth },
+		func(v, veth float64) string { return fmt.Sprintf("%.1f %%", 100*v/veth) })
+}
+
+// againstVeth meets its goal if the median fig of every named
+// configuration is within its bound of veth's; its evidence gives each
+// median in unit and as compare shows it against veth's.
+func againstVeth(r *report, goal string, names []string, fig func(sample) float64, unit string,
+	within func(v, veth float64) bool, compare func(v, veth float64) string) target {
+	got, missing := collect(r, goal, append([]string{vethName}, names...), fig)
 	if missing != nil {
 		return *missing
 	}
@@ -118,12 +150,12 @@ func shareOfVeth(r *report, goal string, names []string, share float64) target {
 	t := target{Goal: goal, Status: met}
 	var parts []string
 	for i, name := range names {
-		if got[i] < share*veth {
+		if !within(got[i], veth) {
 			t.Status = notMet
 		}
-		parts = append(parts, fmt.Sprintf("%s %s Gbit/s = %.1f %%", name, num(got[i]), 100*got[i]/veth))
+		parts = append(parts, fmt.Sprintf("%s %s %s = %s", name, num(got[i]), unit, compare(got[i], veth)))
 	}
-	t.Evidence = fmt.Sprintf("%s of veth's %s Gbit/s", strings.Join(parts, "; "), num(veth))
+	t.Evidence = fmt.Sprintf("%s of veth's %s %s", strings.Join(parts, "; "), num(veth), unit)
 	return t
 }
 
@@ -154,15 +186,9 @@ func aheadOf(r *report, goal string, names []string, fig func(sample) float64) t
 	return t
 }
 
-// rttOverhead checks every gif configuration of the run, ESP included.
-func rttOverhead(r *report, rtt func(sample) float64) target {
-	goal := fmt.Sprintf("Median RTT overhead ≤ %.0f µs over veth, every gif configuration", maxRTTOverhead)
-	var names []string
-	for _, c := range configs() {
-		if c.Daemon == "gif" {
-			names = append(names, c.Name)
-		}
-	}
+// rttOverhead meets its goal if no named configuration's median RTT is
+// more than limit µs over veth's.
+func rttOverhead(r *report, goal string, names []string, rtt func(sample) float64, limit float64) target {
 	got, missing := collect(r, goal, append([]string{vethName}, names...), rtt)
 	if missing != nil {
 		return *missing
@@ -170,18 +196,26 @@ func rttOverhead(r *report, rtt func(sample) float64) target {
 	veth, got := got[0], got[1:]
 	worst := slices.Index(got, slices.Max(got))
 	t := target{Goal: goal, Status: met}
-	if got[worst]-veth > maxRTTOverhead {
+	if got[worst]-veth > limit {
 		t.Status = notMet
 	}
 	over := 0
 	for _, v := range got {
-		if v-veth > maxRTTOverhead {
+		if v-veth > limit {
 			over++
 		}
 	}
 	t.Evidence = fmt.Sprintf("veth %.0f µs; worst %s %.0f µs (+%.0f µs); %d of %d over the limit",
 		veth, names[worst], got[worst], got[worst]-veth, over, len(names))
 	return t
+}
+
+// cpuPerGB meets its goal if no named configuration's median CPU per GB
+// is more than limit times veth's.
+func cpuPerGB(r *report, goal string, names []string, limit float64) target {
+	return againstVeth(r, goal, names, func(s sample) float64 { return s.CPUPerGB }, "s/GB",
+		func(v, veth float64) bool { return v <= limit*veth },
+		func(v, veth float64) string { return fmt.Sprintf("×%.2f", v/veth) })
 }
 
 func scaleTime(r *report) target {

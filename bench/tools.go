@@ -21,7 +21,7 @@ const (
 )
 
 // requiredTools are the programs the run needs; `make bench` installs them.
-var requiredTools = []string{"ip", "ping", "iperf3", "wg"}
+var requiredTools = []string{"ip", "ping", "iperf3", "wg", "ethtool"}
 
 // toolbox is what the run builds and finds before it measures anything.
 type toolbox struct {

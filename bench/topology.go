@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gif/internal/control"
 	"gif/internal/daemon"
 	"gif/internal/netns"
 )
@@ -58,9 +60,15 @@ func (n *node) gif(ctx context.Context, args ...string) (string, error) {
 }
 
 // startGif starts the host's gif daemon in the foreground, as systemd
-// would, and waits until it serves; the lab stops it.
-func (n *node) startGif(ctx context.Context) error {
-	p, err := n.Start("env", "GIF_STATE_DIR="+n.stateDir, ikeDirEnv(n.stateDir), n.tb.gif, "daemon")
+// would, and waits until it serves; the lab stops it. With plane
+// control.PlaneUserspace the daemon keeps to the userspace plane;
+// otherwise it takes the kernel plane where BPF runs, as by default.
+func (n *node) startGif(ctx context.Context, plane string) error {
+	env := []string{"GIF_STATE_DIR=" + n.stateDir, ikeDirEnv(n.stateDir)}
+	if plane == control.PlaneUserspace {
+		env = append(env, daemon.KernelPlaneEnv+"=0")
+	}
+	p, err := n.Start("env", append(env, n.tb.gif, "daemon")...)
 	if err != nil {
 		return fmt.Errorf("start gif daemon in %s: %w", n, err)
 	}
@@ -70,6 +78,50 @@ func (n *node) startGif(ctx context.Context) error {
 		return fmt.Errorf("start gif daemon in %s: %w", n, err)
 	}
 	return nil
+}
+
+// planeTimeout bounds how long a daemon may take to put a tunnel that
+// carries traffic on its plane.
+const planeTimeout = 10 * time.Second
+
+// checkPlane fails unless both daemons report gif0 on plane: a row that
+// claims a plane must measure it. A tunnel may move to the kernel plane a
+// moment after its setup (routes, neighbours), so it waits a little.
+func (p *pair) checkPlane(ctx context.Context, plane string) error {
+	for _, n := range []*node{p.a, p.b} {
+		deadline := time.Now().Add(planeTimeout)
+		for {
+			got, why, err := n.plane(ctx, "gif0")
+			if err != nil {
+				return err
+			}
+			if got == plane {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("gif0 of %s is on the %q plane (%s) after %v, want the %s plane", n, got, why, planeTimeout, plane)
+			}
+			time.Sleep(readyPoll)
+		}
+	}
+	return nil
+}
+
+// plane returns the data plane the host's daemon reports for ifname, and
+// why not the kernel's when it says.
+func (n *node) plane(ctx context.Context, ifname string) (plane, why string, err error) {
+	out, err := n.gif(ctx, "ifconfig", "-j", ifname)
+	if err != nil {
+		return "", "", err
+	}
+	var r control.ShowResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return "", "", fmt.Errorf("gif ifconfig -j %s in %s: %w", ifname, n, err)
+	}
+	if len(r.Interfaces) != 1 {
+		return "", "", fmt.Errorf("gif ifconfig -j %s in %s: %d interfaces, want 1", ifname, n, len(r.Interfaces))
+	}
+	return r.Interfaces[0].Plane, r.Interfaces[0].PlaneReason, nil
 }
 
 // readFile reads a file as the host sees it: /proc/net and /sys/class/net
