@@ -20,6 +20,10 @@ import (
 // control API until ctx ends, then removes the interfaces from Linux. The
 // state file keeps them for the next start.
 func Run(ctx context.Context, log *slog.Logger) error {
+	useKernel, err := kernelPlaneWanted()
+	if err != nil {
+		return err
+	}
 	ns, err := state.NamespaceID()
 	if err != nil {
 		return fmt.Errorf("name this network namespace: %w", err)
@@ -38,7 +42,7 @@ func Run(ctx context.Context, log *slog.Logger) error {
 	if err := claimStateDir(dir, ns, log); err != nil {
 		return err
 	}
-	plane := openPlane(log)
+	plane := openPlane(log, useKernel)
 	if err := openTransport(plane, outer.Listen, log); err != nil {
 		plane.Close()
 		return err
@@ -93,12 +97,26 @@ const KernelPlaneEnv = "GIF_KERNEL_PLANE"
 // netstat -s shows what the kernel plane passed on.
 var _ PassingPlane = (*kernel.Plane)(nil)
 
+// kernelPlaneWanted reads KernelPlaneEnv: unset, empty or 1 lets the
+// daemon use the kernel plane, 0 keeps it off; anything else is refused
+// before the daemon starts.
+func kernelPlaneWanted() (bool, error) {
+	switch v := os.Getenv(KernelPlaneEnv); v {
+	case "", "1":
+		return true, nil
+	case "0":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s=%q: want 0 (the userspace plane alone) or 1 (the kernel plane where BPF runs)", KernelPlaneEnv, v)
+	}
+}
+
 // openPlane returns the kernel plane, which carries what it can and hands
 // the rest to the userspace plane, or the userspace plane alone where BPF
-// cannot run or KernelPlaneEnv says so.
-func openPlane(log *slog.Logger) dataplane.Plane {
+// cannot run or useKernel is false (KernelPlaneEnv=0).
+func openPlane(log *slog.Logger, useKernel bool) dataplane.Plane {
 	u := dataplane.NewUserspace(log)
-	if os.Getenv(KernelPlaneEnv) == "0" {
+	if !useKernel {
 		return userspaceOnly{u, KernelPlaneEnv + "=0"}
 	}
 	p, err := kernel.New(u, log)

@@ -29,7 +29,7 @@ func TestOpenPlaneProcess(t *testing.T) {
 		return
 	}
 	var logged bytes.Buffer
-	p := daemon.OpenPlane(slog.New(slog.NewTextHandler(&logged, nil)))
+	p := daemon.OpenPlane(slog.New(slog.NewTextHandler(&logged, nil)), true)
 	fmt.Printf("%T %s", p, logged.String())
 	p.Close()
 }
@@ -75,7 +75,11 @@ func TestOpenPlane(t *testing.T) {
 	var logged bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	t.Setenv(daemon.KernelPlaneEnv, "0")
-	p := daemon.OpenPlane(log)
+	useKernel, err := daemon.KernelPlaneWanted()
+	if err != nil || useKernel {
+		t.Fatalf("%s=0: kernel plane wanted %v, %v; want false, nil", daemon.KernelPlaneEnv, useKernel, err)
+	}
+	p := daemon.OpenPlane(log, useKernel)
 	defer p.Close()
 	if _, ok := p.(*kernel.Plane); ok {
 		t.Fatalf("with %s=0 Run's plane is the kernel plane", daemon.KernelPlaneEnv)
@@ -87,5 +91,26 @@ func TestOpenPlane(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "unavailable") {
 		t.Errorf("the daemon said the kernel plane is unavailable: %s", logged.String())
+	}
+}
+
+// TestKernelPlaneWanted: GIF_KERNEL_PLANE takes 0 or 1 (or nothing), and
+// any other value is refused, naming the variable and the value.
+func TestKernelPlaneWanted(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  bool
+	}{{"", true}, {"1", true}, {"0", false}} {
+		t.Setenv(daemon.KernelPlaneEnv, c.value)
+		if got, err := daemon.KernelPlaneWanted(); err != nil || got != c.want {
+			t.Errorf("%s=%q: %v, %v; want %v", daemon.KernelPlaneEnv, c.value, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"no", "false", "2", " 0"} {
+		t.Setenv(daemon.KernelPlaneEnv, bad)
+		_, err := daemon.KernelPlaneWanted()
+		if err == nil || !strings.Contains(err.Error(), daemon.KernelPlaneEnv) || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("%s=%q: %v; want an error naming the variable and the value", daemon.KernelPlaneEnv, bad, err)
+		}
 	}
 }
