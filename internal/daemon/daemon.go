@@ -62,8 +62,9 @@ type Config struct {
 	// ListenIKE opens a UDP socket of family 4 or 6 on port: IKE's 500,
 	// or 4500, where IKE and ESP go after NAT traversal (outer.ListenUDP).
 	ListenIKE func(family int, port uint16) (IKEConn, error)
-	// WatchAddrs calls changed, until ctx ends, when this host's
-	// addresses have changed (link.WatchAddrs).
+	// WatchAddrs calls changed once it follows this host's addresses
+	// (for those added since New listed them) and then, until ctx ends,
+	// when they have changed (link.WatchAddrs).
 	WatchAddrs func(ctx context.Context, changed func()) error
 }
 

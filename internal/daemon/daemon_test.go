@@ -461,6 +461,25 @@ func TestRunningFollowsLocalAddrs(t *testing.T) {
 	})
 }
 
+// TestAddrAddedBeforeWatch: an address that appears after New listed this
+// host's addresses and before WatchAddrs follows them makes the tunnel
+// from it RUNNING when the watch starts, not at the next address change.
+func TestAddrAddedBeforeWatch(t *testing.T) {
+	h := newFakeHost(t)
+	d := startDaemon(t, h, filepath.Join(t.TempDir(), "state.json"))
+	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	h.setLocal(local)
+	if show(t, d, "gif0").Running {
+		t.Fatal("gif0 RUNNING before the daemon follows the addresses; the test cannot tell")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.WatchAddrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gif0 to be RUNNING", func() bool { return show(t, d, "gif0").Running })
+}
+
 // TestListingAddrsLetsCommandsRun: while the daemon lists this host's
 // addresses after they changed, which with thousands of them takes
 // milliseconds, a command does not wait for the listing.

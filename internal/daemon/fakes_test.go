@@ -383,11 +383,12 @@ func (h *fakeHost) Addrs(name string) ([]link.Addr, error) {
 	return slices.Clone(l.Addrs), nil
 }
 
-// watchAddrs registers changed until ctx ends; setLocal calls it.
+// watchAddrs registers changed until ctx ends; setLocal calls it. Like
+// link.WatchAddrs, it calls changed once when it has registered it.
 func (h *fakeHost) watchAddrs(ctx context.Context, changed func()) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err := h.enter("WatchAddrs", "", ""); err != nil {
+		h.mu.Unlock()
 		return err
 	}
 	id := h.nextWatch
@@ -398,6 +399,8 @@ func (h *fakeHost) watchAddrs(ctx context.Context, changed func()) error {
 		defer h.mu.Unlock()
 		delete(h.watchers, id)
 	})
+	h.mu.Unlock()
+	changed()
 	return nil
 }
 

@@ -339,11 +339,12 @@ func drain(updates <-chan netlink.AddrUpdate) (closed bool) {
 }
 
 // WatchAddrs subscribes to address changes in the network namespace of the
-// calling thread and returns. Then, until ctx ends, it calls changed once
-// addresses have been added or removed (after a burst settles), one call at
-// a time. If the subscription
-// breaks (the kernel drops updates when they come faster than they are read),
-// WatchAddrs subscribes again and calls changed, since it may have missed one.
+// calling thread and returns. Then, until ctx ends, it calls changed once at
+// first, for what changed before the subscription (after the caller listed
+// the addresses), and once addresses have been added or removed (after a
+// burst settles), one call at a time. If the subscription breaks (the kernel
+// drops updates when they come faster than they are read), WatchAddrs
+// subscribes again and calls changed, since it may have missed one.
 func WatchAddrs(ctx context.Context, changed func()) error {
 	ns, err := netns.Get()
 	if err != nil {
@@ -356,6 +357,7 @@ func WatchAddrs(ctx context.Context, changed func()) error {
 	}
 	go func() {
 		defer ns.Close()
+		changed()
 		for {
 			select {
 			case _, ok := <-updates:

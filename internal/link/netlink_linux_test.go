@@ -244,6 +244,9 @@ func TestWatchAddrs(t *testing.T) {
 			<-changes
 		}
 	}
+	// An address added after the caller listed them and before the
+	// subscription is not missed.
+	expectChange("subscribing")
 	a := Addr{Prefix: netip.MustParsePrefix("192.0.2.1/32")}
 	mustNoErr(t, AddAddr(dev.Name(), a))
 	expectChange("adding an address")
