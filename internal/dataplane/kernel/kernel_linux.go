@@ -231,11 +231,18 @@ func (p *Plane) followLinks(updates <-chan netlink.LinkUpdate) {
 }
 
 // isUnderlay reports whether tunnels may arrive on l: up, not the
-// loopback, not a gif or a bridge.
+// loopback, not a gif's device, and not the port of a bridge, a bond or
+// any other master but a VRF. tc ingress runs on a port before its master
+// takes the packet, with pkt_type set from the port's own Ethernet
+// address: the program would pass a tunnel's packet sent to the bridge's
+// address (counted as not for this host), then see it again on the
+// bridge. A VRF's port keeps the program: packets reach the VRF device
+// without going through its tc ingress.
 func isUnderlay(l netlink.Link) bool {
 	a := l.Attrs()
+	_, vrfPort := a.Slave.(*netlink.VrfSlave)
 	return a.Flags&net.FlagUp != 0 && a.Flags&net.FlagLoopback == 0 &&
-		!tunnel.IsGif(a.Name) && !tunnel.IsBridge(a.Name) && l.Type() != "bridge"
+		!tunnel.IsGif(a.Name) && (a.MasterIndex == 0 || vrfPort)
 }
 
 // Attach attaches dev as the userspace plane does and, for a TUN (IP

@@ -1,0 +1,80 @@
+package kernel
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+
+	"gif/internal/netns/netnstest"
+)
+
+// TestCarriesOverBridge: where the underlay address sits on a bridge (the
+// veth a port of br0, the address on br0, which has an Ethernet address
+// of its own), the kernel plane carries the tunnel. Its ingress program
+// runs on the bridge, not on the port: there the tunnel's packets, sent
+// to the bridge's address, are not for the port's (PACKET_OTHERHOST), and
+// would be passed, and counted again when the bridge passes them up.
+func TestCarriesOverBridge(t *testing.T) {
+	_, a, b := netnstest.NewPair(t)
+	for _, args := range [][]string{
+		{"addr", "flush", "dev", "gift0"},
+		{"link", "add", "br0", "address", "02:00:00:00:0b:01", "type", "bridge"},
+		{"link", "set", "gift0", "master", "br0"},
+		{"link", "set", "br0", "up"},
+		{"addr", "add", "192.0.2.1/24", "dev", "br0"},
+	} {
+		if _, err := a.Run(context.Background(), "ip", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endA := startPlaneEnd(t, a, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
+	endB := startPlaneEnd(t, b, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
+	if res, err := a.Ping(context.Background(), "198.51.100.2", "-c", "3", "-i", "0.2"); err != nil || res.Received != 3 {
+		t.Fatalf("ping through the kernel planes over the bridge: %+v, %v; a %+v b %+v", res, err, endA.do("report"), endB.do("report"))
+	}
+	if r := endA.do("report"); r.Gif0.IPackets < 3 || r.Passed[PassNotHost] != 0 {
+		t.Errorf("after 3 pings: gif0 %+v, %d passed as not for this host; want 3 in, none passed", r.Gif0, r.Passed[PassNotHost])
+	}
+	if got := attached(t, a, "br0", ebpf.AttachTCXIngress); len(got) != 1 {
+		t.Errorf("br0 ingress holds %v, want the plane's program", got)
+	}
+	if got := attached(t, a, "gift0", ebpf.AttachTCXIngress); len(got) != 0 {
+		t.Errorf("gift0, a port of br0, holds %v on ingress, want nothing", got)
+	}
+}
+
+// TestIsUnderlay: tunnels may arrive on an interface that is up, unless it
+// is the loopback, a gif's device, or the port of a bridge or a bond
+// (they arrive on the master); a VRF's port keeps them.
+func TestIsUnderlay(t *testing.T) {
+	attrs := func(name string, flags net.Flags, master int) netlink.LinkAttrs {
+		return netlink.LinkAttrs{Name: name, Flags: flags, MasterIndex: master}
+	}
+	vrfPort := &netlink.Veth{LinkAttrs: attrs("eth1", net.FlagUp, 7)}
+	vrfPort.Slave = &netlink.VrfSlave{Table: 10}
+	bondPort := &netlink.Device{LinkAttrs: attrs("eth2", net.FlagUp, 8)}
+	bondPort.Slave = &netlink.BondSlave{}
+	for _, c := range []struct {
+		link netlink.Link
+		want bool
+	}{
+		{&netlink.Device{LinkAttrs: attrs("eth0", net.FlagUp, 0)}, true},
+		{&netlink.Device{LinkAttrs: attrs("eth0", 0, 0)}, false},
+		{&netlink.Device{LinkAttrs: attrs("lo", net.FlagUp|net.FlagLoopback, 0)}, false},
+		{&netlink.Tuntap{LinkAttrs: attrs("gif0", net.FlagUp, 0)}, false},
+		{&netlink.Tuntap{LinkAttrs: attrs("gif1", net.FlagUp, 5)}, false}, // an EtherIP gif in bridge0
+		{&netlink.Bridge{LinkAttrs: attrs("br0", net.FlagUp, 0)}, true},
+		{&netlink.Bridge{LinkAttrs: attrs("bridge0", net.FlagUp, 0)}, true},
+		{&netlink.Veth{LinkAttrs: attrs("veth0", net.FlagUp, 6)}, false}, // a bridge's port
+		{bondPort, false},
+		{vrfPort, true},
+		{&netlink.Bond{LinkAttrs: attrs("bond0", net.FlagUp, 0)}, true},
+	} {
+		if got := isUnderlay(c.link); got != c.want {
+			t.Errorf("isUnderlay(%s %s, master %d, port of %v) = %t, want %t", c.link.Type(), c.link.Attrs().Name, c.link.Attrs().MasterIndex, c.link.Attrs().Slave, got, c.want)
+		}
+	}
+}
