@@ -361,16 +361,11 @@ func WatchAddrs(ctx context.Context, changed func()) error {
 		for {
 			select {
 			case _, ok := <-updates:
-				if !ok {
+				if !ok || drain(updates) {
 					close(stop) // ends the goroutine that waits to close the socket
-					updates, stop = resubscribeAddrs(ctx, ns)
-					if updates == nil {
-						return
-					}
-				}
-				if ok && drain(updates) {
-					close(stop)
-					updates, stop = resubscribeAddrs(ctx, ns)
+					updates, stop = Resubscribe(ctx.Done(), func() (chan netlink.AddrUpdate, chan struct{}, error) {
+						return subscribeAddrs(ns)
+					})
 					if updates == nil {
 						return
 					}
@@ -411,19 +406,20 @@ func subscribeAddrs(ns netns.NsHandle) (chan netlink.AddrUpdate, chan struct{}, 
 	return updates, stop, nil
 }
 
-// resubscribeAddrs subscribes again, once a second until it works or ctx
-// ends; then it returns nil.
-func resubscribeAddrs(ctx context.Context, ns netns.NsHandle) (chan netlink.AddrUpdate, chan struct{}) {
+// Resubscribe calls subscribe, which returns a netlink subscription's
+// updates and the channel that ends it, once a second until it works, and
+// returns what it returned; or nil ones when done closes first.
+func Resubscribe[U any](done <-chan struct{}, subscribe func() (chan U, chan struct{}, error)) (chan U, chan struct{}) {
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
-		updates, stop, err := subscribeAddrs(ns)
+		updates, stop, err := subscribe()
 		if err == nil {
 			return updates, stop
 		}
 		select {
 		case <-retry.C:
-		case <-ctx.Done():
+		case <-done:
 			return nil, nil
 		}
 	}

@@ -43,7 +43,9 @@ func passProgram(t testing.TB) *ebpf.Program {
 // TestPlaneProcess is not a test: run by the tests below in a namespace
 // (planeProcessEnv set), it attaches a plane whose programs pass every
 // packet on, with gif0 (a TUN device there) attached, says "ready" and
-// closes the plane when its standard input ends.
+// closes the plane when its standard input ends. The line "hold" on its
+// input holds the plane's lock, which keeps it from reading the
+// interfaces' changes, until "release"; it answers each.
 func TestPlaneProcess(t *testing.T) {
 	if os.Getenv(planeProcessEnv) == "" {
 		return
@@ -61,7 +63,16 @@ func TestPlaneProcess(t *testing.T) {
 	p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
 	waitUnderlay(p)
 	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
+	for in := bufio.NewScanner(os.Stdin); in.Scan(); {
+		switch in.Text() {
+		case "hold":
+			p.mu.Lock()
+			fmt.Println("held")
+		case "release":
+			p.mu.Unlock()
+			fmt.Println("released")
+		}
+	}
 	p.Close()
 	fmt.Println("closed")
 }

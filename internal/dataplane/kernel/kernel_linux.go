@@ -189,44 +189,98 @@ func newPlane(u *dataplane.Userspace, log *slog.Logger, objs objects) (*Plane, e
 		egresses:         make(map[*dataplane.Iface]link.Link),
 		counters:         folder{m: objs.counters, last: make(map[uint32]gifIfCounters)},
 	}
-	updates := make(chan netlink.LinkUpdate, 64)
-	if err := netlink.LinkSubscribeWithOptions(updates, p.stopLinks, netlink.LinkSubscribeOptions{
-		ListExisting: true,
-		ErrorCallback: func(err error) {
-			select {
-			case <-p.stopLinks: // Close closed the socket
-			default:
-				log.Error("follow the network interfaces; interfaces that come up from now on carry no tunnel on the kernel plane", "err", err)
-			}
-		},
-	}); err != nil {
+	updates, stop, err := p.subscribeLinks()
+	if err != nil {
 		return nil, fmt.Errorf("follow the network interfaces: %w", err)
 	}
-	go p.followLinks(updates)
+	go p.followLinks(updates, stop)
 	return p, nil
 }
 
-// followLinks attaches the ingress program to each underlay interface
-// that is up and detaches it from those that go down or away.
-func (p *Plane) followLinks(updates <-chan netlink.LinkUpdate) {
-	defer close(p.linksDone)
-	for u := range updates {
-		a := u.Link.Attrs()
-		p.mu.Lock()
-		l, attached := p.underlayAttached[a.Index]
-		switch want := u.Header.Type != unix.RTM_DELLINK && isUnderlay(u.Link); {
-		case want && !attached:
-			l, err := link.AttachTCX(link.TCXOptions{Interface: a.Index, Program: p.ingress, Attach: ebpf.AttachTCXIngress})
-			if err != nil {
-				p.log.Warn("attach the kernel plane's ingress program; tunnels arriving there go the userspace way", "interface", a.Name, "err", err)
-				break
+// subscribeLinks subscribes to the changes of the network interfaces,
+// those that exist coming first as if just added, until stop closes.
+func (p *Plane) subscribeLinks() (chan netlink.LinkUpdate, chan struct{}, error) {
+	updates, stop := make(chan netlink.LinkUpdate, 64), make(chan struct{})
+	err := netlink.LinkSubscribeWithOptions(updates, stop, netlink.LinkSubscribeOptions{
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case <-stop: // followLinks closed the socket
+			default:
+				p.log.Warn("follow the network interfaces (a broken subscription is renewed)", "err", err)
 			}
-			p.underlayAttached[a.Index] = l
-		case !want && attached:
-			l.Close()
-			delete(p.underlayAttached, a.Index)
+		},
+	})
+	if err != nil {
+		close(stop) // closes the socket if it opened
+		return nil, nil, err
+	}
+	return updates, stop, nil
+}
+
+// followLinks attaches the ingress program to each underlay interface
+// that is up and detaches it from those that go down or away, until
+// Close. When the subscription breaks, it subscribes again and puts right
+// what it missed meanwhile.
+func (p *Plane) followLinks(updates chan netlink.LinkUpdate, stop chan struct{}) {
+	defer close(p.linksDone)
+	for {
+		select {
+		case u, ok := <-updates:
+			if ok {
+				p.follow(u.Link, u.Header.Type != unix.RTM_DELLINK && isUnderlay(u.Link))
+				continue
+			}
+			close(stop) // ends the goroutine that waits to close the socket
+			if updates, stop = gl.Resubscribe(p.stopLinks, p.subscribeLinks); updates == nil {
+				return
+			}
+			p.forgetGone()
+		case <-p.stopLinks:
+			close(stop)
+			for range updates {
+				// Let the receiving goroutine of netlink finish.
+			}
+			return
 		}
-		p.mu.Unlock()
+	}
+}
+
+// follow attaches the ingress program to l or detaches it, as want says.
+func (p *Plane) follow(l netlink.Link, want bool) {
+	a := l.Attrs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	attachment, attached := p.underlayAttached[a.Index]
+	switch {
+	case want && !attached:
+		attachment, err := link.AttachTCX(link.TCXOptions{Interface: a.Index, Program: p.ingress, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			p.log.Warn("attach the kernel plane's ingress program; tunnels arriving there go the userspace way", "interface", a.Name, "err", err)
+			return
+		}
+		p.underlayAttached[a.Index] = attachment
+	case !want && attached:
+		attachment.Close()
+		delete(p.underlayAttached, a.Index)
+	}
+}
+
+// forgetGone forgets the interfaces that went away while the
+// subscription was broken (the kernel detached the program with them,
+// leaving the link on no interface), so that one that comes with the same
+// index gets it. The new subscription lists the interfaces that exist,
+// which puts the program right on them.
+func (p *Plane) forgetGone() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for index, attachment := range p.underlayAttached {
+		info, err := attachment.Info()
+		if err == nil && info.TCX() != nil && info.TCX().Ifindex == uint32(index) {
+			continue
+		}
+		attachment.Close()
+		delete(p.underlayAttached, index)
 	}
 }
 

@@ -2,7 +2,11 @@ package kernel
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -77,4 +81,61 @@ func TestIsUnderlay(t *testing.T) {
 			t.Errorf("isUnderlay(%s %s, master %d, port of %v) = %t, want %t", c.link.Type(), c.link.Attrs().Name, c.link.Attrs().MasterIndex, c.link.Attrs().Slave, got, c.want)
 		}
 	}
+}
+
+// TestFollowAfterOverflow: while the plane is kept from reading the
+// interfaces' changes, more of them come than its netlink socket holds;
+// the kernel drops the rest and the subscription breaks. The plane
+// subscribes again and puts right what it missed: an underlay that went
+// down meanwhile loses the program; one added after gets it, even with
+// the index of one that went away meanwhile.
+func TestFollowAfterOverflow(t *testing.T) {
+	_, a, _ := netnstest.NewPair(t)
+	ctx := context.Background()
+	ip := func(args ...string) {
+		t.Helper()
+		if _, err := a.Run(ctx, "ip", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip("tuntap", "add", "gif0", "mode", "tun")
+	ip("link", "add", "flood0", "type", "veth", "peer", "flood1")
+	ip("link", "add", "under1", "up", "type", "veth", "peer", "under2")
+	ip("link", "add", "gone1", "up", "type", "veth", "peer", "gone2")
+	var goneIndex int
+	if err := a.Do(func() error {
+		ifc, err := net.InterfaceByName("gone1")
+		goneIndex = ifc.Index
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, stdin, out := planeProcess(t, a)
+	waitAttached(t, a, "under1", ebpf.AttachTCXIngress, 1)
+	waitAttached(t, a, "gone1", ebpf.AttachTCXIngress, 1)
+	say := func(command, answer string) {
+		t.Helper()
+		fmt.Fprintln(stdin, command)
+		if !out.Scan() || out.Text() != answer {
+			t.Fatalf("plane process: %q to %s, want %q (%v)", out.Text(), command, answer, out.Err())
+		}
+	}
+
+	say("hold", "held")
+	var flood strings.Builder
+	for range 1000 {
+		flood.WriteString("link set flood0 up\nlink set flood0 down\n")
+	}
+	batch := filepath.Join(t.TempDir(), "flood")
+	if err := os.WriteFile(batch, []byte(flood.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ip("-batch", batch)
+	ip("link", "set", "under1", "down")
+	ip("link", "del", "gone1")
+	say("release", "released")
+
+	ip("link", "add", "under3", "up", "index", fmt.Sprint(goneIndex), "type", "veth", "peer", "under4")
+	waitAttached(t, a, "under3", ebpf.AttachTCXIngress, 1)
+	waitAttached(t, a, "under1", ebpf.AttachTCXIngress, 0)
 }
