@@ -113,18 +113,24 @@ func kernelPlaneWanted() (bool, error) {
 
 // openPlane returns the kernel plane, which carries what it can and hands
 // the rest to the userspace plane, or the userspace plane alone where BPF
-// cannot run or useKernel is false (KernelPlaneEnv=0).
+// cannot run or useKernel is false (KernelPlaneEnv=0). The userspace plane
+// alone first removes the tc filters a killed daemon may have left, which
+// would take its tunnels' packets.
 func openPlane(log *slog.Logger, useKernel bool) dataplane.Plane {
 	u := dataplane.NewUserspace(log)
-	if !useKernel {
-		return userspaceOnly{u, KernelPlaneEnv + "=0"}
-	}
-	p, err := kernel.New(u, log)
-	if err != nil {
+	why := KernelPlaneEnv + "=0"
+	if useKernel {
+		p, err := kernel.New(u, log)
+		if err == nil {
+			return p
+		}
 		log.Warn("kernel data plane unavailable; every tunnel runs on the userspace plane", "reason", err)
-		return userspaceOnly{u, err.Error()}
+		why = err.Error()
 	}
-	return p
+	if err := kernel.RemoveLeftovers(); err != nil {
+		log.Warn("remove the kernel plane's filters an earlier daemon left", "err", err)
+	}
+	return userspaceOnly{u, why}
 }
 
 // userspaceOnly is the userspace plane when the kernel plane cannot run:

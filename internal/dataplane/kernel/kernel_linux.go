@@ -12,7 +12,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -26,11 +25,12 @@ import (
 // and every other packet goes to the userspace plane it wraps, which
 // still owns the transport, ESP and EtherIP.
 //
-// Its attachments are tcx links held by this process and never pinned:
-// when the process ends, stopped or killed, the kernel detaches them.
+// It attaches them with tcx where the kernel has it, else with clsact
+// (attach_tc_linux.go says what each leaves when the process ends).
 type Plane struct {
 	*dataplane.Userspace
 	log              *slog.Logger
+	tc               attacher
 	egress, ingress  *ebpf.Program
 	egressMap        kvMap
 	ingressMap       kvMap
@@ -40,11 +40,11 @@ type Plane struct {
 	closeObjects     func() error
 	stopLinks        chan struct{}
 	linksDone        chan struct{}
-	underlayAttached map[int]link.Link // by ifindex; under mu
+	underlayAttached map[int]attachment // by ifindex; under mu
 
 	mu       sync.Mutex
 	ifaces   map[*dataplane.Iface]uint32 // attached gifs: their device's ifindex, 0 for a TAP
-	egresses map[*dataplane.Iface]link.Link
+	egresses map[*dataplane.Iface]attachment
 	have     entries
 	counters folder
 }
@@ -67,6 +67,10 @@ func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
 	if err := probe(); err != nil {
 		return nil, explain(err)
 	}
+	tc, err := chooseAttacher()
+	if err != nil {
+		return nil, explain(fmt.Errorf("attach tc programs: %w", err))
+	}
 	var objs gifObjects
 	if err := loadGifObjects(&objs, nil); err != nil {
 		var verr *ebpf.VerifierError
@@ -79,7 +83,7 @@ func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
 	if err != nil {
 		log.Warn("turn forwarding on for lo; tunnels go out the userspace way", "err", err)
 	}
-	p, err := newPlane(u, log, objects{
+	p, err := newPlane(u, log, tc, objects{
 		egress: objs.GifEgress, ingress: objs.GifIngress,
 		egressMap: objs.EgressTunnels, ingressMap: objs.IngressTunnels,
 		localMap: objs.LocalAddrs, settingsMap: objs.Settings,
@@ -147,46 +151,23 @@ func probe() error {
 			return fmt.Errorf("BPF helper %s: %w", h, err)
 		}
 	}
-	return probeTCX()
+	return nil
 }
 
-// probeTCX attaches a program that passes everything on to the
-// loopback's ingress and detaches it: tcx came with Linux 6.6. Older
-// kernels would need clsact and cls_bpf filters, which outlive the
-// process that attached them (a restarting daemon would have to find and
-// remove its own by name); gif runs on the userspace plane there instead.
-func probeTCX() error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()}}) // TC_ACT_UNSPEC
-	if err != nil {
-		return fmt.Errorf("load a tc program: %w", err)
-	}
-	defer prog.Close()
-	lo, err := net.InterfaceByName("lo")
-	if err != nil {
-		return fmt.Errorf("find the loopback interface: %w", err)
-	}
-	l, err := link.AttachTCX(link.TCXOptions{Interface: lo.Index, Program: prog, Attach: ebpf.AttachTCXIngress})
-	if err != nil {
-		return fmt.Errorf("attach a tcx program (Linux 6.6 or later): %w", err)
-	}
-	return l.Close()
-}
-
-// newPlane wraps u with the programs and maps of objs; it attaches the
-// ingress program to the underlay interfaces as they come and go.
-func newPlane(u *dataplane.Userspace, log *slog.Logger, objs objects) (*Plane, error) {
+// newPlane wraps u with the programs and maps of objs; it attaches, with
+// tc, the ingress program to the underlay interfaces as they come and go.
+func newPlane(u *dataplane.Userspace, log *slog.Logger, tc attacher, objs objects) (*Plane, error) {
 	p := &Plane{
-		Userspace: u, log: log,
+		Userspace: u, log: log, tc: tc,
 		egress: objs.egress, ingress: objs.ingress,
 		egressMap: objs.egressMap, ingressMap: objs.ingressMap, localMap: objs.localMap, settingsMap: objs.settingsMap,
 		passReasons:      objs.passReasons,
 		closeObjects:     objs.close,
 		stopLinks:        make(chan struct{}),
 		linksDone:        make(chan struct{}),
-		underlayAttached: make(map[int]link.Link),
+		underlayAttached: make(map[int]attachment),
 		ifaces:           make(map[*dataplane.Iface]uint32),
-		egresses:         make(map[*dataplane.Iface]link.Link),
+		egresses:         make(map[*dataplane.Iface]attachment),
 		counters:         folder{m: objs.counters, last: make(map[uint32]gifIfCounters)},
 	}
 	updates, stop, err := p.subscribeLinks()
@@ -254,7 +235,7 @@ func (p *Plane) follow(l netlink.Link, want bool) {
 	attachment, attached := p.underlayAttached[a.Index]
 	switch {
 	case want && !attached:
-		attachment, err := link.AttachTCX(link.TCXOptions{Interface: a.Index, Program: p.ingress, Attach: ebpf.AttachTCXIngress})
+		attachment, err := p.tc.attach(a.Index, p.ingress, tcIngress)
 		if err != nil {
 			p.log.Warn("attach the kernel plane's ingress program; tunnels arriving there go the userspace way", "interface", a.Name, "err", err)
 			return
@@ -275,8 +256,7 @@ func (p *Plane) forgetGone() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for index, attachment := range p.underlayAttached {
-		info, err := attachment.Info()
-		if err == nil && info.TCX() != nil && info.TCX().Ifindex == uint32(index) {
+		if attachment.on(index) {
 			continue
 		}
 		attachment.Close()
@@ -318,7 +298,7 @@ func (p *Plane) Attach(dev gl.Device, ether bool, counters *tunnel.Counters) *da
 		return ifc
 	}
 	index := nl.Attrs().Index
-	l, err := link.AttachTCX(link.TCXOptions{Interface: index, Program: p.egress, Attach: ebpf.AttachTCXEgress})
+	l, err := p.tc.attach(index, p.egress, tcEgress)
 	if err != nil {
 		p.log.Warn("attach the kernel plane's egress program; the gif stays on the userspace plane", "interface", dev.Name(), "err", err)
 		return ifc

@@ -27,9 +27,11 @@ import (
 // plane carrying gif0 in the namespace it runs in.
 const tunnelProcessEnv = "GIF_KERNEL_TUNNEL_PROCESS"
 
-// planeReport is what TestTunnelProcess says after each command: what
-// the kernel's maps hold, which plane gif0 is on, and the counters.
+// planeReport is what TestTunnelProcess says after each command: how it
+// attaches, what the kernel's maps hold, which plane gif0 is on, and the
+// counters.
 type planeReport struct {
+	Attacher        string
 	Egress, Ingress int // entries in egress_tunnels and ingress_tunnels
 	Plane           dataplane.PlaneState
 	Gif0            tunnel.InterfaceStats
@@ -54,6 +56,7 @@ func TestTunnelProcess(t *testing.T) {
 	for i, a := range []*netip.Addr{&local, &peer, &inner, &innerPeer} {
 		*a = netip.MustParseAddr(strings.Fields(env)[i])
 	}
+	useAttacherFromEnv(t)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	dev, err := link.CreateTUN("gif0", 1280)
 	if err != nil {
@@ -81,9 +84,9 @@ func TestTunnelProcess(t *testing.T) {
 			Sysctl: &tunnel.Sysctl{Fastpath: 1}, Policy: pol})
 	}
 	publish(nil)
-	waitUnderlay(p)
+	waitUnderlay(t, p)
 	report := func() {
-		r := planeReport{Egress: entriesOf(t, p.egressMap), Ingress: entriesOf(t, p.ingressMap), Plane: ifc.PlaneState()}
+		r := planeReport{Attacher: p.tc.String(), Egress: entriesOf(t, p.egressMap), Ingress: entriesOf(t, p.ingressMap), Plane: ifc.PlaneState()}
 		r.IPIP = p.Counters().IPIP.Snapshot()
 		r.Gif0 = ifc.Counters().Snapshot()
 		passed, err := p.Passed()
@@ -140,13 +143,13 @@ type planeEnd struct {
 	out   *bufio.Scanner
 }
 
-func startPlaneEnd(t *testing.T, h *netns.Host, local, peer, inner, innerPeer string) *planeEnd {
+func startPlaneEnd(t *testing.T, h *netns.Host, tc attacher, local, peer, inner, innerPeer string) *planeEnd {
 	t.Helper()
 	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^TestTunnelProcess$", "-test.count=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), tunnelProcessEnv+"="+strings.Join([]string{local, peer, inner, innerPeer}, " "))
+	cmd.Env = append(os.Environ(), tunnelProcessEnv+"="+strings.Join([]string{local, peer, inner, innerPeer}, " "), attacherEnv+"="+tc.String())
 	cmd.Stderr = os.Stderr
 	w, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -181,17 +184,23 @@ func (e *planeEnd) do(command string) planeReport {
 	return r
 }
 
-// TestCarries: two kernel planes, neither with an outer transport, carry
-// pings through ip4in4 between two namespaces, counted in gif0's counters
+// TestCarries, with each attacher: two kernel planes, neither with an
+// outer transport, carry pings through ip4in4 between two namespaces, counted in gif0's counters
 // and ipipstat; a tunnel brought down, under an IPsec flow or detached
 // has left the maps when Publish (or Detach) returns, and what arrives
 // for it then passes to the userspace plane as an unknown pair. The
 // namespaces forward nothing: the plane turns forwarding on for lo, which
 // the FIB helper routes from, and back off when it closes.
 func TestCarries(t *testing.T) {
+	for _, kind := range attachKinds {
+		t.Run(kind.tc.String(), func(t *testing.T) { testCarries(t, kind.tc) })
+	}
+}
+
+func testCarries(t *testing.T, tc attacher) {
 	_, a, b := netnstest.NewPair(t)
-	endA := startPlaneEnd(t, a, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
-	endB := startPlaneEnd(t, b, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
+	endA := startPlaneEnd(t, a, tc, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
+	endB := startPlaneEnd(t, b, tc, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
 	if got := loForwarding(t, a); got != "1" {
 		t.Errorf("net.ipv4.conf.lo.forwarding is %s with the plane; want 1", got)
 	}
@@ -199,6 +208,9 @@ func TestCarries(t *testing.T) {
 		t.Fatalf("ping through the kernel planes: %+v, %v; a %+v b %+v", res, err, endA.do("report"), endB.do("report"))
 	}
 	r := endA.do("report")
+	if r.Attacher != tc.String() {
+		t.Errorf("the plane attached with %s, want %s", r.Attacher, tc)
+	}
 	if r.Egress != 1 || r.Ingress != 1 || !r.Plane.Kernel {
 		t.Errorf("running tunnel: %+v, want one entry in each map, on the kernel plane", r)
 	}

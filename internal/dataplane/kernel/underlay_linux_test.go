@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
 	"gif/internal/netns/netnstest"
@@ -34,18 +33,18 @@ func TestCarriesOverBridge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	endA := startPlaneEnd(t, a, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
-	endB := startPlaneEnd(t, b, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
+	endA := startPlaneEnd(t, a, tcxAttacher{}, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
+	endB := startPlaneEnd(t, b, tcxAttacher{}, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
 	if res, err := a.Ping(context.Background(), "198.51.100.2", "-c", "3", "-i", "0.2"); err != nil || res.Received != 3 {
 		t.Fatalf("ping through the kernel planes over the bridge: %+v, %v; a %+v b %+v", res, err, endA.do("report"), endB.do("report"))
 	}
 	if r := endA.do("report"); r.Gif0.IPackets < 3 || r.Passed[PassNotHost] != 0 {
 		t.Errorf("after 3 pings: gif0 %+v, %d passed as not for this host; want 3 in, none passed", r.Gif0, r.Passed[PassNotHost])
 	}
-	if got := attached(t, a, "br0", ebpf.AttachTCXIngress); len(got) != 1 {
+	if got := tcxPrograms(t, a, "br0", tcIngress); len(got) != 1 {
 		t.Errorf("br0 ingress holds %v, want the plane's program", got)
 	}
-	if got := attached(t, a, "gift0", ebpf.AttachTCXIngress); len(got) != 0 {
+	if got := tcxPrograms(t, a, "gift0", tcIngress); len(got) != 0 {
 		t.Errorf("gift0, a port of br0, holds %v on ingress, want nothing", got)
 	}
 }
@@ -88,8 +87,14 @@ func TestIsUnderlay(t *testing.T) {
 // the kernel drops the rest and the subscription breaks. The plane
 // subscribes again and puts right what it missed: an underlay that went
 // down meanwhile loses the program; one added after gets it, even with
-// the index of one that went away meanwhile.
+// the index of one that went away meanwhile. With each attacher.
 func TestFollowAfterOverflow(t *testing.T) {
+	for _, kind := range attachKinds {
+		t.Run(kind.tc.String(), func(t *testing.T) { testFollowAfterOverflow(t, kind) })
+	}
+}
+
+func testFollowAfterOverflow(t *testing.T, kind attachKind) {
 	_, a, _ := netnstest.NewPair(t)
 	ctx := context.Background()
 	ip := func(args ...string) {
@@ -110,9 +115,9 @@ func TestFollowAfterOverflow(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, stdin, out := planeProcess(t, a)
-	waitAttached(t, a, "under1", ebpf.AttachTCXIngress, 1)
-	waitAttached(t, a, "gone1", ebpf.AttachTCXIngress, 1)
+	_, stdin, out := planeProcess(t, a, kind.tc)
+	waitPrograms(t, kind, a, "under1", 1)
+	waitPrograms(t, kind, a, "gone1", 1)
 	say := func(command, answer string) {
 		t.Helper()
 		fmt.Fprintln(stdin, command)
@@ -136,6 +141,6 @@ func TestFollowAfterOverflow(t *testing.T) {
 	say("release", "released")
 
 	ip("link", "add", "under3", "up", "index", fmt.Sprint(goneIndex), "type", "veth", "peer", "under4")
-	waitAttached(t, a, "under3", ebpf.AttachTCXIngress, 1)
-	waitAttached(t, a, "under1", ebpf.AttachTCXIngress, 0)
+	waitPrograms(t, kind, a, "under3", 1)
+	waitPrograms(t, kind, a, "under1", 0)
 }
