@@ -136,9 +136,10 @@ func (l tcxLink) on(ifindex int) bool {
 // clsact qdisc, for kernels without tcx. The filters are gif's by their
 // priority, handle and name; unlike tcx links they outlive the process:
 // a killed daemon leaves them on the underlay (its gifs' devices, and the
-// filters on them, go with it) until the next start removes them. Their
-// maps still hold the dead daemon's tunnels, whose packets they carry to
-// gifs that are gone; every other packet passes on.
+// filters on them, go with it) until the next start removes them. They
+// then pass every packet on, those of the dead daemon's tunnels too: the
+// programs that carry go with the daemon (bpf/gif.c says how), so the
+// packets reach the kernel stack rather than gifs that are gone.
 //
 // gif adds the clsact qdisc where there is none and never removes it,
 // not even when it added it: the qdisc holds nothing by itself, and
@@ -235,8 +236,8 @@ func (c clsactFilter) find() (bool, error) {
 
 // RemoveLeftovers removes the cls_bpf filters a gif daemon killed on a
 // kernel without tcx left on this namespace's interfaces, and nothing
-// else. They would take the packets of the tunnels they knew from a
-// daemon that runs without the kernel plane.
+// else. They pass every packet on, but hold the place (priority and
+// handle) of the new plane's filters, and the dead daemon's maps.
 func RemoveLeftovers() error {
 	links, err := netlink.LinkList()
 	if err != nil {

@@ -83,8 +83,11 @@ const (
 	gifMapIngressTunnels = "ingress_tunnels"
 	gifMapLocalAddrs     = "local_addrs"
 	gifMapPassReasons    = "pass_reasons"
+	gifMapPlane          = "plane"
 	gifMapSettings       = "settings"
+	gifProgGifDecap      = "gif_decap"
 	gifProgGifEgress     = "gif_egress"
+	gifProgGifEncap      = "gif_encap"
 	gifProgGifIngress    = "gif_ingress"
 )
 
@@ -130,7 +133,9 @@ type gifSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type gifProgramSpecs struct {
+	GifDecap   *ebpf.ProgramSpec `ebpf:"gif_decap"`
 	GifEgress  *ebpf.ProgramSpec `ebpf:"gif_egress"`
+	GifEncap   *ebpf.ProgramSpec `ebpf:"gif_encap"`
 	GifIngress *ebpf.ProgramSpec `ebpf:"gif_ingress"`
 }
 
@@ -143,6 +148,7 @@ type gifMapSpecs struct {
 	IngressTunnels *ebpf.MapSpec `ebpf:"ingress_tunnels"`
 	LocalAddrs     *ebpf.MapSpec `ebpf:"local_addrs"`
 	PassReasons    *ebpf.MapSpec `ebpf:"pass_reasons"`
+	Plane          *ebpf.MapSpec `ebpf:"plane"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
 }
 
@@ -177,6 +183,7 @@ type gifMaps struct {
 	IngressTunnels *ebpf.Map `ebpf:"ingress_tunnels"`
 	LocalAddrs     *ebpf.Map `ebpf:"local_addrs"`
 	PassReasons    *ebpf.Map `ebpf:"pass_reasons"`
+	Plane          *ebpf.Map `ebpf:"plane"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 }
 
@@ -187,6 +194,7 @@ func (m *gifMaps) Close() error {
 		m.IngressTunnels,
 		m.LocalAddrs,
 		m.PassReasons,
+		m.Plane,
 		m.Settings,
 	)
 }
@@ -201,13 +209,17 @@ type gifVariables struct {
 //
 // It can be passed to loadGifObjects or ebpf.CollectionSpec.LoadAndAssign.
 type gifPrograms struct {
+	GifDecap   *ebpf.Program `ebpf:"gif_decap"`
 	GifEgress  *ebpf.Program `ebpf:"gif_egress"`
+	GifEncap   *ebpf.Program `ebpf:"gif_encap"`
 	GifIngress *ebpf.Program `ebpf:"gif_ingress"`
 }
 
 func (p *gifPrograms) Close() error {
 	return _GifClose(
+		p.GifDecap,
 		p.GifEgress,
+		p.GifEncap,
 		p.GifIngress,
 	)
 }

@@ -83,6 +83,9 @@ func New(u *dataplane.Userspace, log *slog.Logger) (*Plane, error) {
 	if err != nil {
 		log.Warn("turn forwarding on for lo; tunnels go out the userspace way", "err", err)
 	}
+	// objs stays open until Close: it holds the program array through
+	// which the attached entries reach the programs that carry, which
+	// the kernel empties when its last file descriptor closes.
 	p, err := newPlane(u, log, tc, objects{
 		egress: objs.GifEgress, ingress: objs.GifIngress,
 		egressMap: objs.EgressTunnels, ingressMap: objs.IngressTunnels,

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -138,6 +141,7 @@ func entriesOf(t *testing.T, m kvMap) int {
 // planeEnd is a TestTunnelProcess running in a namespace.
 type planeEnd struct {
 	t     *testing.T
+	cmd   *exec.Cmd
 	stdin *bufio.Writer
 	w     interface{ Close() error }
 	out   *bufio.Scanner
@@ -157,7 +161,7 @@ func startPlaneEnd(t *testing.T, h *netns.Host, tc attacher, local, peer, inner,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close(); waitOrKill(cmd) })
-	e := &planeEnd{t: t, stdin: bufio.NewWriter(w), w: w, out: bufio.NewScanner(stdout)}
+	e := &planeEnd{t: t, cmd: cmd, stdin: bufio.NewWriter(w), w: w, out: bufio.NewScanner(stdout)}
 	if !e.out.Scan() || e.out.Text() != "ready" {
 		t.Fatalf("tunnel process in %s: %q, %v", h, e.out.Text(), e.out.Err())
 	}
@@ -263,4 +267,80 @@ func loForwarding(t *testing.T, h *netns.Host) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(out)
+}
+
+// TestKilledPlanePasses, with each attacher: once a plane is killed
+// (kill -9), what its peer still sends through the dead tunnel reaches
+// the kernel stack, which a raw socket of protocol 4 sees, as it would
+// with no gif program on the underlay; and what is routed into a gif
+// device that persists goes into the device, not through the tunnel.
+// Under clsact the killed plane's gif_ingress stays on the underlay (and
+// its gif_egress on a persistent device) until the next start, its maps
+// still holding the tunnel, but the programs that carry went with the
+// plane: else the packets would go to the gif that went with it too (or
+// through a tunnel no daemon runs any more).
+func TestKilledPlanePasses(t *testing.T) {
+	for _, kind := range attachKinds {
+		for _, persistent := range []bool{false, true} {
+			name := kind.tc.String() + "/gif0 the plane's"
+			if persistent {
+				name = kind.tc.String() + "/gif0 persistent"
+			}
+			t.Run(name, func(t *testing.T) { testKilledPlanePasses(t, kind, persistent) })
+		}
+	}
+}
+
+func testKilledPlanePasses(t *testing.T, kind attachKind, persistent bool) {
+	ctx := context.Background()
+	_, a, b := netnstest.NewPair(t)
+	if persistent {
+		if _, err := a.Run(ctx, "ip", "tuntap", "add", "gif0", "mode", "tun"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endA := startPlaneEnd(t, a, kind.tc, "192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2")
+	endB := startPlaneEnd(t, b, kind.tc, "192.0.2.2", "192.0.2.1", "198.51.100.2", "198.51.100.1")
+	if res, err := b.Ping(ctx, "198.51.100.1", "-c", "2", "-i", "0.2"); err != nil || res.Received != 2 {
+		t.Fatalf("ping through the kernel planes: %+v, %v", res, err)
+	}
+
+	endA.cmd.Process.Signal(syscall.SIGKILL)
+	endA.cmd.Wait()
+	leftover := 0
+	if kind.tc.String() == "clsact" {
+		leftover = 1
+	}
+	if got := kind.programs(t, a, "gift0", tcIngress); len(got) != leftover {
+		t.Fatalf("after kill -9: %v on gift0 ingress, want %d programs", got, leftover)
+	}
+	var ipip net.PacketConn
+	if err := a.Do(func() (err error) { ipip, err = net.ListenPacket("ip4:4", "192.0.2.1"); return err }); err != nil {
+		t.Fatalf("listen for protocol 4 in %s: %v", a, err)
+	}
+	defer ipip.Close()
+	if res, _ := b.Ping(ctx, "198.51.100.1", "-c", "3", "-i", "0.2"); res.Received != 0 {
+		t.Fatalf("ping through a killed plane: %+v, want no reply", res)
+	}
+	ipip.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 2048)
+	n, from, err := ipip.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("after kill -9, no tunnel packet from %s reached the kernel stack of %s (raw socket: %v): the killed plane's program took them", b, a, err)
+	}
+	if from.String() != "192.0.2.2" || n < 20 {
+		t.Fatalf("raw socket of protocol 4: %d bytes from %s, want the tunnel's packets from 192.0.2.2", n, from)
+	}
+
+	if !persistent {
+		return
+	}
+	if got := kind.programs(t, a, "gif0", tcEgress); len(got) != leftover {
+		t.Fatalf("after kill -9: %v on the persistent gif0's egress, want %d programs", got, leftover)
+	}
+	before := endB.do("report").Gif0.IPackets
+	a.Ping(ctx, "198.51.100.2", "-c", "2", "-i", "0.2")
+	if after := endB.do("report").Gif0.IPackets; after != before {
+		t.Fatalf("after kill -9, %d packets routed into the persistent gif0 went through the tunnel; want none", after-before)
+	}
 }

@@ -14,6 +14,12 @@
  * kernel stack, i.e. the userspace plane), with the reason counted in
  * pass_reasons.
  *
+ * What is attached is a thin entry of each (at the end of this file) that
+ * tail-calls the program doing the work, gif_encap or gif_decap, through
+ * the program array plane, which only the daemon holds: when it ends,
+ * even killed, the kernel empties the array, and whatever entries it
+ * leaves attached (clsact filters outlive their process) pass everything.
+ *
  * Kernel versions (the oldest that has each): tc BPF programs and
  * bpf_skb_load_bytes 4.1, bpf_skb_change_head 4.10, bpf_fib_lookup 4.18,
  * bpf_skb_load_bytes_relative 4.18 (tc 5.0), BPF_F_ADJ_ROOM_ENCAP_L3_* and
@@ -493,7 +499,7 @@ static __always_inline int set_ethernet(struct __sk_buff *skb, __u32 off, __u8 f
 }
 
 SEC("tc")
-int gif_egress(struct __sk_buff *skb)
+int gif_encap(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct egress_tunnel *t = bpf_map_lookup_elem(&egress_tunnels, &ifindex);
@@ -689,7 +695,7 @@ static __always_inline int decap(struct __sk_buff *skb, __u32 off, const struct 
 }
 
 SEC("tc")
-int gif_ingress(struct __sk_buff *skb)
+int gif_decap(struct __sk_buff *skb)
 {
 	struct ingress_tunnel *t;
 	struct outer o = {};
@@ -732,4 +738,46 @@ int gif_ingress(struct __sk_buff *skb)
 		return pass(PASS_DECAP_FAILED);
 	count_carried(t->ifindex, true, in.tot_len, segs, headers);
 	return bpf_redirect(t->ifindex, BPF_F_INGRESS);
+}
+
+/* ---- entries ---- */
+
+enum plane_program {
+	PLANE_ENCAP,
+	PLANE_DECAP,
+	PLANE_PROGRAMS,
+};
+
+/* plane holds the programs that do the work; loading fills it from the
+ * initializer below, New and the tests alike (loadGifObjects). Only
+ * user space's references keep it filled: when the last one closes (the
+ * daemon ends, however), the kernel empties it, though the programs that
+ * use it hold it still (kernel/bpf/arraymap.c, prog_array_map_clear). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, PLANE_PROGRAMS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} plane SEC(".maps") = {
+	.values = {
+		[PLANE_ENCAP] = (void *)&gif_encap,
+		[PLANE_DECAP] = (void *)&gif_decap,
+	},
+};
+
+/* The entries, attached to the gifs' devices and the underlay. Without the
+ * daemon, the tail call finds no program and the packet goes on. */
+SEC("tc")
+int gif_egress(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &plane, PLANE_ENCAP);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int gif_ingress(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &plane, PLANE_DECAP);
+	return TC_ACT_UNSPEC;
 }
