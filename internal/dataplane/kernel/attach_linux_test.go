@@ -40,6 +40,14 @@ func passProgram(t testing.TB) *ebpf.Program {
 	return prog
 }
 
+// passObjects are programs that pass every packet on and maps in memory.
+func passObjects(t testing.TB) objects {
+	return objects{egress: passProgram(t), ingress: passProgram(t),
+		egressMap: &fakeMap{m: map[any]any{}}, ingressMap: &fakeMap{m: map[any]any{}},
+		localMap: &fakeMap{m: map[any]any{}}, settingsMap: &fakeMap{m: map[any]any{}},
+		counters: fakeCounters{}}
+}
+
 // TestPlaneProcess is not a test: run by the tests below in a namespace
 // (planeProcessEnv set), it attaches a plane whose programs pass every
 // packet on, with gif0 (a TUN device there) attached, says "ready" and
@@ -50,16 +58,13 @@ func TestPlaneProcess(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	u := dataplane.NewUserspace(log)
-	objs := objects{egress: passProgram(t), ingress: passProgram(t),
-		egressMap: &fakeMap{m: map[any]any{}}, ingressMap: &fakeMap{m: map[any]any{}},
-		localMap: &fakeMap{m: map[any]any{}}, settingsMap: &fakeMap{m: map[any]any{}},
-		counters: fakeCounters{}}
-	p, err := newPlane(u, log, objs)
+	p, err := newPlane(u, log, passObjects(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
+	gif0 := p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
 	waitUnderlay(p)
+	waitEgress(p, gif0)
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	p.Close()
@@ -69,21 +74,43 @@ func TestPlaneProcess(t *testing.T) {
 // waitUnderlay waits until p has attached its ingress program to an
 // underlay interface, which it does a moment after it starts.
 func waitUnderlay(p *Plane) {
-	for attached := 0; attached == 0; time.Sleep(10 * time.Millisecond) {
+	waitPlane(p, func() bool { return len(p.underlayAttached) > 0 })
+}
+
+// waitEgress waits until p has attached its egress program to ifc's
+// device, which it does a moment after Attach.
+func waitEgress(p *Plane, ifc *dataplane.Iface) {
+	waitPlane(p, func() bool { _, ok := p.egresses[ifc]; return ok })
+}
+
+// waitPlane waits until done, called under p's lock, is true.
+func waitPlane(p *Plane, done func() bool) {
+	for {
 		p.mu.Lock()
-		attached = len(p.underlayAttached)
+		ok := done()
 		p.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // planeProcess runs TestPlaneProcess in h and waits for it to be ready.
 func planeProcess(t *testing.T, h *netns.Host) (cmd *exec.Cmd, stdin io.WriteCloser, out *bufio.Scanner) {
 	t.Helper()
-	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^TestPlaneProcess$", "-test.count=1")
+	return processIn(t, h, "TestPlaneProcess", planeProcessEnv)
+}
+
+// processIn runs the test binary's process test in h, with env set, and
+// waits for it to say "ready".
+func processIn(t *testing.T, h *netns.Host, test, env string) (cmd *exec.Cmd, stdin io.WriteCloser, out *bufio.Scanner) {
+	t.Helper()
+	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), planeProcessEnv+"=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, _ = cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -93,7 +120,7 @@ func planeProcess(t *testing.T, h *netns.Host) (cmd *exec.Cmd, stdin io.WriteClo
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	out = bufio.NewScanner(stdout)
 	if !out.Scan() || out.Text() != "ready" {
-		t.Fatalf("plane process: %q, %v", out.Text(), out.Err())
+		t.Fatalf("%s: %q, %v", test, out.Text(), out.Err())
 	}
 	return cmd, stdin, out
 }

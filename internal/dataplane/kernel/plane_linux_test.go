@@ -82,6 +82,7 @@ func TestTunnelProcess(t *testing.T) {
 	}
 	publish(nil)
 	waitUnderlay(p)
+	waitEgress(p, ifc)
 	report := func() {
 		r := planeReport{Egress: entriesOf(t, p.egressMap), Ingress: entriesOf(t, p.ingressMap), Plane: ifc.PlaneState()}
 		r.IPIP = p.Counters().IPIP.Snapshot()
