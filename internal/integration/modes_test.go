@@ -53,6 +53,8 @@ func TestModes(t *testing.T) {
 			t.Run(plane+"/"+m.name, func(t *testing.T) {
 				a, b := newPairOn(t, plane)
 				tunnelBoth(a, b, m.outer, m.inner)
+				a.wantPlane("gif0", plane)
+				b.wantPlane("gif0", plane)
 				dst := innerB4
 				if m.inner == 6 {
 					dst = innerB6
@@ -64,8 +66,6 @@ func TestModes(t *testing.T) {
 				if !st.Running || st.Stats.IPackets == 0 || st.Stats.OPackets == 0 {
 					t.Fatalf("gif0 on a: running %v, counters %+v", st.Running, st.Stats)
 				}
-				a.wantPlane("gif0", plane)
-				b.wantPlane("gif0", plane)
 				// netstat shows what the kernel plane carried.
 				if plane == kernelPlane && a.ipipStat("packets? carried in the kernel") == 0 {
 					t.Fatalf("netstat on a shows no packet carried on the kernel plane")
@@ -75,12 +75,22 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// planeTimeout bounds how long a gif takes to reach its plane: the kernel
+// plane attaches its egress program a moment after the gif's device comes.
+const planeTimeout = 5 * time.Second
+
 // wantPlane fails the test unless the host's gif called name is carried by
-// plane.
+// plane within planeTimeout.
 func (n *node) wantPlane(name, plane string) {
 	n.t.Helper()
-	if st := n.status(name); st.Plane != plane {
-		n.t.Fatalf("%s: %s is on the %s plane (%s); want the %s plane", n.Name(), name, st.Plane, st.PlaneReason, plane)
+	for deadline := time.Now().Add(planeTimeout); ; time.Sleep(50 * time.Millisecond) {
+		st := n.status(name)
+		if st.Plane == plane {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s: %s is on the %s plane (%s) after %v; want the %s plane", n.Name(), name, st.Plane, st.PlaneReason, planeTimeout, plane)
+		}
 	}
 }
 

@@ -60,6 +60,14 @@ func passProgram(t testing.TB) *ebpf.Program {
 	return prog
 }
 
+// passObjects are programs that pass every packet on and maps in memory.
+func passObjects(t testing.TB) objects {
+	return objects{egress: passProgram(t), ingress: passProgram(t),
+		egressMap: &fakeMap{m: map[any]any{}}, ingressMap: &fakeMap{m: map[any]any{}},
+		localMap: &fakeMap{m: map[any]any{}}, settingsMap: &fakeMap{m: map[any]any{}},
+		counters: fakeCounters{}}
+}
+
 // TestPlaneProcess is not a test: run by the tests below in a namespace
 // (planeProcessEnv set), it attaches a plane whose programs pass every
 // packet on, with gif0 (a TUN device there) attached, says "ready" and
@@ -73,20 +81,17 @@ func TestPlaneProcess(t *testing.T) {
 	useAttacherFromEnv(t)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	u := dataplane.NewUserspace(log)
-	objs := objects{egress: passProgram(t), ingress: passProgram(t),
-		egressMap: &fakeMap{m: map[any]any{}}, ingressMap: &fakeMap{m: map[any]any{}},
-		localMap: &fakeMap{m: map[any]any{}}, settingsMap: &fakeMap{m: map[any]any{}},
-		counters: fakeCounters{}}
 	tc, err := chooseAttacher()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newPlane(u, log, tc, objs)
+	p, err := newPlane(u, log, tc, passObjects(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
+	gif0 := p.Attach(linktest.New("gif0", 1), false, new(tunnel.Counters))
 	waitUnderlay(t, p)
+	waitEgress(t, p, gif0)
 	fmt.Println("ready")
 	for in := bufio.NewScanner(os.Stdin); in.Scan(); {
 		switch in.Text() {
@@ -105,27 +110,50 @@ func TestPlaneProcess(t *testing.T) {
 // waitUnderlay waits until p has attached its ingress program to an
 // underlay interface, which it does a moment after it starts.
 func waitUnderlay(t *testing.T, p *Plane) {
+	t.Helper()
+	waitPlane(t, p, "an underlay interface has the ingress program", func() bool { return len(p.underlayAttached) > 0 })
+}
+
+// waitEgress waits until p has attached its egress program to ifc's
+// device, which it does a moment after Attach.
+func waitEgress(t *testing.T, p *Plane, ifc *dataplane.Iface) {
+	t.Helper()
+	waitPlane(t, p, ifc.Device().Name()+" has the egress program", func() bool { _, ok := p.egresses[ifc]; return ok })
+}
+
+// waitPlane waits until done, called under p's lock, is true, at most
+// 5 s.
+func waitPlane(t *testing.T, p *Plane, what string, done func() bool) {
+	t.Helper()
 	for range 500 {
 		p.mu.Lock()
-		attached := len(p.underlayAttached)
+		ok := done()
 		p.mu.Unlock()
-		if attached > 0 {
+		if ok {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("no underlay interface got the ingress program")
+	t.Fatalf("waited 5 s for this: %s", what)
 }
 
 // planeProcess runs TestPlaneProcess in h with the attacher tc and waits
 // for it to be ready.
 func planeProcess(t *testing.T, h *netns.Host, tc attacher) (cmd *exec.Cmd, stdin io.WriteCloser, out *bufio.Scanner) {
 	t.Helper()
-	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^TestPlaneProcess$", "-test.count=1")
+	return processIn(t, h, "TestPlaneProcess", planeProcessEnv+"=1", attacherEnv+"="+tc.String())
+}
+
+// processIn runs the test binary's process test in h, with the
+// environment variables env ("NAME=value") added, and waits for it to say
+// "ready".
+func processIn(t *testing.T, h *netns.Host, test string, env ...string) (cmd *exec.Cmd, stdin io.WriteCloser, out *bufio.Scanner) {
+	t.Helper()
+	cmd, err := tools.Command(context.Background(), "ip", "netns", "exec", h.Name(), os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), planeProcessEnv+"=1", attacherEnv+"="+tc.String())
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, _ = cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -135,7 +163,7 @@ func planeProcess(t *testing.T, h *netns.Host, tc attacher) (cmd *exec.Cmd, stdi
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	out = bufio.NewScanner(stdout)
 	if !out.Scan() || out.Text() != "ready" {
-		t.Fatalf("plane process: %q, %v", out.Text(), out.Err())
+		t.Fatalf("%s: %q, %v", test, out.Text(), out.Err())
 	}
 	return cmd, stdin, out
 }
@@ -383,11 +411,11 @@ func testAttachments(t *testing.T, kind attachKind, end string) {
 	if _, err := a.Run(context.Background(), "ip", "link", "add", "under1", "up", "type", "veth", "peer", "under2"); err != nil {
 		t.Fatal(err)
 	}
-	waitPrograms(t, kind, a, "under1", 1)
+	waitPrograms(t, kind, a, "under1", tcIngress, 1)
 	if _, err := a.Run(context.Background(), "ip", "link", "set", "under1", "down"); err != nil {
 		t.Fatal(err)
 	}
-	waitPrograms(t, kind, a, "under1", 0)
+	waitPrograms(t, kind, a, "under1", tcIngress, 0)
 
 	if end == "close" {
 		stdin.Close()
@@ -421,13 +449,13 @@ func testAttachments(t *testing.T, kind attachKind, end string) {
 	}
 }
 
-// waitPrograms waits until ifname in h has n programs on its ingress,
-// which the plane's goroutine attaches or detaches a moment later.
-func waitPrograms(t *testing.T, kind attachKind, h *netns.Host, ifname string, n int) {
+// waitPrograms waits until ifname in h has n programs on the hook, which
+// the plane's goroutines attach or detach a moment later.
+func waitPrograms(t *testing.T, kind attachKind, h *netns.Host, ifname string, hook tcHook, n int) {
 	t.Helper()
 	var got []ebpf.ProgramID
 	for range 100 {
-		if got = kind.programs(t, h, ifname, tcIngress); len(got) == n {
+		if got = kind.programs(t, h, ifname, hook); len(got) == n {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

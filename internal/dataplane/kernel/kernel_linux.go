@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -38,16 +39,39 @@ type Plane struct {
 	settingsMap      kvMap
 	passReasons      *ebpf.Map
 	closeObjects     func() error
+	attachEgress     func(ifindex int) (attachment, error)
 	stopLinks        chan struct{}
 	linksDone        chan struct{}
 	underlayAttached map[int]attachment // by ifindex; under mu
+	egressWork       chan struct{}      // wakes attachEgresses; holds one wake-up
+	stopEgresses     chan struct{}
+	egressesDone     chan struct{}
 
 	mu       sync.Mutex
-	ifaces   map[*dataplane.Iface]uint32 // attached gifs: their device's ifindex, 0 for a TAP
+	ifaces   map[*dataplane.Iface]uint32 // attached gifs: their device's ifindex once the egress program is attached, else 0
 	egresses map[*dataplane.Iface]attachment
-	have     entries
-	counters folder
+	// queued are the gifs whose egress program attachEgresses is still to
+	// attach, in order, and their device's ifindex in waiting; a gif
+	// detached meanwhile leaves waiting, and the queue when its turn comes.
+	queued      []*dataplane.Iface
+	waiting     map[*dataplane.Iface]int
+	lastCommand time.Time // of the last Attach, Publish or detach
+	have        entries
+	counters    folder
 }
+
+// quietBeforeAttach is how long attachEgresses waits after the last
+// change before it attaches the egress program to a gif: each attachment
+// holds the kernel's
+// RTNL lock for an RCU grace period (about 9 ms), which every change of
+// an interface also needs, so that attaching between the changes of a
+// gif netstart would slow each of them down by as much. It waits no
+// longer than quietAtMost, so that changes that never stop do not keep
+// the gifs off the kernel plane.
+const (
+	quietBeforeAttach = 50 * time.Millisecond
+	quietAtMost       = time.Second
+)
 
 var _ dataplane.Plane = (*Plane)(nil)
 
@@ -58,6 +82,8 @@ type objects struct {
 	counters                                     counterMap
 	passReasons                                  *ebpf.Map
 	close                                        func() error
+	// attachEgress attaches egress to a gif's device; nil: by the plane's attacher.
+	attachEgress func(ifindex int) (attachment, error)
 }
 
 // New loads the programs and returns the kernel plane wrapping u, or an
@@ -166,18 +192,29 @@ func newPlane(u *dataplane.Userspace, log *slog.Logger, tc attacher, objs object
 		egressMap: objs.egressMap, ingressMap: objs.ingressMap, localMap: objs.localMap, settingsMap: objs.settingsMap,
 		passReasons:      objs.passReasons,
 		closeObjects:     objs.close,
+		attachEgress:     objs.attachEgress,
 		stopLinks:        make(chan struct{}),
 		linksDone:        make(chan struct{}),
 		underlayAttached: make(map[int]attachment),
+		egressWork:       make(chan struct{}, 1),
+		stopEgresses:     make(chan struct{}),
+		egressesDone:     make(chan struct{}),
 		ifaces:           make(map[*dataplane.Iface]uint32),
 		egresses:         make(map[*dataplane.Iface]attachment),
+		waiting:          make(map[*dataplane.Iface]int),
 		counters:         folder{m: objs.counters, last: make(map[uint32]gifIfCounters)},
+	}
+	if p.attachEgress == nil {
+		p.attachEgress = func(ifindex int) (attachment, error) {
+			return p.tc.attach(ifindex, p.egress, tcEgress)
+		}
 	}
 	updates, stop, err := p.subscribeLinks()
 	if err != nil {
 		return nil, fmt.Errorf("follow the network interfaces: %w", err)
 	}
 	go p.followLinks(updates, stop)
+	go p.attachEgresses()
 	return p, nil
 }
 
@@ -283,13 +320,16 @@ func isUnderlay(l netlink.Link) bool {
 }
 
 // Attach attaches dev as the userspace plane does and, for a TUN (IP
-// modes), the egress program to it; Publish decides whether the program
-// carries its packets.
+// modes), queues the egress program's attachment to it, which
+// attachEgresses does off the command path; until then the gif stays on
+// the userspace plane. Publish decides whether the program carries its
+// packets.
 func (p *Plane) Attach(dev gl.Device, ether bool, counters *tunnel.Counters) *dataplane.Iface {
 	ifc := p.Userspace.Attach(dev, ether, counters)
 	ifc.OnDetach(func() { p.detach(ifc) })
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastCommand = time.Now()
 	p.ifaces[ifc] = 0
 	if ether {
 		ifc.SetPlaneState(dataplane.PlaneState{Why: whyEther})
@@ -300,24 +340,102 @@ func (p *Plane) Attach(dev gl.Device, ether bool, counters *tunnel.Counters) *da
 		p.log.Warn("find the gif's device; it stays on the userspace plane", "interface", dev.Name(), "err", err)
 		return ifc
 	}
-	index := nl.Attrs().Index
-	l, err := p.tc.attach(index, p.egress, tcEgress)
-	if err != nil {
-		p.log.Warn("attach the kernel plane's egress program; the gif stays on the userspace plane", "interface", dev.Name(), "err", err)
-		return ifc
-	}
-	p.ifaces[ifc] = uint32(index)
-	p.egresses[ifc] = l
+	p.waiting[ifc] = nl.Attrs().Index
+	p.queued = append(p.queued, ifc)
+	ifc.SetPlaneState(dataplane.PlaneState{Why: whyAttaching})
+	p.wakeEgresses()
 	return ifc
 }
 
+func (p *Plane) wakeEgresses() {
+	select {
+	case p.egressWork <- struct{}{}:
+	default: // already awake or woken
+	}
+}
+
+// attachEgresses attaches the egress program to the queued gifs, one at
+// a time, each once the changes have paused for quietBeforeAttach, until
+// Close.
+func (p *Plane) attachEgresses() {
+	defer close(p.egressesDone)
+	for {
+		select {
+		case <-p.stopEgresses:
+			return
+		case <-p.egressWork:
+		}
+		for p.awaitQuiet() && p.egressStep() {
+		}
+	}
+}
+
+// awaitQuiet waits until no change came for quietBeforeAttach, or
+// quietAtMost, and reports false when Close stops the plane first.
+func (p *Plane) awaitQuiet() bool {
+	for start := time.Now(); ; {
+		p.mu.Lock()
+		wait := quietBeforeAttach - time.Since(p.lastCommand)
+		p.mu.Unlock()
+		if wait <= 0 || time.Since(start) >= quietAtMost {
+			return true
+		}
+		select {
+		case <-p.stopEgresses:
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
+// egressStep attaches the egress program to the first queued gif and
+// brings the maps in line, so that the gif moves to the kernel plane
+// without waiting for a change. It reports whether a gif was queued.
+func (p *Plane) egressStep() bool {
+	p.mu.Lock()
+	var ifc *dataplane.Iface
+	index, queued := 0, false
+	for !queued && len(p.queued) > 0 {
+		ifc, p.queued = p.queued[0], p.queued[1:]
+		index, queued = p.waiting[ifc]
+	}
+	p.mu.Unlock()
+	if !queued {
+		return false
+	}
+	// Outside the lock: the kernel takes a grace period.
+	l, err := p.attachEgress(index)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.waiting[ifc]; !ok { // detached meanwhile
+		if err == nil {
+			l.Close()
+		}
+		return true
+	}
+	delete(p.waiting, ifc)
+	if err != nil {
+		p.log.Warn("attach the kernel plane's egress program; the gif stays on the userspace plane", "interface", ifc.Device().Name(), "err", err)
+	} else {
+		p.ifaces[ifc] = uint32(index)
+		p.egresses[ifc] = l
+	}
+	p.syncLocked(p.View())
+	return true
+}
+
 // detach takes ifc off the kernel plane before its device closes: its
-// map entries, its counters (folded a last time) and its egress program.
+// map entries, its counters (folded a last time) and its egress program,
+// or its place in attachEgresses' queue. Closing the link here costs what
+// closing it after the device would: the kernel detaches a program left
+// on a device that goes away, with the same RCU grace period.
 func (p *Plane) detach(ifc *dataplane.Iface) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastCommand = time.Now()
 	index := p.ifaces[ifc]
 	delete(p.ifaces, ifc)
+	delete(p.waiting, ifc)
 	p.syncLocked(p.View())
 	if index != 0 {
 		if err := p.counters.forget(index, ifc.Counters(), &p.Userspace.Counters().IPIP); err != nil {
@@ -337,6 +455,7 @@ func (p *Plane) Publish(v *dataplane.View) {
 	p.Userspace.Publish(v)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastCommand = time.Now()
 	p.syncLocked(v)
 }
 
@@ -364,6 +483,9 @@ func (p *Plane) syncLocked(v *dataplane.View) {
 		index := p.ifaces[ifc]
 		if st.Kernel && (p.have.egress[index] != want.egress[index]) {
 			st = dataplane.PlaneState{Why: whyMapsFailing}
+		}
+		if _, queued := p.waiting[ifc]; queued && st.Why == whyNoDevice {
+			st = dataplane.PlaneState{Why: whyAttaching}
 		}
 		ifc.SetPlaneState(st)
 	}
@@ -414,6 +536,8 @@ func (p *Plane) Passed() ([NumPassReasons]uint64, error) {
 func (p *Plane) Close() {
 	close(p.stopLinks)
 	<-p.linksDone
+	close(p.stopEgresses)
+	<-p.egressesDone
 	p.mu.Lock()
 	for index, l := range p.underlayAttached {
 		l.Close()
@@ -423,6 +547,8 @@ func (p *Plane) Close() {
 		l.Close()
 		delete(p.egresses, ifc)
 	}
+	p.queued = nil
+	clear(p.waiting)
 	p.mu.Unlock()
 	if p.closeObjects != nil {
 		p.closeObjects()

@@ -41,6 +41,7 @@ const (
 	whyIPsec       = "an IPsec flow covers it"
 	whyLowerUnit   = "a lower unit has the same tunnel"
 	whyNoDevice    = "its egress program is not attached"
+	whyAttaching   = "attaching its egress program"
 	whyMapsFailing = "the kernel's maps refused it"
 )
 

@@ -88,6 +88,7 @@ func TestTunnelProcess(t *testing.T) {
 	}
 	publish(nil)
 	waitUnderlay(t, p)
+	waitEgress(t, p, ifc)
 	report := func() {
 		r := planeReport{Attacher: p.tc.String(), Egress: entriesOf(t, p.egressMap), Ingress: entriesOf(t, p.ingressMap), Plane: ifc.PlaneState()}
 		r.IPIP = p.Counters().IPIP.Snapshot()

@@ -116,8 +116,8 @@ func testFollowAfterOverflow(t *testing.T, kind attachKind) {
 		t.Fatal(err)
 	}
 	_, stdin, out := planeProcess(t, a, kind.tc)
-	waitPrograms(t, kind, a, "under1", 1)
-	waitPrograms(t, kind, a, "gone1", 1)
+	waitPrograms(t, kind, a, "under1", tcIngress, 1)
+	waitPrograms(t, kind, a, "gone1", tcIngress, 1)
 	say := func(command, answer string) {
 		t.Helper()
 		fmt.Fprintln(stdin, command)
@@ -141,6 +141,6 @@ func testFollowAfterOverflow(t *testing.T, kind attachKind) {
 	say("release", "released")
 
 	ip("link", "add", "under3", "up", "index", fmt.Sprint(goneIndex), "type", "veth", "peer", "under4")
-	waitPrograms(t, kind, a, "under3", 1)
-	waitPrograms(t, kind, a, "under1", 0)
+	waitPrograms(t, kind, a, "under3", tcIngress, 1)
+	waitPrograms(t, kind, a, "under1", tcIngress, 0)
 }
