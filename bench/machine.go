@@ -17,6 +17,9 @@ type machine struct {
 	Cores     int
 	GoVersion string
 	Commit    string // short hash, "-dirty" when the tree has changes
+	// Congestion is TCP's congestion control, which the hosts' namespaces
+	// inherit: the multi-stream figures depend on it (docs/PERFORMANCE.md).
+	Congestion string
 	// Load is /proc/loadavg's 1-, 5- and 15-minute averages when the run
 	// started: other work on the machine makes the figures noisy.
 	Load string
@@ -34,6 +37,11 @@ func describeMachine(ctx context.Context, root string) (machine, error) {
 		return m, fmt.Errorf("read CPU model: %w", err)
 	}
 	m.CPU = cpuModel(string(cpuinfo))
+	congestion, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+	if err != nil {
+		return m, fmt.Errorf("read TCP congestion control: %w", err)
+	}
+	m.Congestion = strings.TrimSpace(string(congestion))
 	loadavg, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return m, fmt.Errorf("read load average: %w", err)

@@ -134,6 +134,7 @@ func (r *report) markdown() string {
 	}
 	for _, kv := range [][2]string{
 		{"kernel", r.Machine.Kernel},
+		{"TCP congestion control", r.Machine.Congestion},
 		{"CPU", fmt.Sprintf("%s, %d cores", r.Machine.CPU, r.Machine.Cores)},
 		{"load average at the start", r.Machine.Load},
 		{"Go", r.Machine.GoVersion},
@@ -309,9 +310,9 @@ func (r *report) allocSection() string {
 // readmeBlock is what the README shows between its bench markers.
 func (r *report) readmeBlock(reportPath string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Last run: %s, %s (%d cores), Linux %s, gif %s, %s, BENCH_TIME %d s × %d; full report: [%s](%s).\n\n",
-		r.Started.Format("2006-01-02"), r.Machine.CPU, r.Machine.Cores, r.Machine.Kernel, r.Machine.Commit,
-		r.WireGuard, int(r.Opts.Time/time.Second), r.Opts.Reps, reportPath, reportPath)
+	fmt.Fprintf(&b, "Last run: %s, %s (%d cores), Linux %s, TCP %s, gif %s, %s, BENCH_TIME %d s × %d; full report: [%s](%s).\n\n",
+		r.Started.Format("2006-01-02"), r.Machine.CPU, r.Machine.Cores, r.Machine.Kernel, r.Machine.Congestion,
+		r.Machine.Commit, r.WireGuard, int(r.Opts.Time/time.Second), r.Opts.Reps, reportPath, reportPath)
 	b.WriteString(r.table())
 	b.WriteString("\n" + r.legend())
 	targets := evaluateTargets(r)

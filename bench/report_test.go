@@ -31,7 +31,7 @@ func fixture(t *testing.T) *report {
 	}
 	return &report{
 		Started: time.Date(2026, 11, 24, 15, 4, 0, 0, time.UTC),
-		Machine: machine{Kernel: "6.18", CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", Commit: "abc1234-dirty"},
+		Machine: machine{Kernel: "6.18", Congestion: "bbr", CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", Commit: "abc1234-dirty"},
 		Opts:    options{Time: 3 * time.Second, Reps: 3},
 		Results: []result{
 			{Config: configNamed(t, "veth"), Samples: []sample{s(20, 30), s(18, 32), s(22, 28)}},
@@ -213,6 +213,7 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"# gif benchmark, 2026-11-24 15:04 UTC",
 		"- gif: abc1234-dirty",
+		"- TCP congestion control: bbr",
 		"- BENCH_TIME: 3 s",
 		"- `ip4in4`: gif0 on the userspace plane: IPv4 in IPv4, mtu 1480",
 		"- `ip4in4-kernel`: gif0 on the kernel plane: IPv4 in IPv4, mtu 1480",
