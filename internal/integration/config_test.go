@@ -67,6 +67,9 @@ func TestNoInet6(t *testing.T) {
 func TestAllOrNothing(t *testing.T) {
 	a, _ := newPair(t)
 	a.gif("ifconfig", "gif0", "tunnel", outerA4, outerB4, "inet", innerA4, innerB4, "up")
+	// Its plane changes on its own a moment later (the egress program
+	// attached): compare once it has.
+	a.wantPlane("gif0", defaultPlane)
 	before := a.gif("ifconfig", "gif0")
 	for _, args := range [][]string{
 		{"mtu", "1400", "tunnelttl", "0"},                  // refused by the parser
