@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gif/internal/control"
 )
@@ -15,6 +16,9 @@ const (
 	ipv6HeaderLen     = 40
 	etheripHeaderLen  = 2
 	ethernetHeaderLen = 14
+	// tcpHeaderLen is TCP's header with the timestamp option, which Linux
+	// sends: what a segment's payload (the MSS in use) leaves of the MTU.
+	tcpHeaderLen = 32
 
 	// espMTU is the inner MTU of the configurations under ESP: the packet
 	// it makes (espPacketLen) fits the underlay with both suites.
@@ -49,9 +53,10 @@ var ipModes = []struct{ inner, outer int }{{4, 4}, {6, 4}, {4, 6}, {6, 6}}
 
 // configs returns every configuration, in the report's order, grouped by
 // plane: veth comes first, since the others are compared with it, then
-// the veth without offloads, the IP modes on the kernel plane, and
-// everything on the userspace plane, whose rows keep their names of
-// before the kernel plane so that their history stays comparable.
+// the veth without offloads and with the IP modes' segment sizes, the IP
+// modes on the kernel plane, and everything on the userspace plane, whose
+// rows keep their names of before the kernel plane so that their history
+// stays comparable.
 func configs() []config {
 	cs := []config{{
 		Name: vethName, About: "the veth pair itself, no tunnel: the limit",
@@ -62,6 +67,7 @@ func configs() []config {
 		Target: underB4, MTU: underlayMTU,
 		setup: disableOffloads,
 	}}
+	cs = append(cs, vethAtSegments()...)
 	for _, m := range ipModes {
 		cs = append(cs, gifMode(m.inner, m.outer, control.PlaneKernel))
 	}
@@ -78,6 +84,43 @@ func configs() []config {
 	return append(cs, wireguard())
 }
 
+// vethAtSegments are the bare veth with each TCP segment size (payload
+// per packet) that the IP modes give TCP, and nothing else of a tunnel:
+// under some congestion controls (bbr) the multi-stream figures depend on
+// the segment size more than on anything a tunnel does
+// (docs/PERFORMANCE.md). Each row sends IPv4 with the MTU that gives that
+// segment size.
+func vethAtSegments() []config {
+	modes := map[int][]string{} // segment size: the modes that give it
+	var sizes []int
+	for _, m := range ipModes {
+		segment := underlayMTU - ipHeaderLen(m.outer) - ipHeaderLen(m.inner) - tcpHeaderLen
+		if modes[segment] == nil {
+			sizes = append(sizes, segment)
+		}
+		modes[segment] = append(modes[segment], gifModeName(m.inner, m.outer, ""))
+	}
+	var cs []config
+	for _, segment := range sizes {
+		mtu := segment + ipv4HeaderLen + tcpHeaderLen
+		cs = append(cs, config{
+			Name: fmt.Sprintf("%s-seg%d", vethName, segment),
+			About: fmt.Sprintf("the veth pair with mtu %d on both ends, no tunnel: TCP segments of %d bytes, as through %s",
+				mtu, segment, strings.Join(modes[segment], " and ")),
+			Target: underB4, MTU: mtu,
+			setup: func(ctx context.Context, p *pair, mtu int) error {
+				for _, n := range []*node{p.a, p.b} {
+					if _, err := n.run(ctx, "ip", "link", "set", "eth0", "mtu", strconv.Itoa(mtu)); err != nil {
+						return fmt.Errorf("set the mtu of eth0 of %s: %w", n, err)
+					}
+				}
+				return nil
+			},
+		})
+	}
+	return cs
+}
+
 // outerAddrs returns the underlay addresses of a and b in family outer.
 func outerAddrs(outer int) (a, b string) {
 	if outer == 6 {
@@ -86,8 +129,9 @@ func outerAddrs(outer int) (a, b string) {
 	return underA4, underB4
 }
 
-func outerHeaderLen(outer int) int {
-	if outer == 6 {
+// ipHeaderLen is the length of an IPv4 or IPv6 header without options.
+func ipHeaderLen(family int) int {
+	if family == 6 {
 		return ipv6HeaderLen
 	}
 	return ipv4HeaderLen
@@ -118,12 +162,12 @@ func gifModeName(inner, outer int, plane string) string {
 // gifMode is gif0 carrying IPv(inner) over IPv(outer) on plane, with the
 // largest MTU whose outer packet fits the underlay.
 func gifMode(inner, outer int, plane string) config {
-	mtu := underlayMTU - outerHeaderLen(outer)
+	mtu := underlayMTU - ipHeaderLen(outer)
 	c := config{
 		Name: gifModeName(inner, outer, plane),
 		About: fmt.Sprintf("gif0 on the %s plane: IPv%d in IPv%d, mtu %d (%d + %d-byte outer header = %d)",
-			plane, inner, outer, mtu, mtu, outerHeaderLen(outer), underlayMTU),
-		Target: innerB4, MTU: mtu, Overhead: outerHeaderLen(outer), Daemon: "gif", Plane: plane,
+			plane, inner, outer, mtu, mtu, ipHeaderLen(outer), underlayMTU),
+		Target: innerB4, MTU: mtu, Overhead: ipHeaderLen(outer), Daemon: "gif", Plane: plane,
 	}
 	if inner == 6 {
 		c.Target = innerB6
@@ -164,12 +208,12 @@ func gifMode(inner, outer int, plane string) config {
 // set so that its frames fit the underlay in EtherIP; the member's TAP
 // keeps its MTU of 1500.
 func etherIP(outer int) config {
-	overhead := outerHeaderLen(outer) + etheripHeaderLen + ethernetHeaderLen
+	overhead := ipHeaderLen(outer) + etheripHeaderLen + ethernetHeaderLen
 	mtu := underlayMTU - overhead
 	c := config{
 		Name: fmt.Sprintf("etherip%d", outer),
 		About: fmt.Sprintf("bridge0 with member gif0, EtherIP over IPv%d; bridge0 mtu %d (%d + %d Ethernet + %d EtherIP + %d outer = %d)",
-			outer, mtu, mtu, ethernetHeaderLen, etheripHeaderLen, outerHeaderLen(outer), underlayMTU),
+			outer, mtu, mtu, ethernetHeaderLen, etheripHeaderLen, ipHeaderLen(outer), underlayMTU),
 		Target: innerB4, MTU: mtu, Overhead: overhead, Daemon: "gif", Plane: control.PlaneUserspace,
 	}
 	srcA, srcB := outerAddrs(outer)

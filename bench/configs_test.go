@@ -13,7 +13,8 @@ import (
 func TestConfigsFitUnderlay(t *testing.T) {
 	want := map[string]int{"ip4in4": 1480, "ip6in4": 1480, "ip4in6": 1460, "ip6in6": 1460, "etherip4": 1464, "etherip6": 1444,
 		"ip4in4-kernel": 1480, "ip6in4-kernel": 1480, "ip4in6-kernel": 1460, "ip6in6-kernel": 1460, "veth-nooffload": 1500,
-		"ip4in4-esp-gcm": 1400, "ip4in4-esp-cbc": 1400, "etherip4-esp-gcm": 1384, "etherip4-esp-cbc": 1384, "veth": 1500, "wireguard-go": 1420}
+		"ip4in4-esp-gcm": 1400, "ip4in4-esp-cbc": 1400, "etherip4-esp-gcm": 1384, "etherip4-esp-cbc": 1384, "veth": 1500, "wireguard-go": 1420,
+		"veth-seg1428": 1480, "veth-seg1408": 1460, "veth-seg1388": 1440}
 	for _, c := range configs() {
 		if c.MTU != want[c.Name] {
 			t.Errorf("%s: MTU %d, want %d", c.Name, c.MTU, want[c.Name])
