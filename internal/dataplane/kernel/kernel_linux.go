@@ -463,11 +463,7 @@ func (p *Plane) syncLocked(v *dataplane.View) {
 	want, states := decide(v, p.ifaces)
 	var err error
 	var errs []error
-	p.have.egress, err = syncMap(p.egressMap, p.have.egress, want.egress)
-	errs = append(errs, err)
-	p.have.ingress, err = syncMap(p.ingressMap, p.have.ingress, want.ingress)
-	errs = append(errs, err)
-	p.have.local, err = syncMap(p.localMap, p.have.local, want.local)
+	p.have, err = syncTunnels(p.egressMap, p.ingressMap, p.localMap, p.have, &want)
 	errs = append(errs, err)
 	if p.have.settings != want.settings {
 		if err := p.settingsMap.Put(uint32(0), want.settings); err != nil {
@@ -481,7 +477,7 @@ func (p *Plane) syncLocked(v *dataplane.View) {
 	}
 	for ifc, st := range states {
 		index := p.ifaces[ifc]
-		if st.Kernel && (p.have.egress[index] != want.egress[index]) {
+		if out, ok := want.egress[index]; st.Kernel && (!ok || p.have.egress[index] != out) {
 			st = dataplane.PlaneState{Why: whyMapsFailing}
 		}
 		if _, queued := p.waiting[ifc]; queued && st.Why == whyNoDevice {

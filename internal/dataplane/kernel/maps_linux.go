@@ -2,6 +2,9 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
 	"sync/atomic"
 
@@ -156,6 +159,25 @@ func syncMap[K, V comparable](m kvMap, have, want map[K]V) (map[K]V, error) {
 		held[k] = v
 	}
 	return held, first
+}
+
+// syncTunnels makes the maps hold want, from have, and returns what they
+// hold then. The local addresses go first and must all be there: without
+// one, gif_decap's spoof check would let through what the userspace plane
+// drops. If one is missing, want loses every tunnel, so no tunnel stays on
+// the kernel plane, and the error says why.
+func syncTunnels(egress, ingress, local kvMap, have entries, want *entries) (entries, error) {
+	held := have
+	var err, errLocal error
+	held.local, errLocal = syncMap(local, have.local, want.local)
+	if !maps.Equal(held.local, want.local) {
+		want.egress, want.ingress = nil, nil
+		errLocal = fmt.Errorf("local addresses: %w; every tunnel left the kernel plane", errLocal)
+	}
+	held.egress, err = syncMap(egress, have.egress, want.egress)
+	errs := []error{errLocal, err}
+	held.ingress, err = syncMap(ingress, have.ingress, want.ingress)
+	return held, errors.Join(append(errs, err)...)
 }
 
 // counterMap reads the if_counters of a gif, summed over the CPUs.

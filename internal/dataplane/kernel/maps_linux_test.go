@@ -173,6 +173,34 @@ func TestSyncMap(t *testing.T) {
 	}
 }
 
+// TestSyncTunnelsNeedsEveryLocalAddress: when the local addresses do not
+// all fit, no tunnel is left in the egress or ingress map, as gif_decap's
+// spoof check needs them all; once they fit, the tunnels come back.
+func TestSyncTunnelsNeedsEveryLocalAddress(t *testing.T) {
+	egress, ingress, local := &fakeMap{m: map[any]any{}}, &fakeMap{m: map[any]any{}}, &fakeMap{m: map[any]any{}}
+	want := func() entries {
+		var k gifLocalAddr
+		k.Addr.A, k.Family = gifAddr(netip.MustParseAddr("192.0.2.1")), 4
+		return entries{
+			egress:  map[uint32]gifEgressTunnel{7: {Family: 4}},
+			ingress: map[gifIngressKey]gifIngressTunnel{{Family: 4}: {Ifindex: 7}},
+			local:   map[gifLocalAddr]uint8{k: 1},
+		}
+	}
+	local.failPut = true
+	w := want()
+	have, err := syncTunnels(egress, ingress, local, entries{}, &w)
+	if err == nil || len(egress.m)+len(ingress.m)+len(have.egress)+len(have.ingress) != 0 || len(w.egress) != 0 {
+		t.Fatalf("local map full: %v; maps hold %v %v, held %+v, want %+v", err, egress.m, ingress.m, have, w)
+	}
+	local.failPut = false
+	w = want()
+	have, err = syncTunnels(egress, ingress, local, have, &w)
+	if err != nil || len(egress.m) != 1 || len(ingress.m) != 1 || len(local.m) != 1 || !maps.Equal(have.egress, w.egress) {
+		t.Fatalf("local map with room: %v; maps hold %v %v %v", err, egress.m, ingress.m, local.m)
+	}
+}
+
 // fakeCounters is if_counters summed over the CPUs, in memory.
 type fakeCounters map[uint32]gifIfCounters
 
