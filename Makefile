@@ -22,8 +22,10 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 
 all: build
 
+# -buildvcs=auto stamps the git revision that gif version prints, also where
+# GOFLAGS turns stamping off.
 build:
-	$(GO) build -o gif ./cmd/gif
+	$(GO) build -buildvcs=auto -o gif ./cmd/gif
 
 # deps installs what is missing, and nothing when all is there.
 deps:
@@ -63,7 +65,11 @@ vet:
 
 # test runs every test: unit, fuzz seeds, and the integration tests that
 # build hosts in network namespaces (root); then the bench's unit tests.
-test: deps vet check-generated
+# The version check needs a .git directory: Go does not stamp the revision
+# in a git worktree, whose .git is a file.
+test: deps vet check-generated build
+	@if [ -d .git ]; then ./gif version | grep -Eq '^revision [0-9a-f]{40} ' || { ./gif version; echo "gif version names no git revision"; exit 1; }; \
+	else echo "gif version: revision not checked (a git worktree; Go stamps only a checkout with a .git directory)"; fi
 	$(GO) test -count=1 -timeout 30m ./...
 	cd bench && $(GO) test -count=1 ./...
 

@@ -52,24 +52,25 @@ func (e *ArgError) Error() string {
 	return fmt.Sprintf("argument %d %q: %s", e.Pos, e.Token, e.Reason)
 }
 
+// Grammar is what Parse takes, by the kind of interface its name gives; gif
+// ifconfig -h prints it.
+const Grammar = `A gif (gif0 .. gif9999) takes
+  create, destroy, up, down, mtu N, description TEXT, -description (or descr, -descr)
+  tunnel SRC DST, -tunnel (old names: giftunnel, deletetunnel)
+  inet [alias|-alias|delete] ADDR[/LEN] [DEST] [netmask MASK|prefixlen N] [broadcast DEST] [alias|-alias|delete]
+  inet6 [alias|-alias|delete] ADDR[/LEN] [DEST] [prefixlen N] [alias|-alias|delete]
+  -inet6, tunnelttl 1..255|copy, tunneldf, -tunneldf, tunnelecn, -tunnelecn
+  tunneldomain N, -tunneldomain, lladdr XX:XX:XX:XX:XX:XX|random
+  fastpath, -fastpath (gif's own: may the kernel data plane carry it)
+A bridge (bridge0 .. bridge9999) takes
+  create, destroy, up, down, add IF, del IF, description TEXT, -description (or descr, -descr)
+  link0, -link0, link1, -link1, link2, -link2
+Any other Linux interface takes up, down and mtu 68..65535.
+`
+
 // Parse turns the arguments that follow the interface name ("gif ifconfig
 // gif0 tunnel 192.0.2.1 198.51.100.1 up") into operations, in order. The
-// name chooses the grammar: a gif interface (gif0 .. gif9999) takes
-//
-//	create, destroy, up, down, mtu N, description TEXT, -description
-//	tunnel SRC DST, -tunnel (old names: giftunnel, deletetunnel)
-//	inet [alias|-alias|delete] ADDR[/LEN] [DEST] [netmask MASK|prefixlen N] [broadcast DEST] [alias|-alias|delete]
-//	inet6 [alias|-alias|delete] ADDR[/LEN] [DEST] [prefixlen N] [alias|-alias|delete]
-//	-inet6, tunnelttl 1..255|copy, tunneldf, -tunneldf, tunnelecn, -tunnelecn
-//	tunneldomain N, -tunneldomain, lladdr XX:XX:XX:XX:XX:XX|random
-//	fastpath, -fastpath (gif's own: may the kernel data plane carry it)
-//
-// a bridge (bridge0 .. bridge9999) takes
-//
-//	create, destroy, up, down, add IF, del IF, description TEXT, -description
-//	link0, -link0, link1, -link1, link2, -link2
-//
-// and any other Linux interface takes up, down and mtu 68..65535.
+// name chooses the grammar (Grammar).
 //
 // On a gif, an address without inet or inet6 takes its family from its
 // syntax. On a point-to-point interface broadcast sets the destination, as

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -382,6 +383,20 @@ func TestEditDistance(t *testing.T) {
 		}
 		if got := editDistance(tc.b, tc.a); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
+
+// TestGrammarNamesEveryParameter keeps the help text (Grammar) in step with
+// the parser: each parameter word a grammar takes is in it.
+func TestGrammarNamesEveryParameter(t *testing.T) {
+	words := strings.FieldsFunc(Grammar, func(r rune) bool { return strings.ContainsRune(" ,()[]|\n", r) })
+	refused := map[string]bool{"-inet": true} // parsed only to say why not
+	for _, g := range []*grammar{&gifGrammar, &bridgeGrammar, &linkGrammar} {
+		for _, prm := range g.params {
+			if !refused[prm.word] && !slices.Contains(words, prm.word) {
+				t.Errorf("Grammar does not name %q", prm.word)
+			}
 		}
 	}
 }
