@@ -6,6 +6,7 @@ FUZZTIME ?= 20s
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 DOCDIR   ?= $(PREFIX)/share/doc/gif
+MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= /etc/systemd/system
 CONFDIR  ?= /etc/gif
 # DEB_PKGS is every Debian package that the tests, the demo and the bench
@@ -16,9 +17,13 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	tshark iperf3 wireguard-tools python3-scapy systemd openssl \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
 	libstrongswan-extra-plugins libstrongswan-standard-plugins \
-	e2fsprogs clang llvm libbpf-dev
+	e2fsprogs clang llvm libbpf-dev mandoc man-db
 
-.PHONY: all build deps generate check-generated test demo fuzz bench vet install uninstall clean
+.PHONY: all build deps generate check-generated test demo fuzz bench vet man-lint man-check install uninstall clean
+
+# MANPAGES are the manual pages in mdoc, each installed in the section its
+# name ends with: man/gif.8 as $(MANDIR)/man8/gif.8.
+MANPAGES := $(wildcard man/*.[1-9])
 
 all: build
 
@@ -63,11 +68,35 @@ vet:
 	cd bench && $(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal bench)" || { gofmt -l cmd internal bench; echo "gofmt: files above need formatting"; exit 1; }
 
+# man-lint fails when mandoc finds anything at warning level or above in
+# a manual page.
+man-lint:
+	@out=$$(mandoc -T lint -W warning $(MANPAGES) 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; echo "man-lint: mandoc warns about the manual pages above"; exit 1; fi
+
+# man-check installs into a scratch DESTDIR and checks that man finds and
+# renders gif(8) for `man gif`, gif(4) for `man 4 gif` and each section-5
+# page, and that uninstall removes them again.
+man-check: build
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) -s install DESTDIR="$$tmp" >/dev/null || exit 1; \
+	mandir="$$tmp$(MANDIR)"; \
+	for page in "gif:man8/gif.8" "4 gif:man4/gif.4" "5 gif-hostname.if:man5/gif-hostname.if.5" \
+		"5 gif-sysctl.conf:man5/gif-sysctl.conf.5" "5 gif-ipsec.conf:man5/gif-ipsec.conf.5"; do \
+		args=$${page%:*}; want="$$mandir/$${page#*:}"; \
+		found=$$(man -M "$$mandir" -w $$args 2>&1); \
+		[ "$$found" = "$$want" ] || { echo "man-check: man -w $$args finds '$$found', want $$want"; exit 1; }; \
+	done; \
+	MANPAGER=cat man -M "$$mandir" 8 gif 2>&1 | grep -q 'gif ifconfig -C' || { echo "man-check: man 8 gif does not render its SYNOPSIS"; exit 1; }; \
+	MANPAGER=cat man -M "$$mandir" 4 gif 2>&1 | grep -q 'net.inet.gif.fastpath' || { echo "man-check: man 4 gif does not render its sysctl variables"; exit 1; }; \
+	$(MAKE) -s uninstall DESTDIR="$$tmp" >/dev/null || exit 1; \
+	if man -M "$$mandir" -w gif >/dev/null 2>&1; then echo "man-check: uninstall leaves gif(8)"; exit 1; fi
+
 # test runs every test: unit, fuzz seeds, and the integration tests that
 # build hosts in network namespaces (root); then the bench's unit tests.
 # The version check needs a .git directory: Go does not stamp the revision
 # in a git worktree, whose .git is a file.
-test: deps vet check-generated build
+test: deps vet check-generated build man-lint man-check
 	@if [ -d .git ]; then ./gif version | grep -Eq '^revision [0-9a-f]{40} ' || { ./gif version; echo "gif version names no git revision"; exit 1; }; \
 	else echo "gif version: revision not checked (a git worktree; Go stamps only a checkout with a .git directory)"; fi
 	$(GO) test -count=1 -timeout 30m ./...
@@ -108,9 +137,9 @@ fuzz:
 bench: deps build
 	cd bench && $(GO) run .
 
-# install puts the binary, the systemd unit and the documentation in place,
-# and creates the configuration directory; `systemctl enable --now gif`
-# starts it.
+# install puts the binary, the systemd unit, the manual pages and the
+# documentation in place, and creates the configuration directory;
+# `systemctl enable --now gif` starts it.
 install: build
 	install -D -m 0755 gif $(DESTDIR)$(SBINDIR)/gif
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/gif.service > gif.service.tmp
@@ -118,10 +147,12 @@ install: build
 	rm -f gif.service.tmp
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -D -m 0644 docs/gif.4.txt $(DESTDIR)$(DOCDIR)/gif.4.txt
+	for page in $(MANPAGES); do install -D -m 0644 $$page $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page#man/} || exit 1; done
 	install -d -m 0700 $(DESTDIR)$(CONFDIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gif $(DESTDIR)$(UNITDIR)/gif.service
+	for page in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page#man/}; done
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
