@@ -10,6 +10,7 @@ import (
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/control"
+	"gif/internal/dataplane"
 	"gif/internal/ike"
 	"gif/internal/ipsec/policy"
 )
@@ -49,6 +50,10 @@ func ipsecctlMain(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg = *parsed
 		if *parseOnly {
+			// Refuse what a load refuses (ah, for one), with its file:line.
+			if _, err := dataplane.CompilePolicy(cfg, nil, nil); err != nil {
+				return fail(stderr, "ipsecctl", err)
+			}
 			if *verbose {
 				printIPsec(stdout, "all", statusOf(cfg))
 				printIKE(stdout, cfg.IKE)
