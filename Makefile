@@ -17,7 +17,7 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	tshark iperf3 wireguard-tools python3-scapy systemd openssl \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
 	libstrongswan-extra-plugins libstrongswan-standard-plugins \
-	e2fsprogs clang llvm libbpf-dev mandoc man-db
+	e2fsprogs clang llvm libbpf-dev mandoc man-db prometheus
 
 .PHONY: all build deps generate check-generated test demo fuzz bench vet man-lint man-check install uninstall clean
 

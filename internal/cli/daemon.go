@@ -17,6 +17,7 @@ func daemonMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gif daemon", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	debug := fs.Bool("d", false, "log every dropped packet and failed send (debug)")
+	metricsAddr := fs.String("m", "", "serve Prometheus metrics at `address:port`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -31,7 +32,7 @@ func daemonMain(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := daemon.Run(ctx, log); err != nil {
+	if err := daemon.Run(ctx, log, daemon.Options{MetricsAddr: *metricsAddr}); err != nil {
 		return fail(stderr, "daemon", err)
 	}
 	return 0

@@ -20,7 +20,7 @@ Commands, as on OpenBSD:
   sysctl [-a] [name[=value] ...]                 net.inet.ipip.allow, net.inet.etherip.allow, net.inet.gif.fastpath
   netstat -s [-p ipip|etherip|esp] | -i          tunnel counters
   ipsecctl [-dnv] -f file | -s all|sa|flow|ike | -F   load, delete, show or flush ipsec.conf rules (userspace ESP)
-  daemon [-d]                                    run this namespace's daemon in the foreground
+  daemon [-d] [-m address:port]                  run this namespace's daemon in the foreground (-m: Prometheus metrics)
   demo                                           gif(4)'s EtherIP bridge example and the IP modes, in namespaces
   help [command]                                 this text, or a command's
   version                                        gif's version and revision
@@ -92,13 +92,19 @@ nothing.
   -s what   show all, sa (the SAs), flow (the flows) or ike (the IKE peers)
   -F        flush every rule
 `},
-	"daemon": {daemonMain, `usage: gif daemon [-d]
+	"daemon": {daemonMain, `usage: gif daemon [-d] [-m address:port]
 
 Runs the current network namespace's daemon in the foreground, as systemd
 runs it; it owns the interfaces and the data planes. Other commands start
 it by themselves when it is not running.
 
-  -d    log every dropped packet and failed send (debug)
+  -d                 log every dropped packet and failed send (debug)
+  -m address:port    serve Prometheus metrics at http://address:port/metrics
+                     (e.g. 127.0.0.1:9661; [::] or an empty address: every
+                     address); off by default. A bad address or a port in
+                     use stops the daemon before it changes anything.
+                     gif.service passes GIF_DAEMON_FLAGS from
+                     /etc/gif/daemon.conf, e.g. GIF_DAEMON_FLAGS="-m 127.0.0.1:9661"
 `},
 	"demo": {demoMain, `usage: gif demo
 

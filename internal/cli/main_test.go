@@ -62,7 +62,7 @@ func TestHelp(t *testing.T) {
 		"sysctl":   {"-a", "net.inet.ipip.allow", "net.inet.etherip.allow", "net.inet.gif.fastpath"},
 		"netstat":  {"-s", "-p", "-i", "ipip", "etherip", "esp"},
 		"ipsecctl": {"-f", "-d", "-n", "-v", "-s", "-F", "all", "sa", "flow", "ike"},
-		"daemon":   {"-d"},
+		"daemon":   {"-d", "-m"},
 	} {
 		for _, f := range flags {
 			if !slices.Contains(usageWords(commands[name].usage), f) {
@@ -98,7 +98,7 @@ func TestFlagsInUsage(t *testing.T) {
 			}
 		}
 	}
-	for name, n := range map[string]int{"daemon": 1, "netstart": 2, "ipsecctl": 6} {
+	for name, n := range map[string]int{"daemon": 2, "netstart": 2, "ipsecctl": 6} {
 		if seen[name] != n {
 			t.Errorf("gif %s: %d flags read from its FlagSet, want %d", name, seen[name], n)
 		}

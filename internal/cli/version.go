@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
+
+	"gif/internal/buildinfo"
 )
 
 // versionMain is `gif version`: the module version, the VCS revision and the
@@ -13,9 +14,9 @@ func versionMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		return fail(stderr, "version", fmt.Errorf("takes no arguments"))
 	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return fail(stderr, "version", fmt.Errorf("this binary carries no build information"))
+	info, err := buildinfo.Read()
+	if err != nil {
+		return fail(stderr, "version", err)
 	}
 	io.WriteString(stdout, formatVersion(info))
 	return 0
@@ -23,18 +24,14 @@ func versionMain(args []string, stdout, stderr io.Writer) int {
 
 // formatVersion prints "gif VERSION", then the revision, its time and
 // whether the tree had changes, then the Go release and platform.
-func formatVersion(info *debug.BuildInfo) string {
-	settings := map[string]string{}
-	for _, s := range info.Settings {
-		settings[s.Key] = s.Value
-	}
-	s := fmt.Sprintf("gif %s\n", info.Main.Version)
-	if rev := settings["vcs.revision"]; rev != "" {
-		s += "revision " + rev
-		if t := settings["vcs.time"]; t != "" {
-			s += " (" + t + ")"
+func formatVersion(info buildinfo.Info) string {
+	s := fmt.Sprintf("gif %s\n", info.Version)
+	if info.Revision != "" {
+		s += "revision " + info.Revision
+		if info.Time != "" {
+			s += " (" + info.Time + ")"
 		}
-		if settings["vcs.modified"] == "true" {
+		if info.Modified {
 			s += ", with uncommitted changes"
 		}
 		s += "\n"

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"gif/internal/buildinfo"
 )
 
 func TestFormatVersion(t *testing.T) {
@@ -17,7 +19,7 @@ func TestFormatVersion(t *testing.T) {
 			{Key: "vcs.modified", Value: "true"},
 		},
 	}
-	got := formatVersion(info)
+	got := formatVersion(buildinfo.From(info))
 	for _, want := range []string{
 		"gif v0.0.0-20261206195000-df52a7b0c1d2+dirty\n",
 		"revision df52a7b0c1d2e3f4 (2026-12-06T19:50:00Z), with uncommitted changes\n",
@@ -28,7 +30,7 @@ func TestFormatVersion(t *testing.T) {
 		}
 	}
 	info.Settings = nil
-	if got := formatVersion(info); !strings.Contains(got, "revision unknown") {
+	if got := formatVersion(buildinfo.From(info)); !strings.Contains(got, "revision unknown") {
 		t.Errorf("without VCS settings: %q", got)
 	}
 }

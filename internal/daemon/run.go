@@ -15,6 +15,13 @@ import (
 	"gif/internal/wire"
 )
 
+// Options are gif daemon's flags.
+type Options struct {
+	// MetricsAddr, when set, is the HOST:PORT where the daemon serves its
+	// Prometheus metrics (metrics.Listen); empty, it opens no TCP socket.
+	MetricsAddr string
+}
+
 // StateFileName is the daemon's state file inside its state directory.
 const StateFileName = "state.json"
 

@@ -4,22 +4,27 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 
+	"gif/internal/buildinfo"
 	"gif/internal/control"
 	"gif/internal/dataplane"
 	"gif/internal/dataplane/kernel"
 	"gif/internal/link"
+	"gif/internal/metrics"
 	"gif/internal/outer"
 	"gif/internal/state"
 	"gif/internal/tunnel"
 )
 
 // Run is `gif daemon`: it restores the namespace's interfaces, serves the
-// control API until ctx ends, then removes the interfaces from Linux. The
-// state file keeps them for the next start.
-func Run(ctx context.Context, log *slog.Logger) error {
+// control API (and, with opts.MetricsAddr, the metrics) until ctx ends,
+// then removes the interfaces from Linux. The state file keeps them for
+// the next start. Every socket it listens on is open before it changes
+// anything, so that a bad address or a port in use leaves all as it was.
+func Run(ctx context.Context, log *slog.Logger, opts Options) error {
 	useKernel, err := kernelPlaneWanted()
 	if err != nil {
 		return err
@@ -39,6 +44,13 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer l.Close()
+	var metricsListener net.Listener
+	if opts.MetricsAddr != "" {
+		if metricsListener, err = metrics.Listen(opts.MetricsAddr); err != nil {
+			return err
+		}
+		defer metricsListener.Close()
+	}
 	if err := claimStateDir(dir, ns, log); err != nil {
 		return err
 	}
@@ -52,6 +64,9 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
+	if metricsListener != nil {
+		defer serveMetrics(d, metricsListener, log)()
+	}
 	makeLocalKey(log)
 	go func() {
 		if err := d.WatchAddrs(ctx); err != nil && ctx.Err() == nil {
@@ -63,6 +78,22 @@ func Run(ctx context.Context, log *slog.Logger) error {
 		log.Warn("tell systemd the daemon is ready", "err", err)
 	}
 	return control.Serve(ctx, l, control.HandlerFunc(d.serve))
+}
+
+// serveMetrics serves d's metrics on l until the returned func is called.
+func serveMetrics(d *Daemon, l net.Listener, log *slog.Logger) (stop func()) {
+	build, err := buildinfo.Read()
+	if err != nil {
+		log.Warn("gif_build_info has empty labels", "err", err)
+	}
+	s := metrics.NewServer(metrics.NewCollector(d.Metrics, build))
+	go func() {
+		if err := s.Serve(l); err != nil {
+			log.Error("metrics server stopped", "address", l.Addr(), "err", err)
+		}
+	}()
+	log.Info("serving metrics", "url", "http://"+l.Addr().String()+metrics.Path)
+	return func() { s.Close() }
 }
 
 // claimStateDir makes dir this namespace's state directory: a deleted

@@ -11,6 +11,6 @@ import (
 
 // Run is `gif daemon`, which needs Linux's TUN and TAP devices, netlink and
 // raw IP sockets.
-func Run(ctx context.Context, log *slog.Logger) error {
+func Run(ctx context.Context, log *slog.Logger, opts Options) error {
 	return fmt.Errorf("gif daemon: not supported on %s", runtime.GOOS)
 }

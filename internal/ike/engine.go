@@ -14,6 +14,7 @@ import (
 	"crypto/rsa"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -75,15 +76,71 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Counters are the engine's counts, for gif ipsecctl -s ike.
+// Counters are the engine's counts, for gif ipsecctl -s ike and the
+// daemon's metrics.
 type Counters struct {
 	In, Out      atomic.Uint64 // messages received and sent
 	Dropped      atomic.Uint64 // messages refused: malformed, forged, of no exchange
 	Retransmits  atomic.Uint64
-	Failed       atomic.Uint64 // exchanges that failed
+	Started      [NumPhases]atomic.Uint64 // exchanges begun, as initiator or responder
+	Failures     [NumPhases][NumFailReasons]atomic.Uint64
 	Established1 atomic.Uint64 // ISAKMP SAs made
 	Established2 atomic.Uint64 // pairs of ESP SAs made
 }
+
+// Failed returns how many exchanges failed, whatever the phase and reason.
+func (c *Counters) Failed() uint64 {
+	var n uint64
+	for p := range c.Failures {
+		for r := range c.Failures[p] {
+			n += c.Failures[p][r].Load()
+		}
+	}
+	return n
+}
+
+// Phase is the phase of an exchange: Main Mode, which makes an ISAKMP SA,
+// or Quick Mode, which makes a pair of ESP SAs under one.
+type Phase uint8
+
+const (
+	PhaseMain Phase = iota
+	PhaseQuick
+
+	NumPhases = iota
+)
+
+// String names the phase as the log does.
+func (p Phase) String() string {
+	if p == PhaseMain {
+		return "Main Mode"
+	}
+	return "Quick Mode"
+}
+
+// FailReason is why an exchange failed, as far as a counter tells.
+type FailReason uint8
+
+const (
+	FailOther          FailReason = iota // anything else: a malformed answer, a notification, a local error
+	FailNoProposal                       // no proposal chosen: the two sides' transforms do not meet
+	FailAuthentication                   // the peer's hash or signature did not check out
+	FailUnreachable                      // no answer after every retransmission
+	FailConfig                           // the rule cannot be negotiated as written: no local address, no key
+
+	NumFailReasons = iota
+)
+
+var failReasonNames = [NumFailReasons]string{
+	FailOther:          "other",
+	FailNoProposal:     "no_proposal_chosen",
+	FailAuthentication: "authentication_failed",
+	FailUnreachable:    "peer_unreachable",
+	FailConfig:         "configuration",
+}
+
+// String is the reason as one word, for metrics' labels.
+func (r FailReason) String() string { return failReasonNames[r] }
 
 // Engine negotiates the SAs of a set of ike rules. Its methods may be
 // called from several goroutines.
@@ -308,10 +365,10 @@ func (e *Engine) phase1Config(r policy.IKE, local, peer netip.Addr) (ikev1.Phase
 	}
 	key, err := e.localKey()
 	if err != nil {
-		return c, err
+		return c, configError{err}
 	}
 	if c.PeerKey, err = pki.PeerKey(e.cfg.KeyDir, peer, c.PeerID); err != nil {
-		return c, err
+		return c, configError{err}
 	}
 	c.Key = key
 	return c, nil
@@ -358,26 +415,42 @@ func (e *Engine) newSPI() uint32 {
 	}
 }
 
-// fail ends an exchange with one log line that says why, and lets its rule
-// try again later.
-func (e *Engine) fail(rule int, peer netip.Addr, what string, err error) {
-	e.Counters.Failed.Add(1)
-	e.log.Warn("ike: "+what+" failed: "+reason(err), "peer", peer)
+// fail ends an exchange of phase with one log line that says why, counts
+// it by reason, and lets its rule try again later.
+func (e *Engine) fail(rule int, peer netip.Addr, phase Phase, err error) {
+	why, words := reason(err)
+	e.Counters.Failures[phase][why].Add(1)
+	e.log.Warn("ike: "+phase.String()+" failed: "+words, "peer", peer)
 	if rule >= 0 {
 		e.retry[rule] = e.now.Add(retryAfter)
 	}
 }
 
-// reason says in words why an exchange failed.
-func reason(err error) string {
+// errUnreachable is the failure of an exchange whose peer never answered.
+var errUnreachable = errors.New("peer unreachable: no answer after " + fmt.Sprint(maxTries) + " tries")
+
+// configError is a rule that cannot be negotiated as written.
+type configError struct{ err error }
+
+func (c configError) Error() string { return c.err.Error() }
+func (c configError) Unwrap() error { return c.err }
+
+// reason says why an exchange failed, as a FailReason and in words.
+func reason(err error) (FailReason, string) {
 	var f *ikev1.Failure
 	if errors.As(err, &f) {
 		switch f.Notify {
 		case isakmp.NotifyNoProposalChosen:
-			return "no proposal chosen: " + f.Err.Error()
+			return FailNoProposal, "no proposal chosen: " + f.Err.Error()
 		case isakmp.NotifyAuthenticationFailed, isakmp.NotifyInvalidSignature:
-			return "authentication failed: " + f.Err.Error()
+			return FailAuthentication, "authentication failed: " + f.Err.Error()
 		}
 	}
-	return err.Error()
+	switch {
+	case errors.Is(err, errUnreachable):
+		return FailUnreachable, err.Error()
+	case errors.As(err, new(configError)):
+		return FailConfig, err.Error()
+	}
+	return FailOther, err.Error()
 }

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"gif/internal/conf/ipsecconf"
 	"gif/internal/ike/ikev1"
+	"gif/internal/ike/isakmp"
 	"gif/internal/ipsec/policy"
 )
 
@@ -176,8 +178,11 @@ func TestSeedBothActive(t *testing.T) {
 	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
 	l.run(2 * time.Second)
 	paired(t, l.i1.list(), l.i2.list())
-	if n := l.e1.Counters.Established2.Load(); n == 0 || l.e1.Counters.Failed.Load() != 0 {
-		t.Errorf("bridge1: %d SAs made, %d failures", n, l.e1.Counters.Failed.Load())
+	if n := l.e1.Counters.Established2.Load(); n == 0 || l.e1.Counters.Failed() != 0 {
+		t.Errorf("bridge1: %d SAs made, %d failures", n, l.e1.Counters.Failed())
+	}
+	if s := l.e1.Counters.Snapshot(); s.Started[PhaseMain] == 0 || s.Started[PhaseQuick] < s.Established2 {
+		t.Errorf("bridge1: begun %v, %d pairs made", s.Started, s.Established2)
 	}
 	// Nothing more happens while the SAs last.
 	before := l.net.sent
@@ -245,8 +250,40 @@ func TestCloseDeletes(t *testing.T) {
 func TestWrongKey(t *testing.T) {
 	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "other", time.Hour, 20*time.Minute))
 	l.run(10 * time.Second)
-	if len(l.i1.list())+len(l.i2.list()) != 0 || l.e1.Counters.Failed.Load()+l.e2.Counters.Failed.Load() == 0 {
-		t.Errorf("installed %d and %d, failures %d", len(l.i1.list()), len(l.i2.list()), l.e1.Counters.Failed.Load()+l.e2.Counters.Failed.Load())
+	if len(l.i1.list())+len(l.i2.list()) != 0 || l.e1.Counters.Failed()+l.e2.Counters.Failed() == 0 {
+		t.Errorf("installed %d and %d, failures %d", len(l.i1.list()), len(l.i2.list()), l.e1.Counters.Failed()+l.e2.Counters.Failed())
+	}
+}
+
+// TestUnreachableCounted: a peer that never answers fails Main Mode as
+// unreachable, once every retransmission is spent.
+func TestUnreachableCounted(t *testing.T) {
+	l := newLab(t, seedRule(t, bridge1, bridge2, "k", time.Hour, 20*time.Minute), seedRule(t, bridge2, bridge1, "k", time.Hour, 20*time.Minute))
+	l.net.drop = func(int) bool { return true }
+	l.run(3 * time.Minute)
+	s := l.e1.Counters.Snapshot()
+	if n := s.Failures[PhaseMain][FailUnreachable]; n == 0 || n != l.e1.Counters.Failed() || s.Started[PhaseMain] < n {
+		t.Errorf("failures %v, begun %v: want Main Mode's, all unreachable, no more than begun", s.Failures, s.Started)
+	}
+}
+
+// TestFailReason: what each failure is counted as.
+func TestFailReason(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want FailReason
+	}{
+		{&ikev1.Failure{Notify: isakmp.NotifyNoProposalChosen, Err: errors.New("x")}, FailNoProposal},
+		{&ikev1.Failure{Notify: isakmp.NotifyAuthenticationFailed, Err: errors.New("x")}, FailAuthentication},
+		{&ikev1.Failure{Notify: isakmp.NotifyInvalidSignature, Err: errors.New("x")}, FailAuthentication},
+		{&ikev1.Failure{Notify: isakmp.NotifyPayloadMalformed, Err: errors.New("x")}, FailOther},
+		{errUnreachable, FailUnreachable},
+		{configError{errors.New("no key")}, FailConfig},
+		{errors.New("x"), FailOther},
+	} {
+		if got, _ := reason(c.err); got != c.want {
+			t.Errorf("reason(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
 

@@ -130,7 +130,7 @@ func (e *Engine) mainMode(h isakmp.Header, msg []byte, from netip.AddrPort, to n
 	sa.p1.SetInitialContact(!e.knows(peer))
 	reply, err := sa.p1.Handle(msg)
 	if err != nil {
-		e.failSA(sa, "Main Mode", err)
+		e.failSA(sa, err)
 		return nil, nil, nil
 	}
 	var replies [][]byte
@@ -167,6 +167,7 @@ func (e *Engine) answerMainMode(msg []byte, from netip.AddrPort, to netip.Addr) 
 		e.drop(from, err)
 		return nil, nil, nil
 	}
+	e.Counters.Started[PhaseMain].Add(1)
 	local := localOf(e.rules[ri])
 	if !local.IsValid() {
 		local = to
@@ -176,12 +177,12 @@ func (e *Engine) answerMainMode(msg []byte, from netip.AddrPort, to netip.Addr) 
 	// must show when no NAT is on the way.
 	cfg.PeerPort = from.Port()
 	if err != nil {
-		e.fail(-1, peer, "Main Mode", err)
+		e.fail(-1, peer, PhaseMain, err)
 		return nil, nil, nil
 	}
 	p1, reply, err := ikev1.AnswerPhase1(cfg, m)
 	if err != nil {
-		e.fail(-1, peer, "Main Mode", err)
+		e.fail(-1, peer, PhaseMain, err)
 		return nil, nil, nil
 	}
 	sa := &isakmpSA{p1: p1, local: local, peer: peer, peerPort: Port, rule: -1, started: e.now, sent: e.now, tries: 1, awaiting: true}
@@ -191,13 +192,13 @@ func (e *Engine) answerMainMode(msg []byte, from netip.AddrPort, to netip.Addr) 
 
 // failSA ends a Main Mode that failed for good; a message that failed to
 // decrypt or authenticate may be forged and only counts as dropped.
-func (e *Engine) failSA(sa *isakmpSA, what string, err error) {
+func (e *Engine) failSA(sa *isakmpSA, err error) {
 	if sa.p1.Done() {
 		e.drop(netip.AddrPortFrom(sa.peer, Port), err)
 		return
 	}
 	e.isakmp = slices.DeleteFunc(e.isakmp, func(o *isakmpSA) bool { return o == sa })
-	e.fail(sa.rule, sa.peer, what, err)
+	e.fail(sa.rule, sa.peer, PhaseMain, err)
 }
 
 // established starts what waited for an ISAKMP SA: the Quick Modes of its
@@ -220,9 +221,10 @@ func (e *Engine) established(sa *isakmpSA) [][]byte {
 
 // startQuick begins the Quick Mode of rule ri under sa.
 func (e *Engine) startQuick(sa *isakmpSA, ri int) []byte {
+	e.Counters.Started[PhaseQuick].Add(1)
 	q, msg, err := sa.p1.StartQuick(phase2Config(e.rules[ri]), e.newSPI())
 	if err != nil {
-		e.fail(ri, sa.peer, "Quick Mode", err)
+		e.fail(ri, sa.peer, PhaseQuick, err)
 		return nil
 	}
 	e.quick = append(e.quick, &quickExchange{sa: sa, q: q, rule: ri, sent: e.now, tries: 1, awaiting: true})
@@ -238,6 +240,7 @@ func (e *Engine) quickMode(h isakmp.Header, msg []byte, peer netip.Addr) (*isakm
 	}
 	i := slices.IndexFunc(e.quick, func(x *quickExchange) bool { return x.sa == sa && x.q.MessageID == h.MessageID })
 	if i < 0 {
+		e.Counters.Started[PhaseQuick].Add(1)
 		q, reply, err := sa.p1.AnswerQuick(msg, e.policy(peer), e.newSPI())
 		if err != nil {
 			e.quickFailed(nil, sa, err)
@@ -307,7 +310,7 @@ func (e *Engine) quickFailed(x *quickExchange, sa *isakmpSA, err error) {
 		rule = x.rule
 		e.quick = slices.DeleteFunc(e.quick, func(o *quickExchange) bool { return o == x })
 	}
-	e.fail(rule, sa.peer, "Quick Mode", err)
+	e.fail(rule, sa.peer, PhaseQuick, err)
 }
 
 // policy finds the rule of a flow the peer proposes.

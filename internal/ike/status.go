@@ -19,12 +19,15 @@ type ISAKMPStatus struct {
 	Local     netip.Addr `json:"local"`
 	Peer      netip.Addr `json:"peer"`
 	Initiator bool       `json:"initiator"`
-	// State is "established" or what the exchange waits for.
+	// State is StateEstablished or what the exchange waits for.
 	State string `json:"state"`
 	// Expires is the seconds left of an established SA.
 	Expires int64  `json:"expires,omitempty"`
 	Cookies string `json:"cookies"`
 }
+
+// StateEstablished is the State of an ISAKMP SA that Main Mode made.
+const StateEstablished = "established"
 
 // QuickStatus is a Quick Mode on the way.
 type QuickStatus struct {
@@ -61,7 +64,7 @@ func (e *Engine) Status() Status {
 			Cookies: fmt.Sprintf("%x/%x", sa.p1.ICookie, sa.p1.RCookie)}
 		switch {
 		case sa.p1.Done():
-			s.State, s.Expires = "established", left(sa.expires)
+			s.State, s.Expires = StateEstablished, left(sa.expires)
 		default:
 			s.State = fmt.Sprintf("Main Mode, sent %d times", sa.tries)
 		}
@@ -84,8 +87,29 @@ func (e *Engine) Status() Status {
 	}
 	st.Counters = map[string]uint64{
 		"received": e.Counters.In.Load(), "sent": e.Counters.Out.Load(), "dropped": e.Counters.Dropped.Load(),
-		"sent again": e.Counters.Retransmits.Load(), "failed": e.Counters.Failed.Load(),
+		"sent again": e.Counters.Retransmits.Load(), "failed": e.Counters.Failed(),
 		"ISAKMP SAs made": e.Counters.Established1.Load(), "ESP SA pairs made": e.Counters.Established2.Load(),
 	}
 	return st
+}
+
+// Stats is a snapshot of Counters.
+type Stats struct {
+	In, Out, Dropped, Retransmits uint64
+	Started                       [NumPhases]uint64
+	Failures                      [NumPhases][NumFailReasons]uint64
+	Established1, Established2    uint64
+}
+
+// Snapshot reads every counter.
+func (c *Counters) Snapshot() Stats {
+	s := Stats{In: c.In.Load(), Out: c.Out.Load(), Dropped: c.Dropped.Load(), Retransmits: c.Retransmits.Load(),
+		Established1: c.Established1.Load(), Established2: c.Established2.Load()}
+	for p := range c.Started {
+		s.Started[p] = c.Started[p].Load()
+		for r := range c.Failures[p] {
+			s.Failures[p][r] = c.Failures[p][r].Load()
+		}
+	}
+	return s
 }

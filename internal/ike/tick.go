@@ -65,7 +65,7 @@ func (e *Engine) retransmitMain(out *[]outgoing) {
 		case !sa.awaiting || e.now.Before(sa.sent.Add(backoff(sa.tries))):
 			return false
 		case sa.tries >= maxTries:
-			e.fail(sa.rule, sa.peer, "Main Mode", errors.New("peer unreachable: no answer after "+fmt.Sprint(maxTries)+" tries"))
+			e.fail(sa.rule, sa.peer, PhaseMain, errUnreachable)
 			return true
 		}
 		sa.tries++
@@ -86,7 +86,7 @@ func (e *Engine) retransmitQuick(out *[]outgoing) {
 		case e.now.Before(x.sent.Add(backoff(x.tries))):
 			return false
 		case x.tries >= maxTries:
-			e.fail(x.rule, x.sa.peer, "Quick Mode", errors.New("peer unreachable: no answer after "+fmt.Sprint(maxTries)+" tries"))
+			e.fail(x.rule, x.sa.peer, PhaseQuick, errUnreachable)
 			return true
 		}
 		x.tries++
@@ -167,19 +167,20 @@ func (e *Engine) ensure(ri int, out *[]outgoing) {
 			return
 		}
 	}
+	e.Counters.Started[PhaseMain].Add(1)
 	local := localOf(r)
 	if !local.IsValid() {
-		e.fail(ri, r.Peer, "Main Mode", errors.New("the rule's source is a network: give its local address with local ADDR"))
+		e.fail(ri, r.Peer, PhaseMain, configError{errors.New("the rule's source is a network: give its local address with local ADDR")})
 		return
 	}
 	cfg, err := e.phase1Config(r, local, r.Peer)
 	if err != nil {
-		e.fail(ri, r.Peer, "Main Mode", err)
+		e.fail(ri, r.Peer, PhaseMain, err)
 		return
 	}
 	p1, msg, err := ikev1.StartPhase1(cfg)
 	if err != nil {
-		e.fail(ri, r.Peer, "Main Mode", err)
+		e.fail(ri, r.Peer, PhaseMain, err)
 		return
 	}
 	sa := &isakmpSA{p1: p1, local: local, peer: r.Peer, peerPort: Port, rule: ri, started: e.now, sent: e.now, tries: 1,

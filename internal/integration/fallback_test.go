@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -40,21 +39,7 @@ func (n *node) startWithoutBPF(t *testing.T) *netns.Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := n.Start("env", "GIF_STATE_DIR="+n.stateDir, "GIF_IKE_DIR="+n.ikeDir(),
-		setpriv, "--bounding-set="+withoutBPF, "--inh-caps="+withoutBPF, gifBin, "daemon")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("stop the daemon of %s: %v", n.Name(), err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	if err := p.WaitFor(ctx, "gif daemon serving"); err != nil {
-		t.Fatalf("%s: %v\n%s", n.Name(), err, p.Output())
-	}
+	p := n.startDaemonCommand(t, setpriv, "--bounding-set="+withoutBPF, "--inh-caps="+withoutBPF, gifBin, "daemon")
 	n.checkCaps(t)
 	return p
 }

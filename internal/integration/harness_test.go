@@ -104,6 +104,34 @@ func (n *node) gif(args ...string) string {
 	return out
 }
 
+// startDaemon starts n's daemon in the foreground with args, waits until it
+// serves, and stops it when the test ends.
+func (n *node) startDaemon(t *testing.T, args ...string) *netns.Proc {
+	t.Helper()
+	return n.startDaemonCommand(t, append([]string{gifBin, "daemon"}, args...)...)
+}
+
+// startDaemonCommand is startDaemon with the command line that runs the
+// daemon, in n's environment.
+func (n *node) startDaemonCommand(t *testing.T, argv ...string) *netns.Proc {
+	t.Helper()
+	p, err := n.Start("env", append(n.env(), argv...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("stop the daemon of %s: %v", n.Name(), err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if err := p.WaitFor(ctx, "gif daemon serving"); err != nil {
+		t.Fatalf("%s: %v\n%s", n.Name(), err, p.Output())
+	}
+	return p
+}
+
 // pids returns the processes in the host, and fails the test if it cannot.
 func (n *node) pids() []int {
 	n.t.Helper()

@@ -17,7 +17,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(unit), "@SBINDIR@", filepath.Dir(gifBin))
-	for _, want := range []string{"Type=notify", "ExecStart=" + gifBin + " daemon", "ExecStartPost=" + gifBin + " netstart"} {
+	for _, want := range []string{"Type=notify", "ExecStart=" + gifBin + " daemon $GIF_DAEMON_FLAGS", "EnvironmentFile=-/etc/gif/daemon.conf", "ExecStartPost=" + gifBin + " netstart"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("unit lacks %q", want)
 		}

@@ -46,6 +46,7 @@ var Packages = map[string]string{
 	"systemd-analyze": "systemd",
 	"chattr":          "e2fsprogs",
 	"git":             "git",
+	"promtool":        "prometheus",
 	"sh":              "dash",
 	"cat":             "coreutils",
 	"env":             "coreutils",

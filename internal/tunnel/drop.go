@@ -42,3 +42,7 @@ func (d Drop) String() string {
 	}
 	return "drop" + strconv.Itoa(int(d))
 }
+
+// DropReasons returns the words of every reason a packet is dropped for,
+// as Snapshot keys them.
+func DropReasons() []string { return dropNames[DropNone+1:] }
