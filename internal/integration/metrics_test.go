@@ -108,6 +108,13 @@ func testMetrics(t *testing.T, plane string) {
 			t.Log(line)
 		}
 	}
+	promtoolCheck(t, text)
+}
+
+// promtoolCheck fails the test unless promtool finds the scraped text
+// well formed and named by Prometheus' conventions.
+func promtoolCheck(t *testing.T, text string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	check, err := tools.Command(ctx, "promtool", "check", "metrics")
@@ -118,6 +125,45 @@ func testMetrics(t *testing.T, plane string) {
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// TestIKEMetrics: the seed's ike rules with a pre-shared key; b1's metrics
+// show the SAs established, the exchanges begun, no failure, and the ESP
+// and EtherIP traffic.
+func TestIKEMetrics(t *testing.T) {
+	n := newSeedLAN(t)
+	n.b1.startDaemon(t, "-m", metricsAddr)
+	n.configure(4)
+	loadIKE(t, n, ` psk "a lab-only pre-shared key"`)
+	waitReach(t, n)
+	const pings = 3
+	n.h1.mustPing(lanH2, pings)
+	text, got := n.b1.scrape(t)
+	for series, least := range map[string]float64{
+		`gif_ike_isakmp_sas{state="established"}`:   1,
+		`gif_ike_esp_sa_pairs{state="established"}`: 1,
+		`gif_ike_negotiations_total{phase="main"}`:  1,
+		`gif_ike_negotiations_total{phase="quick"}`: 1,
+		`gif_ike_isakmp_sas_established_total`:      1,
+		`gif_ike_esp_sa_pairs_established_total`:    1,
+		`gif_ike_messages_received_total`:           3,
+		`gif_esp_receive_packets_total`:             pings,
+		`gif_esp_transmit_packets_total`:            pings,
+		`gif_etherip_receive_packets_total`:         pings,
+	} {
+		if got[series] < least {
+			t.Errorf("%s: %v, want at least %v", series, got[series], least)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "gif_ike_negotiation_failures_total{") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("a failure: %s", line)
+		}
+		if strings.HasPrefix(line, "gif_ike_") && !strings.HasSuffix(line, " 0") || strings.HasPrefix(line, "gif_esp_") && strings.Contains(line, "packets") {
+			t.Log(line)
+		}
+	}
+	promtoolCheck(t, text)
 }
 
 // stateFiles lists the files of n's state directory with their sizes and
