@@ -4,6 +4,9 @@
 package metrics
 
 import (
+	"strings"
+	"unicode"
+
 	"gif/internal/buildinfo"
 	"gif/internal/control"
 	"gif/internal/ike"
@@ -200,7 +203,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Stats.KernelPassed != nil { // the kernel plane runs
 		ch <- prometheus.MustNewConstMetric(kernelCarried, prometheus.CounterValue, float64(s.Stats.KernelCarried))
 		for _, p := range s.Stats.KernelPassed {
-			ch <- prometheus.MustNewConstMetric(kernelPassed, prometheus.CounterValue, float64(p.Packets), p.Reason)
+			ch <- prometheus.MustNewConstMetric(kernelPassed, prometheus.CounterValue, float64(p.Packets), snakeCase(p.Reason))
 		}
 	}
 	c.collectIKE(ch, s.IKE, s.IKECounters)
@@ -234,6 +237,14 @@ func (c *Collector) collectIKE(ch chan<- prometheus.Metric, st ike.Status, stats
 	ch <- prometheus.MustNewConstMetric(ikeSAPairs, prometheus.GaugeValue, float64(len(st.Quick)), "negotiating")
 	ch <- prometheus.MustNewConstMetric(ikeSAPairs, prometheus.GaugeValue, float64(len(st.Children)-renewing), "established")
 	ch <- prometheus.MustNewConstMetric(ikeSAPairs, prometheus.GaugeValue, float64(renewing), "renewing")
+}
+
+// snakeCase turns netstat's words for a reason into a label value:
+// "ECN: CE over Not-ECT" becomes "ecn_ce_over_not_ect".
+func snakeCase(words string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(words), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), "_")
 }
 
 func boolValue(b bool) float64 {

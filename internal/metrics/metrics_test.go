@@ -83,7 +83,7 @@ gif_etherip_no_interface_drops_total 2
 gif_esp_replay_drops_total 1
 # HELP gif_kernel_plane_passed_packets_total Packets the kernel plane's programs handed to the userspace plane, by reason.
 # TYPE gif_kernel_plane_passed_packets_total counter
-gif_kernel_plane_passed_packets_total{reason="unknown pair"} 3
+gif_kernel_plane_passed_packets_total{reason="unknown_pair"} 3
 # HELP gif_kernel_plane_carried_packets_total Packets the kernel plane's programs carried themselves.
 # TYPE gif_kernel_plane_carried_packets_total counter
 gif_kernel_plane_carried_packets_total 12
@@ -167,6 +167,14 @@ func TestUserspacePlaneAlone(t *testing.T) {
 	}, build)
 	if n := testutil.CollectAndCount(c, "gif_kernel_plane_carried_packets_total", "gif_kernel_plane_passed_packets_total"); n != 0 {
 		t.Errorf("%d kernel plane series without the kernel plane", n)
+	}
+}
+
+func TestSnakeCase(t *testing.T) {
+	for words, want := range map[string]string{"ECN: CE over Not-ECT": "ecn_ce_over_not_ect", "too big for the route MTU": "too_big_for_the_route_mtu", "fragment": "fragment"} {
+		if got := snakeCase(words); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", words, got, want)
+		}
 	}
 }
 
