@@ -20,6 +20,7 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	e2fsprogs clang llvm libbpf-dev mandoc man-db prometheus
 
 .PHONY: all build deps generate check-generated test demo fuzz bench vet man-lint man-check install uninstall clean
+.PHONY: check-unit
 
 # MANPAGES are the manual pages in mdoc, each installed in the section its
 # name ends with: man/gif.8 as $(MANDIR)/man8/gif.8.
@@ -96,7 +97,7 @@ man-check: build
 # build hosts in network namespaces (root); then the bench's unit tests.
 # The version check needs a .git directory: Go does not stamp the revision
 # in a git worktree, whose .git is a file.
-test: deps vet check-generated build man-lint man-check
+test: deps vet check-generated build man-lint man-check check-unit
 	@if [ -d .git ]; then ./gif version | grep -Eq '^revision [0-9a-f]{40} ' || { ./gif version; echo "gif version names no git revision"; exit 1; }; \
 	else echo "gif version: revision not checked (a git worktree; Go stamps only a checkout with a .git directory)"; fi
 	$(GO) test -count=1 -timeout 30m ./...
@@ -142,13 +143,30 @@ bench: deps build
 # `systemctl enable --now gif` starts it.
 install: build
 	install -D -m 0755 gif $(DESTDIR)$(SBINDIR)/gif
-	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/gif.service > gif.service.tmp
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' dist/gif.service > gif.service.tmp
 	install -D -m 0644 gif.service.tmp $(DESTDIR)$(UNITDIR)/gif.service
 	rm -f gif.service.tmp
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -D -m 0644 docs/gif.4.txt $(DESTDIR)$(DOCDIR)/gif.4.txt
 	for page in $(MANPAGES); do install -D -m 0644 $$page $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page#man/} || exit 1; done
 	install -d -m 0700 $(DESTDIR)$(CONFDIR)
+
+# check-unit installs into a scratch root and fails unless systemd-analyze
+# security scores the installed unit's exposure at most UNIT_EXPOSURE
+# ("OK"). Whether the daemon runs with the unit's capabilities is the
+# integration test TestUnitCapabilities.
+UNIT_EXPOSURE := 3.0
+
+check-unit: build
+	@root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
+	$(MAKE) -s install DESTDIR="$$root" PREFIX=/usr UNITDIR=/usr/lib/systemd/system >/dev/null || exit 1; \
+	out=$$(systemd-analyze security --offline=true "$$root/usr/lib/systemd/system/gif.service" 2>&1); \
+	level=$$(printf '%s\n' "$$out" | sed -n 's/.*Overall exposure level for gif\.service: \([0-9.]*\) .*/\1/p'); \
+	if [ -z "$$level" ]; then printf '%s\n' "$$out"; echo "check-unit: systemd-analyze security gave no overall exposure"; exit 1; fi; \
+	if awk -v l="$$level" -v max=$(UNIT_EXPOSURE) 'BEGIN { exit !(l > max) }'; then \
+		printf '%s\n' "$$out" | grep '✗'; echo "check-unit: gif.service's exposure is $$level, more than $(UNIT_EXPOSURE)"; exit 1; \
+	fi; \
+	echo "check-unit: gif.service's exposure is $$level (at most $(UNIT_EXPOSURE))"
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gif $(DESTDIR)$(UNITDIR)/gif.service

@@ -21,33 +21,53 @@ const withoutBPF = "-bpf,-sys_admin"
 // Capability numbers (linux/capability.h) of what the daemon must lack
 // and what it must keep.
 const (
-	capNetAdmin = 12
-	capNetRaw   = 13
-	capSysAdmin = 21
-	capBPF      = 39
+	capNetBindService = 10
+	capNetAdmin       = 12
+	capNetRaw         = 13
+	capSysAdmin       = 21
+	capBPF            = 39
 )
 
 // fallbackWarning is what the daemon logs, once, when BPF cannot run.
 const fallbackWarning = "kernel data plane unavailable; every tunnel runs on the userspace plane"
 
 // startWithoutBPF starts n's daemon with CAP_BPF and CAP_SYS_ADMIN out of
-// its bounding and inheritable sets, waits until it serves, and stops it
-// when the test ends. The gif commands the test runs afterwards talk to it.
+// its bounding and inheritable sets, and checks that it runs so.
 func (n *node) startWithoutBPF(t *testing.T) *netns.Proc {
+	t.Helper()
+	p := n.startWithCaps(t, withoutBPF)
+	for _, set := range []string{"CapEff", "CapBnd"} {
+		caps := n.daemonCaps(t, set)
+		for _, c := range []struct {
+			bit  uint
+			name string
+			want bool
+		}{{capBPF, "CAP_BPF", false}, {capSysAdmin, "CAP_SYS_ADMIN", false}, {capNetAdmin, "CAP_NET_ADMIN", true}, {capNetRaw, "CAP_NET_RAW", true}} {
+			if has := caps&(1<<c.bit) != 0; has != c.want {
+				t.Fatalf("%s: the daemon's %s (%x) has %s: %v, want %v", n.Name(), set, caps, c.name, has, c.want)
+			}
+		}
+	}
+	return p
+}
+
+// startWithCaps starts n's daemon with its bounding and inheritable
+// capability sets changed by caps, in setpriv's syntax ("-bpf",
+// "-all,+net_admin"), waits until it serves, and stops it when the test
+// ends. The gif commands the test runs afterwards talk to it.
+func (n *node) startWithCaps(t *testing.T, caps string) *netns.Proc {
 	t.Helper()
 	setpriv, err := tools.Path("setpriv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := n.startDaemonCommand(t, setpriv, "--bounding-set="+withoutBPF, "--inh-caps="+withoutBPF, gifBin, "daemon")
-	n.checkCaps(t)
+	p := n.startDaemonCommand(t, setpriv, "--bounding-set="+caps, "--inh-caps="+caps, gifBin, "daemon")
 	return p
 }
 
-// checkCaps fails the test unless n's only process, its daemon, runs
-// without CAP_BPF and CAP_SYS_ADMIN, in its effective and bounding sets,
-// and with CAP_NET_ADMIN and CAP_NET_RAW.
-func (n *node) checkCaps(t *testing.T) {
+// daemonCaps returns a capability set (CapEff, CapBnd, ...) of n's only
+// process, its daemon, and fails the test if there are others.
+func (n *node) daemonCaps(t *testing.T, set string) uint64 {
 	t.Helper()
 	pids := n.pids()
 	if len(pids) != 1 {
@@ -57,22 +77,15 @@ func (n *node) checkCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, set := range []string{"CapEff", "CapBnd"} {
-		m := regexp.MustCompile(`(?m)^` + set + `:\s+([0-9a-f]+)$`).FindSubmatch(status)
-		if m == nil {
-			t.Fatalf("%s: no %s in the daemon's status:\n%s", n.Name(), set, status)
-		}
-		caps, _ := strconv.ParseUint(string(m[1]), 16, 64)
-		for _, c := range []struct {
-			bit  uint
-			name string
-			want bool
-		}{{capBPF, "CAP_BPF", false}, {capSysAdmin, "CAP_SYS_ADMIN", false}, {capNetAdmin, "CAP_NET_ADMIN", true}, {capNetRaw, "CAP_NET_RAW", true}} {
-			if has := caps&(1<<c.bit) != 0; has != c.want {
-				t.Fatalf("%s: the daemon's %s (%s) has %s: %v, want %v", n.Name(), set, m[1], c.name, has, c.want)
-			}
-		}
+	m := regexp.MustCompile(`(?m)^` + set + `:\s+([0-9a-f]+)$`).FindSubmatch(status)
+	if m == nil {
+		t.Fatalf("%s: no %s in the daemon's status:\n%s", n.Name(), set, status)
 	}
+	caps, err := strconv.ParseUint(string(m[1]), 16, 64)
+	if err != nil {
+		t.Fatalf("%s: the daemon's %s: %v", n.Name(), set, err)
+	}
+	return caps
 }
 
 // fallbackReason returns the reason the daemon's log gives, once, for
