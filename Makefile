@@ -9,6 +9,7 @@ DOCDIR   ?= $(PREFIX)/share/doc/gif
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= /etc/systemd/system
 CONFDIR  ?= /etc/gif
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 # DEB_PKGS is every Debian package that the tests, the demo and the bench
 # need, and the one list: `make deps` installs it, and so does CI (.ci/run)
 # through make. internal/tools maps each program they run to its package,
@@ -17,7 +18,8 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	tshark iperf3 wireguard-tools python3-scapy systemd openssl \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
 	libstrongswan-extra-plugins libstrongswan-standard-plugins \
-	e2fsprogs clang llvm libbpf-dev mandoc man-db prometheus
+	e2fsprogs clang llvm libbpf-dev mandoc man-db prometheus \
+	bash
 
 .PHONY: all build deps generate check-generated test demo fuzz bench vet man-lint man-check install uninstall clean
 .PHONY: check-unit
@@ -150,6 +152,7 @@ install: build
 	install -D -m 0644 docs/gif.4.txt $(DESTDIR)$(DOCDIR)/gif.4.txt
 	for page in $(MANPAGES); do install -D -m 0644 $$page $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page#man/} || exit 1; done
 	install -d -m 0700 $(DESTDIR)$(CONFDIR)
+	install -D -m 0644 dist/gif.bash $(DESTDIR)$(COMPLETIONDIR)/gif
 
 # check-unit installs into a scratch root and fails unless systemd-analyze
 # security scores the installed unit's exposure at most UNIT_EXPOSURE
@@ -172,6 +175,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gif $(DESTDIR)$(UNITDIR)/gif.service
 	for page in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page#man/}; done
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(COMPLETIONDIR)/gif
 
 clean:
 	rm -f gif

@@ -133,6 +133,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if name == "help" || slices.Contains(helpFlags, name) {
 		return helpMain(args, stdout, stderr)
 	}
+	if name == completeCommand {
+		return completeMain(args, stdout, stderr)
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "gif: unknown command %q\n%s", name, usage)

@@ -48,6 +48,7 @@ var Packages = map[string]string{
 	"git":             "git",
 	"promtool":        "prometheus",
 	"sh":              "dash",
+	"bash":            "bash",
 	"cat":             "coreutils",
 	"env":             "coreutils",
 	"sleep":           "coreutils",

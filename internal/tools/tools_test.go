@@ -158,6 +158,9 @@ func TestCIInstallsFromMakefile(t *testing.T) {
 	}
 	debPkgs := makefileDebPkgs(t)
 	for i, line := range strings.Split(string(run), "\n") {
+		if i == 0 && strings.HasPrefix(line, "#!") {
+			continue // the interpreter, which runs it, is no installation
+		}
 		for _, word := range strings.Fields(line) {
 			if slices.Contains(debPkgs, word) {
 				t.Errorf(".ci/run:%d: names package %s, which the Makefile's DEB_PKGS lists: install with make deps", i+1, word)

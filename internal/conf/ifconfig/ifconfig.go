@@ -224,3 +224,18 @@ func isAddressWord(w string) bool {
 	}
 	return looksLikeAddress(w)
 }
+
+// Words returns the first words of the parameters that ifconfig takes for
+// the interface called ifname, in the order suggestions prefer them, for
+// shell completion; nil if ifname names no interface.
+func Words(ifname string) []string {
+	g, err := grammarOf(ifname)
+	if err != nil {
+		return nil
+	}
+	words := make([]string, len(g.params))
+	for i, prm := range g.params {
+		words[i] = prm.word
+	}
+	return words
+}
