@@ -19,10 +19,10 @@ DEB_PKGS := coreutils dash mount util-linux procps git iproute2 iputils-ping eth
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins \
 	libstrongswan-extra-plugins libstrongswan-standard-plugins \
 	e2fsprogs clang llvm libbpf-dev mandoc man-db prometheus \
-	bash
+	bash dpkg-dev lintian
 
 .PHONY: all build deps generate check-generated test demo fuzz bench vet man-lint man-check install uninstall clean
-.PHONY: check-unit
+.PHONY: check-unit deb check-deb
 
 # MANPAGES are the manual pages in mdoc, each installed in the section its
 # name ends with: man/gif.8 as $(MANDIR)/man8/gif.8.
@@ -99,7 +99,7 @@ man-check: build
 # build hosts in network namespaces (root); then the bench's unit tests.
 # The version check needs a .git directory: Go does not stamp the revision
 # in a git worktree, whose .git is a file.
-test: deps vet check-generated build man-lint man-check check-unit
+test: deps vet check-generated build man-lint man-check check-unit check-deb
 	@if [ -d .git ]; then ./gif version | grep -Eq '^revision [0-9a-f]{40} ' || { ./gif version; echo "gif version names no git revision"; exit 1; }; \
 	else echo "gif version: revision not checked (a git worktree; Go stamps only a checkout with a .git directory)"; fi
 	$(GO) test -count=1 -timeout 30m ./...
@@ -170,6 +170,25 @@ check-unit: build
 		printf '%s\n' "$$out" | grep '✗'; echo "check-unit: gif.service's exposure is $$level, more than $(UNIT_EXPOSURE)"; exit 1; \
 	fi; \
 	echo "check-unit: gif.service's exposure is $$level (at most $(UNIT_EXPOSURE))"
+
+# deb builds gif_VERSION_ARCH.deb from what make install puts in a scratch
+# root with PREFIX=/usr (dist/debian/build adds what Debian wants), the
+# binary built as a position-independent executable, as Debian's are. A
+# build from git is version 0~gitDATE.REVISION, by the commit's time in UTC.
+DEB_VERSION    ?= 0~git$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S).$(shell git rev-parse --short=12 HEAD)
+DEB_ARCH       ?= $(shell dpkg --print-architecture)
+DEB_MAINTAINER ?= Seed c54a866a maintainers <maintainers@users.noreply.r-seed-c54a866a.example>
+DEB            := gif_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: build
+	@stage=$$(mktemp -d); trap 'rm -rf "$$stage"' EXIT; \
+	GOFLAGS="$$GOFLAGS -buildmode=pie" $(MAKE) -s install DESTDIR="$$stage" PREFIX=/usr UNITDIR=/usr/lib/systemd/system >/dev/null && \
+	GO='$(GO)' dist/debian/build "$$stage" '$(DEB_VERSION)' '$(DEB_ARCH)' '$(DEB_MAINTAINER)' '$(DEB)'
+
+# check-deb builds the package, checks it (dist/debian/check: lintian, then
+# its contents unpacked into a scratch root) and removes it.
+check-deb: deb
+	@dist/debian/check '$(DEB)'; status=$$?; rm -f '$(DEB)'; exit $$status
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gif $(DESTDIR)$(UNITDIR)/gif.service
