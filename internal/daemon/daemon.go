@@ -30,6 +30,10 @@ type Daemon struct {
 	log        *slog.Logger
 	statePath  string
 	watchAddrs func(ctx context.Context, changed func()) error
+	// listing makes the listings of this host's addresses and their
+	// publication (refreshLocal) one at a time, so that no older list is
+	// published over a newer one. Taken before mu.
+	listing sync.Mutex
 
 	mu    sync.Mutex // serialises configuration changes, and guards what follows
 	state tunnel.State
@@ -126,18 +130,39 @@ func New(host Host, plane dataplane.Plane, cfg Config) (*Daemon, error) {
 // WatchAddrs follows this host's addresses until ctx ends, so that a tunnel
 // becomes RUNNING when its source address appears.
 func (d *Daemon) WatchAddrs(ctx context.Context) error {
-	return d.watchAddrs(ctx, func() {
-		// Listed before taking mu: with thousands of addresses the dump
-		// takes milliseconds (2 ms for 3,000), which commands would wait
-		// for. The watch calls one at a time, so no older list is
-		// published over a newer one.
-		local := d.links.listLocal()
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		d.links.publishLocal(local)
-		d.links.updateRunning()
-		d.links.publish() // RUNNING changed: the kernel plane takes or drops tunnels
-	})
+	return d.watchAddrs(ctx, d.refreshLocal)
+}
+
+// refreshLocal lists this host's addresses and publishes them, with the
+// RUNNING flags they decide. It lists before taking mu: with thousands of
+// addresses the dump takes milliseconds (2 ms for 3,000), which commands
+// would wait for.
+func (d *Daemon) refreshLocal() {
+	d.listing.Lock()
+	defer d.listing.Unlock()
+	local := d.links.listLocal()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.links.publishLocal(local)
+	d.links.updateRunning()
+	d.links.publish() // RUNNING changed: the kernel plane takes or drops tunnels
+}
+
+// refreshLocalFor refreshes this host's addresses when t sets a tunnel
+// whose source they lack: an address added just before the command (ip
+// addr add, then gif ifconfig) reaches the watch only after it settles,
+// and t would warn, falsely, that its source is not this host's. Only
+// then, as the listing is slow. It takes mu, so the caller must not
+// hold it.
+func (d *Daemon) refreshLocalFor(t tunnel.Transaction) {
+	for _, c := range t.Commands {
+		for _, op := range c.Ops {
+			if op.Kind == tunnel.OpTunnel && !d.links.IsLocal(op.Src) {
+				d.refreshLocal()
+				return
+			}
+		}
+	}
 }
 
 // Close removes the interfaces and their policy rules from Linux (they come
@@ -165,9 +190,11 @@ func (d *Daemon) Close() {
 // configuration in the state; on any other interface the daemon only sets
 // up, down and mtu.
 func (d *Daemon) Apply(name string, ops []tunnel.Op) (control.ShowResult, []string, error) {
+	t := tunnel.Transaction{Commands: []tunnel.Command{{Name: name, Ops: ops}}}
+	d.refreshLocalFor(t)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	warnings, err := d.applyTransaction(tunnel.Transaction{Commands: []tunnel.Command{{Name: name, Ops: ops}}}, false)
+	warnings, err := d.applyTransaction(t, false)
 	if err != nil {
 		return control.ShowResult{}, nil, err
 	}
@@ -183,6 +210,9 @@ func (d *Daemon) Apply(name string, ops []tunnel.Op) (control.ShowResult, []stri
 // that failed by t's file and line. With dryRun it checks t as it would
 // apply it, and changes neither the state nor Linux.
 func (d *Daemon) ApplyTransaction(t tunnel.Transaction, dryRun bool) ([]string, error) {
+	if !dryRun { // a dry run does not warn
+		d.refreshLocalFor(t)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.applyTransaction(t, dryRun)

@@ -77,6 +77,14 @@ func show(t *testing.T, d *daemon.Daemon, name string) control.InterfaceStatus {
 	return st.Interfaces[0]
 }
 
+// watchAddrs makes d follow the host's addresses until the test ends.
+func watchAddrs(t *testing.T, d *daemon.Daemon) {
+	t.Helper()
+	if err := d.WatchAddrs(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitEqual polls get until it returns want, or fails the test.
 func waitEqual[T any](t *testing.T, what string, want T, get func() T) {
 	t.Helper()
@@ -472,12 +480,50 @@ func TestAddrAddedBeforeWatch(t *testing.T) {
 	if show(t, d, "gif0").Running {
 		t.Fatal("gif0 RUNNING before the daemon follows the addresses; the test cannot tell")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := d.WatchAddrs(ctx); err != nil {
+	watchAddrs(t, d)
+	waitFor(t, "gif0 to be RUNNING", func() bool { return show(t, d, "gif0").Running })
+}
+
+// TestSourceAddedJustBefore: a tunnel set, by a command or a transaction,
+// right after its source was added to the host, before the watch has
+// heard of the address, is RUNNING at once and not warned about; and only
+// a tunnel from an address the daemon does not know lists the host's
+// addresses, which is slow.
+func TestSourceAddedJustBefore(t *testing.T) {
+	h := newFakeHost(t)
+	d := startDaemon(t, h, filepath.Join(t.TempDir(), "state.json"))
+	watchAddrs(t, d)
+	check := func(name string, warnings []string) {
+		t.Helper()
+		if slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "not an address of this host") }) {
+			t.Errorf("%s: warned that a source just added is not local: %q", name, warnings)
+		}
+		if !show(t, d, name).Running {
+			t.Errorf("%s is not RUNNING with its source on the host", name)
+		}
+	}
+	listings := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.counts["LocalAddrs"]
+	}
+
+	h.setLocalUntold(local)
+	_, warnings := mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
+	check("gif0", warnings)
+	before := listings()
+	_, warnings = mustIfconfig(t, d, "gif1 tunnel 198.51.100.1 203.0.113.2")
+	check("gif1", warnings)
+	if listings() != before {
+		t.Error("a tunnel from an address the daemon knows listed the host's addresses")
+	}
+
+	h.setLocalUntold(local, local2)
+	warnings, err := d.ApplyTransaction(transaction(t, "hostname.gif2", "1 gif2 tunnel 198.51.100.2 203.0.113.1"), false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "gif0 to be RUNNING", func() bool { return show(t, d, "gif0").Running })
+	check("gif2", warnings)
 }
 
 // TestListingAddrsLetsCommandsRun: while the daemon lists this host's
@@ -485,11 +531,7 @@ func TestAddrAddedBeforeWatch(t *testing.T) {
 // milliseconds, a command does not wait for the listing.
 func TestListingAddrsLetsCommandsRun(t *testing.T) {
 	d, h := newDaemon(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := d.WatchAddrs(ctx); err != nil {
-		t.Fatal(err)
-	}
+	watchAddrs(t, d)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 	slow := make(chan struct{})
 	h.mu.Lock()
@@ -687,11 +729,7 @@ func TestSourceLossLogged(t *testing.T) {
 	h.setLocal(local, local2)
 	rec := &logRecorder{}
 	d := startOn(t, h, wiredPlane(t, h), filepath.Join(t.TempDir(), "state.json"), slog.New(rec))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := d.WatchAddrs(ctx); err != nil {
-		t.Fatal(err)
-	}
+	watchAddrs(t, d)
 	mustIfconfig(t, d, "gif0 tunnel "+local.String()+" "+peer.String())
 	lost := "WARN tunnel source is not an address of this host; the interface is not RUNNING until it is interface=gif0 src=" + local.String()
 	back := "INFO tunnel source is an address of this host again; the interface is RUNNING interface=gif0 src=" + local.String()

@@ -30,9 +30,9 @@ const waitTimeout = 5 * time.Second
 // twice, one deleted that is not there, IPv6 on an interface with IPv6
 // disabled), records every call and fails the calls a test asks it to.
 //
-// LocalAddrs returns the addresses set with setLocal and those of the fake
-// interfaces, as link.LocalAddrs would; only setLocal notifies the
-// watchers, from the calling goroutine.
+// LocalAddrs returns the addresses set with setLocal or setLocalUntold and
+// those of the fake interfaces, as link.LocalAddrs would; only setLocal
+// notifies the watchers, from the calling goroutine.
 type fakeHost struct {
 	t         testing.TB
 	linkLocal netip.Addr
@@ -189,8 +189,8 @@ func (h *fakeHost) device(name string) *fakeDevice {
 // setLocal makes addrs this host's addresses, besides those of the fake
 // interfaces, and tells the watchers.
 func (h *fakeHost) setLocal(addrs ...netip.Addr) {
+	h.setLocalUntold(addrs...)
 	h.mu.Lock()
-	h.local = slices.Clone(addrs)
 	watchers := make([]func(), 0, len(h.watchers))
 	for _, w := range h.watchers {
 		watchers = append(watchers, w)
@@ -199,6 +199,14 @@ func (h *fakeHost) setLocal(addrs ...netip.Addr) {
 	for _, w := range watchers {
 		w()
 	}
+}
+
+// setLocalUntold is setLocal before the watchers hear of it, as Linux has
+// an address whose notification the watch has not read yet.
+func (h *fakeHost) setLocalUntold(addrs ...netip.Addr) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.local = slices.Clone(addrs)
 }
 
 // CreateDevice records a CreateTUN or a CreateTAP, as Linux does the one

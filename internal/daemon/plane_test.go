@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"slices"
@@ -279,11 +278,7 @@ func TestRunningChangePublishes(t *testing.T) {
 	h := newFakeHost(t)
 	p := &foldingPlane{fakePlane: newFakePlane()}
 	d := startOn(t, h, p, t.TempDir()+"/state.json", slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := d.WatchAddrs(ctx); err != nil {
-		t.Fatal(err)
-	}
+	watchAddrs(t, d)
 	mustIfconfig(t, d, "gif0 tunnel 198.51.100.1 203.0.113.1")
 	running := func() bool { return p.runningAtPublish.Load().(map[string]bool)["gif0"] }
 	if running() {

@@ -81,7 +81,8 @@ func (r *reconciler) countersOf(name string) *tunnel.Counters {
 	return c
 }
 
-// IsLocal reports whether addr is one of this host's addresses.
+// IsLocal reports whether addr is one of this host's addresses, as last
+// published. It reads nothing the Daemon's mu guards.
 func (r *reconciler) IsLocal(addr netip.Addr) bool {
 	return r.plane.View().Local[addr]
 }

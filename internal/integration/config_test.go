@@ -31,6 +31,31 @@ func TestSourceNotLocal(t *testing.T) {
 	a.mustPing(innerB4, 2)
 }
 
+// TestSourceJustAdded: a script that adds an address and right after sets
+// a tunnel from it gets no warning and a RUNNING gif, though the daemon's
+// watch hears of the address only once the changes settle.
+func TestSourceJustAdded(t *testing.T) {
+	a, _ := newPair(t)
+	a.gif("ifconfig", "gif0", "create") // starts the daemon, which then lists the addresses only when they change
+	const tries = 20
+	for i := range tries {
+		src := fmt.Sprintf("192.0.2.%d", 100+i)
+		if err := a.AddAddr("eth0", src+"/24"); err != nil {
+			t.Fatal(err)
+		}
+		stderr, err := a.gifStderr("ifconfig", "gif0", "tunnel", src, outerB4, "up")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stderr, "not an address of this host") {
+			t.Errorf("try %d of %d: warned about a source just added: %q", i+1, tries, stderr)
+		}
+		if !a.status("gif0").Running {
+			t.Errorf("try %d of %d: gif0 is not RUNNING from %s", i+1, tries, src)
+		}
+	}
+}
+
 // TestNoInet6 checks the link-local address and -inet6.
 func TestNoInet6(t *testing.T) {
 	a, b := newPair(t)
