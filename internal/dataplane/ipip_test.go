@@ -3,8 +3,10 @@ package dataplane_test
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 
+	"gif/internal/ipsec"
 	"gif/internal/tunnel"
 	"gif/internal/wire"
 	"gif/internal/wire/wiretest"
@@ -384,4 +386,32 @@ func TestDecapsulateChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProtectedCountsTunnelProtocol: a packet sealed in ESP counts in
+// ipipstat or etheripstat too, as OpenBSD's ipip_output and
+// etherip_output count it before IPsec, with the inner bytes.
+func TestProtectedCountsTunnelProtocol(t *testing.T) {
+	flow := func(proto string) string {
+		return strings.Replace(benchIPsec, "proto ipencap", "proto "+proto, 1)
+	}
+	t.Run("ipip", func(t *testing.T) {
+		p := newPlane(t)
+		p.ifconfig("gif0 tunnel 198.51.100.1 203.0.113.1")
+		p.loadIPsec(flow("ipencap"))
+		inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("inner IPv4"))
+		p.device("gif0").Push(inner)
+		p.network(4, ipsec.ProtoESP).next(t)
+		waitEqual(t, "ipip counters", tunnel.IPIPStats{OPackets: 1, OBytes: uint64(len(inner))}, func() tunnel.IPIPStats { return p.stats().IPIP })
+		waitEqual(t, "esp output packets", uint64(1), func() uint64 { return p.stats().ESP.Output })
+	})
+	t.Run("etherip", func(t *testing.T) {
+		p := newEtherIPPlane(t, "gif0 tunnel 198.51.100.1 203.0.113.1")
+		p.loadIPsec(flow("etherip"))
+		frame := ipFrame("sealed")
+		p.device("gif0").Push(frame)
+		p.network(4, ipsec.ProtoESP).next(t)
+		p.waitEtherIP(t, tunnel.EtherIPStats{OPackets: 1, OBytes: uint64(len(frame))})
+		waitEqual(t, "esp output packets", uint64(1), func() uint64 { return p.stats().ESP.Output })
+	})
 }

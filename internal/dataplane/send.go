@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gif/internal/link"
@@ -143,10 +142,17 @@ func (ifc *Iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
 		proto := o.Proto
 		if pol != nil {
+			size := p.Size
 			var ok bool
 			if p, off, proto, ok = ifc.u.protect(pol, p, off, proto); !ok {
 				ifc.counters.OErrors.Add(1)
 				continue
+			}
+			if proto != o.Proto {
+				// Sealed: counted by its tunnel protocol now, as
+				// OpenBSD's ipip_output and etherip_output count
+				// before IPsec; send counts the ESP packet.
+				ifc.u.countProtocolOut(o.Proto, size)
 			}
 		}
 		switch proto {
@@ -238,25 +244,29 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 		}
 	}
 	header := 0
-	var packets, bytes *atomic.Uint64 // espstat is counted by Seal
-	switch proto {
-	case wire.ProtoIPv4, wire.ProtoIPv6:
-		packets, bytes = &ifc.u.counters.IPIP.OPackets, &ifc.u.counters.IPIP.OBytes
-	case wire.ProtoEtherIP:
+	if proto == wire.ProtoEtherIP {
 		header = wire.EtherIPHeaderLen
-		packets, bytes = &ifc.u.counters.EtherIP.OPackets, &ifc.u.counters.EtherIP.OBytes
 	}
 	for i, p := range pkts {
 		if i >= sent {
 			ifc.counters.OErrors.Add(1)
 			continue
 		}
-		size := uint64(p.Size - header)
 		ifc.counters.OPackets.Add(1)
-		ifc.counters.OBytes.Add(size)
-		if packets != nil {
-			packets.Add(1)
-			bytes.Add(size)
-		}
+		ifc.counters.OBytes.Add(uint64(p.Size - header))
+		ifc.u.countProtocolOut(proto, p.Size) // espstat is counted by Seal
+	}
+}
+
+// countProtocolOut adds a sent outer payload of size bytes to ipipstat or
+// etheripstat by its protocol, counting the inner packet or frame's bytes.
+func (u *Userspace) countProtocolOut(proto uint8, size int) {
+	switch proto {
+	case wire.ProtoIPv4, wire.ProtoIPv6:
+		u.counters.IPIP.OPackets.Add(1)
+		u.counters.IPIP.OBytes.Add(uint64(size))
+	case wire.ProtoEtherIP:
+		u.counters.EtherIP.OPackets.Add(1)
+		u.counters.EtherIP.OBytes.Add(uint64(size - wire.EtherIPHeaderLen))
 	}
 }
