@@ -178,7 +178,7 @@ check-unit: build
 DEB_VERSION    ?= 0~git$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S).$(shell git rev-parse --short=12 HEAD)
 DEB_ARCH       ?= $(shell dpkg --print-architecture)
 DEB_MAINTAINER ?= Seed c54a866a maintainers <maintainers@users.noreply.r-seed-c54a866a.example>
-DEB            := gif_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB             = gif_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 deb: build
 	@stage=$$(mktemp -d); trap 'rm -rf "$$stage"' EXIT; \

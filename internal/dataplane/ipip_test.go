@@ -390,7 +390,8 @@ func TestDecapsulateChecks(t *testing.T) {
 
 // TestProtectedCountsTunnelProtocol: a packet sealed in ESP counts in
 // ipipstat or etheripstat too, as OpenBSD's ipip_output and
-// etherip_output count it before IPsec, with the inner bytes.
+// etherip_output count it before IPsec, and the gif counts it, both with
+// the inner bytes, as the clear path and the receive side do.
 func TestProtectedCountsTunnelProtocol(t *testing.T) {
 	flow := func(proto string) string {
 		return strings.Replace(benchIPsec, "proto ipencap", "proto "+proto, 1)
@@ -402,6 +403,7 @@ func TestProtectedCountsTunnelProtocol(t *testing.T) {
 		inner := ipv4Packet("192.0.2.1", "192.0.2.2", 0, 64, []byte("inner IPv4"))
 		p.device("gif0").Push(inner)
 		p.network(4, ipsec.ProtoESP).next(t)
+		p.waitStats(t, "gif0", tunnel.InterfaceStats{OPackets: 1, OBytes: uint64(len(inner))})
 		waitEqual(t, "ipip counters", tunnel.IPIPStats{OPackets: 1, OBytes: uint64(len(inner))}, func() tunnel.IPIPStats { return p.stats().IPIP })
 		waitEqual(t, "esp output packets", uint64(1), func() uint64 { return p.stats().ESP.Output })
 	})
@@ -411,6 +413,7 @@ func TestProtectedCountsTunnelProtocol(t *testing.T) {
 		frame := ipFrame("sealed")
 		p.device("gif0").Push(frame)
 		p.network(4, ipsec.ProtoESP).next(t)
+		p.waitStats(t, "gif0", tunnel.InterfaceStats{OPackets: 1, OBytes: uint64(len(frame))})
 		p.waitEtherIP(t, tunnel.EtherIPStats{OPackets: 1, OBytes: uint64(len(frame))})
 		waitEqual(t, "esp output packets", uint64(1), func() uint64 { return p.stats().ESP.Output })
 	})

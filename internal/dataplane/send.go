@@ -142,17 +142,10 @@ func (ifc *Iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		p.TOS, p.TTL, p.DF = o.TOS, o.TTL, o.DF
 		proto := o.Proto
 		if pol != nil {
-			size := p.Size
 			var ok bool
 			if p, off, proto, ok = ifc.u.protect(pol, p, off, proto); !ok {
 				ifc.counters.OErrors.Add(1)
 				continue
-			}
-			if proto != o.Proto {
-				// Sealed: counted by its tunnel protocol now, as
-				// OpenBSD's ipip_output and etherip_output count
-				// before IPsec; send counts the ESP packet.
-				ifc.u.countProtocolOut(o.Proto, size)
 			}
 		}
 		switch proto {
@@ -163,14 +156,14 @@ func (ifc *Iface) readAndSend(b *sendBatch, batch int) (closed bool) {
 		case wire.ProtoEtherIP:
 			b.eth = append(b.eth, p)
 		default:
-			b.esp.add(off, proto, p)
+			b.esp.add(off, proto, p, sizes[i])
 		}
 	}
-	ifc.send(cfg, wire.ProtoIPv4, b.v4, headroom)
-	ifc.send(cfg, wire.ProtoIPv6, b.v6, headroom)
-	ifc.send(cfg, wire.ProtoEtherIP, b.eth, headroom-wire.EtherIPHeaderLen)
+	ifc.send(cfg, wire.ProtoIPv4, b.v4, headroom, nil)
+	ifc.send(cfg, wire.ProtoIPv6, b.v6, headroom, nil)
+	ifc.send(cfg, wire.ProtoEtherIP, b.eth, headroom-wire.EtherIPHeaderLen, nil)
 	for _, g := range b.esp {
-		ifc.send(cfg, g.proto, g.pkts, g.off)
+		ifc.send(cfg, g.proto, g.pkts, g.off, g.inner)
 	}
 	return false
 }
@@ -184,29 +177,31 @@ type espGroup struct {
 	off   int
 	proto uint8
 	pkts  []outer.Packet
+	inner []int // each packet's inner bytes, which the counters count
 }
 
 func (g *espGroups) reset() {
 	for i := range *g {
-		(*g)[i].pkts = (*g)[i].pkts[:0]
+		(*g)[i].pkts, (*g)[i].inner = (*g)[i].pkts[:0], (*g)[i].inner[:0]
 	}
 	*g = (*g)[:0]
 }
 
-func (g *espGroups) add(off int, proto uint8, p outer.Packet) {
+func (g *espGroups) add(off int, proto uint8, p outer.Packet, inner int) {
 	for i := range *g {
 		if (*g)[i].off == off && (*g)[i].proto == proto {
-			(*g)[i].pkts = append((*g)[i].pkts, p)
+			(*g)[i].pkts, (*g)[i].inner = append((*g)[i].pkts, p), append((*g)[i].inner, inner)
 			return
 		}
 	}
 	if len(*g) < cap(*g) {
 		*g = (*g)[:len(*g)+1]
 		last := &(*g)[len(*g)-1]
-		last.off, last.proto, last.pkts = off, proto, append(last.pkts[:0], p)
+		last.off, last.proto = off, proto
+		last.pkts, last.inner = append(last.pkts[:0], p), append(last.inner[:0], inner)
 		return
 	}
-	*g = append(*g, espGroup{off: off, proto: proto, pkts: []outer.Packet{p}})
+	*g = append(*g, espGroup{off: off, proto: proto, pkts: []outer.Packet{p}, inner: []int{inner}})
 }
 
 // loops reports, counts and logs (once) a packet that is already an outer
@@ -229,8 +224,11 @@ func (ifc *Iface) loops(cfg *tunnel.Config, payload []byte) bool {
 
 // send sends one protocol's share of a batch, whose outer payloads start
 // at offset, and counts what went: per interface the inner packet or frame,
-// per protocol as OpenBSD's ipipstat and etheripstat do.
-func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, offset int) {
+// and in ipipstat or etheripstat, also when ESP sealed it, as OpenBSD's
+// ipip_output and etherip_output count before IPsec (espstat is counted by
+// Seal). inner holds the inner bytes of sealed packets, whose sizes are
+// the ESP payload's; nil, they are the sizes less the EtherIP header.
+func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, offset int, inner []int) {
 	if len(pkts) == 0 {
 		return
 	}
@@ -244,29 +242,23 @@ func (ifc *Iface) send(cfg *tunnel.Config, proto uint8, pkts []outer.Packet, off
 		}
 	}
 	header := 0
-	if proto == wire.ProtoEtherIP {
+	packets, bytes := &ifc.u.counters.IPIP.OPackets, &ifc.u.counters.IPIP.OBytes
+	if ifc.ether {
 		header = wire.EtherIPHeaderLen
+		packets, bytes = &ifc.u.counters.EtherIP.OPackets, &ifc.u.counters.EtherIP.OBytes
 	}
 	for i, p := range pkts {
 		if i >= sent {
 			ifc.counters.OErrors.Add(1)
 			continue
 		}
+		size := uint64(p.Size - header)
+		if inner != nil {
+			size = uint64(inner[i])
+		}
 		ifc.counters.OPackets.Add(1)
-		ifc.counters.OBytes.Add(uint64(p.Size - header))
-		ifc.u.countProtocolOut(proto, p.Size) // espstat is counted by Seal
-	}
-}
-
-// countProtocolOut adds a sent outer payload of size bytes to ipipstat or
-// etheripstat by its protocol, counting the inner packet or frame's bytes.
-func (u *Userspace) countProtocolOut(proto uint8, size int) {
-	switch proto {
-	case wire.ProtoIPv4, wire.ProtoIPv6:
-		u.counters.IPIP.OPackets.Add(1)
-		u.counters.IPIP.OBytes.Add(uint64(size))
-	case wire.ProtoEtherIP:
-		u.counters.EtherIP.OPackets.Add(1)
-		u.counters.EtherIP.OBytes.Add(uint64(size - wire.EtherIPHeaderLen))
+		ifc.counters.OBytes.Add(size)
+		packets.Add(1)
+		bytes.Add(size)
 	}
 }
